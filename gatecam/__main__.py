@@ -1,0 +1,5 @@
+"""Allow ``python -m gatecam``."""
+
+from gatecam.cli import main
+
+main()

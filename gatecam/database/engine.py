@@ -1,0 +1,130 @@
+"""Connections: one ``Database`` per URL, with SQLite tuned for a long-running writer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gatecam.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, safe to print."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<malformed database URL>"
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of the driver's own message: what a user needs, without the SQL dump."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    # WAL lets `gatecam stats` read while a job writes; BEGIN IMMEDIATE takes the write lock
+    # up front so two writers wait on the busy timeout instead of failing mid-transaction.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine and its sessions for one database URL."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise DatabaseError(f"database URL is malformed: {redact(url)}") from None
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine = create_engine(parsed, **kwargs)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise DatabaseError(f"database URL {redact(url)} is not usable: {exc}") from None
+        if self.dialect == "sqlite":
+            _tune_sqlite(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Database({redact(self.url)!r})"
+
+    @contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def check(self) -> None:
+        """Raise DatabaseError with a one-line reason if the database cannot be reached."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot connect to {redact(self.url)}: {reason(exc)}") from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+_default: Database | None = None
+
+
+def configure(url: str) -> Database:
+    """Point the module-level ``session_scope()`` at ``url`` (nothing connects at import)."""
+    global _default
+    if _default is not None:
+        _default.dispose()
+    _default = Database(url)
+    return _default
+
+
+def default_database() -> Database:
+    if _default is None:
+        raise DatabaseError("no database configured: call gatecam.database.configure(url) first")
+    return _default
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A transaction on the database given to ``configure()``."""
+    with default_database().session_scope() as session:
+        yield session

@@ -1,0 +1,54 @@
+"""Alembic, driven from code: upgrade to head and tell whether a database is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import SQLAlchemyError
+
+from gatecam.database.engine import Database, reason, redact
+from gatecam.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config(db: Database) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = db.engine
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(db: Database) -> None:
+    """Bring the schema to the latest revision."""
+    db.check()
+    try:
+        command.upgrade(alembic_config(db), "head")
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"upgrading {redact(db.url)} failed: {reason(exc)}") from None
+
+
+def require_current(db: Database) -> None:
+    """Raise DatabaseError unless the schema is at the latest revision."""
+    db.check()
+    current, head = current_revision(db), head_revision()
+    if current != head:
+        raise DatabaseError(
+            f"database {redact(db.url)} is at schema revision {current or 'none'}, "
+            f"gatecam needs {head}: run `gatecam db upgrade`"
+        )

@@ -1,0 +1,157 @@
+"""Tables: archived images, download runs, and the counters that keep statistics O(1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gatecam.database.engine import configure, session_scope
+
+__all__ = [
+    "Base",
+    "DownloadRun",
+    "Image",
+    "MinuteCount",
+    "StreamCounter",
+    "UTCDateTime",
+    "configure",
+    "session_scope",
+]
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite has no 64-bit autoincrement type; INTEGER PRIMARY KEY is already 64-bit there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite keeps no zone, so values are stored as naive UTC and the zone re-attached on read.
+    A naive datetime is refused: guessing its zone is how local time creeps in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: gatecam stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Image(Base):
+    """One archived image; ``camera_id`` is the stream name, ``timestamp`` the capture time."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("terminal", "camera_id", "timestamp"),
+        UniqueConstraint("filepath"),
+        Index("ix_images_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    terminal: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Relative to the download directory for archived images, so the archive can move.
+    filepath: Mapped[str] = mapped_column(String(1024))
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by `gatecam verify --repair` when the file is gone; the row stays as a record.
+    missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DownloadRun(Base):
+    """One download job for one stream: what it found, fetched and failed, and why."""
+
+    __tablename__ = "download_runs"
+    __table_args__ = (
+        Index("ix_download_runs_stream", "terminal", "camera_id", "status", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    terminal: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # running | success | failed
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    days: Mapped[str] = mapped_column(String(255), default="")
+    discovered: Mapped[int] = mapped_column(Integer, default=0)
+    downloaded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class StreamCounter(Base):
+    """Lifetime totals per stream, updated in the same transaction as the rows they count.
+
+    They make the statistics independent of table size and survive retention deletes.
+    """
+
+    __tablename__ = "stream_counters"
+
+    terminal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_download: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    total_runs: Mapped[int] = mapped_column(Integer, default=0)
+    successful_runs: Mapped[int] = mapped_column(Integer, default=0)
+    failed_runs: Mapped[int] = mapped_column(Integer, default=0)
+    failed_downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MinuteCount(Base):
+    """Images added per stream and minute, so "last hour" and "last 24 h" read few rows."""
+
+    __tablename__ = "minute_counts"
+
+    terminal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,252 @@
+"""Every query gatecam runs: idempotent bulk inserts, statistics, pending timestamps, runs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import Insert, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from gatecam.database.engine import session_scope
+from gatecam.database.models import DownloadRun, Image, MinuteCount, StreamCounter, utcnow
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """The metadata of one image file, as the scheduler hands it to the database."""
+
+    terminal: str
+    camera_id: str
+    filepath: str
+    timestamp: datetime | None = None
+    file_size: int | None = None
+    sha256: str | None = None
+    thumbnail: bool = False
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _insert(session: Session, table: Any) -> Any:
+    # ON CONFLICT is dialect syntax; both dialects spell it the same way in SQLAlchemy.
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt: Insert = module.insert(table)
+    return stmt
+
+
+def _floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def insert_images(
+    session: Session, records: Sequence[ImageRecord], *, batch_size: int = 100
+) -> int:
+    """Insert the records not stored yet, ``batch_size`` per statement; return how many were new.
+
+    A record already present (same stream and timestamp, or same file) is skipped by the
+    database itself (ON CONFLICT DO NOTHING), so concurrent schedulers never duplicate a row
+    and a retried batch never counts twice. Counters move in the same transaction.
+    """
+    new_total = 0
+    for chunk in chunked(records, batch_size):
+        now = utcnow()
+        rows = [{**asdict(r), "created_at": now} for r in chunk]
+        stmt = (
+            _insert(session, Image)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(Image.terminal, Image.camera_id)
+        )
+        new = Counter((t, c) for t, c in session.execute(stmt))
+        if new:
+            _bump_image_counters(session, new, now)
+        new_total += sum(new.values())
+    return new_total
+
+
+def _bump_image_counters(session: Session, new: Counter[tuple[str, str]], now: datetime) -> None:
+    counters = _insert(session, StreamCounter).values(
+        [
+            {"terminal": t, "camera_id": c, "total": n, "last_download": now}
+            for (t, c), n in new.items()
+        ]
+    )
+    session.execute(
+        counters.on_conflict_do_update(
+            index_elements=["terminal", "camera_id"],
+            set_={
+                "total": StreamCounter.total + counters.excluded.total,
+                "last_download": counters.excluded.last_download,
+            },
+        )
+    )
+    minute = _floor_minute(now)
+    minutes = _insert(session, MinuteCount).values(
+        [{"terminal": t, "camera_id": c, "minute": minute, "count": n} for (t, c), n in new.items()]
+    )
+    session.execute(
+        minutes.on_conflict_do_update(
+            index_elements=["terminal", "camera_id", "minute"],
+            set_={"count": MinuteCount.count + minutes.excluded.count},
+        )
+    )
+
+
+def insert_image(
+    filepath: str,
+    camera_id: str,
+    timestamp: datetime | None = None,
+    file_size: int | None = None,
+    *,
+    terminal: str = "apm",
+    sha256: str | None = None,
+    thumbnail: bool = False,
+    session: Session | None = None,
+) -> int | None:
+    """Insert one image; return its new id, or None if it was already stored.
+
+    Without ``session`` it runs in its own transaction on the configured database.
+    """
+    record = ImageRecord(terminal, camera_id, filepath, timestamp, file_size, sha256, thumbnail)
+    if session is None:
+        with session_scope() as own:
+            return insert_image(**asdict(record), session=own)
+    if not insert_images(session, [record]):
+        return None
+    return session.scalar(select(Image.id).where(Image.filepath == filepath))
+
+
+def missing_timestamps(
+    session: Session, terminal: str, camera_id: str, timestamps: Iterable[datetime]
+) -> list[datetime]:
+    """The timestamps of this stream that the database does not hold yet, oldest first."""
+    wanted = sorted(set(timestamps))
+    held: set[datetime] = set()
+    for chunk in chunked(wanted, 500):
+        held.update(
+            ts
+            for ts in session.scalars(
+                select(Image.timestamp).where(
+                    Image.terminal == terminal,
+                    Image.camera_id == camera_id,
+                    Image.timestamp.in_(chunk),
+                )
+            )
+            if ts is not None
+        )
+    return [ts for ts in wanted if ts not in held]
+
+
+def _added_since(session: Session, terminal: str, start: datetime) -> int:
+    # Whole minutes come from the rollup; the partial first minute is counted exactly.
+    boundary = _floor_minute(start) + timedelta(minutes=1)
+    whole = session.scalar(
+        select(func.coalesce(func.sum(MinuteCount.count), 0)).where(
+            MinuteCount.terminal == terminal, MinuteCount.minute >= boundary
+        )
+    )
+    partial = session.scalar(
+        select(func.count())
+        .select_from(Image)
+        .where(Image.created_at >= start, Image.created_at < boundary, Image.terminal == terminal)
+    )
+    return int(whole or 0) + int(partial or 0)
+
+
+def get_stats(session: Session, terminal: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """The statistics `gatecam stats` prints, for one terminal, in a few indexed reads."""
+    now = now or datetime.now(UTC)
+    counters = session.scalars(
+        select(StreamCounter).where(StreamCounter.terminal == terminal)
+    ).all()
+    downloads = [c.last_download for c in counters if c.last_download]
+    errors = [c for c in counters if c.last_error_at]
+    last_error = max(errors, key=lambda c: c.last_error_at or now).last_error if errors else None
+    return {
+        "total_downloaded": sum(c.total for c in counters),
+        "downloads_by_stream": {c.camera_id: c.total for c in counters if c.total},
+        "last_hour": _added_since(session, terminal, now - timedelta(hours=1)),
+        "last_24h": _added_since(session, terminal, now - timedelta(hours=24)),
+        "last_download": max(downloads) if downloads else None,
+        "total_runs": sum(c.total_runs for c in counters),
+        "successful_runs": sum(c.successful_runs for c in counters),
+        "failed_runs": sum(c.failed_runs for c in counters),
+        "failed_downloads": sum(c.failed_downloads for c in counters),
+        "last_error": last_error,
+    }
+
+
+def start_run(session: Session, terminal: str, camera_id: str, days: Sequence[str] = ()) -> int:
+    run = DownloadRun(terminal=terminal, camera_id=camera_id, days=",".join(days))
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    *,
+    discovered: int,
+    downloaded: int,
+    failed: int,
+    pending: int,
+    error: str | None,
+) -> None:
+    """Close a run and move its stream's run counters in the same transaction."""
+    run = session.get_one(DownloadRun, run_id)
+    now = utcnow()
+    run.finished_at = now
+    run.status = "failed" if error else "success"
+    run.discovered, run.downloaded, run.failed, run.pending = (
+        discovered,
+        downloaded,
+        failed,
+        pending,
+    )
+    run.error = error
+    stmt = _insert(session, StreamCounter).values(
+        terminal=run.terminal,
+        camera_id=run.camera_id,
+        total=0,
+        total_runs=1,
+        successful_runs=0 if error else 1,
+        failed_runs=1 if error else 0,
+        failed_downloads=failed,
+        last_error=error,
+        last_error_at=now if error else None,
+    )
+    updates: dict[str, Any] = {
+        "total_runs": StreamCounter.total_runs + 1,
+        "successful_runs": StreamCounter.successful_runs + stmt.excluded.successful_runs,
+        "failed_runs": StreamCounter.failed_runs + stmt.excluded.failed_runs,
+        "failed_downloads": StreamCounter.failed_downloads + failed,
+    }
+    if error:
+        updates |= {"last_error": error, "last_error_at": now}
+    session.execute(
+        stmt.on_conflict_do_update(index_elements=["terminal", "camera_id"], set_=updates)
+    )
+
+
+def last_successful_run(session: Session, terminal: str, camera_id: str) -> datetime | None:
+    """When the newest successful run of this stream started."""
+    return session.scalar(
+        select(func.max(DownloadRun.started_at)).where(
+            DownloadRun.terminal == terminal,
+            DownloadRun.camera_id == camera_id,
+            DownloadRun.status == "success",
+        )
+    )

@@ -1,0 +1,66 @@
+"""The Dray Dog terminal cameras: page and CDN addresses, and strict parsing of CDN URLs.
+
+Facts in shared/DRAYDOG.md: the camera page lists images (script-rendered), the CDN serves
+``<cdn>/<terminal>/<YYYY-MM-DD>/<H>/<YYYY-MM-DDTHH:MM:SS>-<stream>.jpeg`` with ``<H>`` not
+zero-padded, and ``-thumbnail.jpeg`` for the thumbnail. Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from gatecam.sources.base import ImageRef, check_name
+
+_CDN_PATH = re.compile(
+    r"/(?P<terminal>[a-z0-9_-]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<hour>\d{1,2})/"
+    r"(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})-(?P<stream>[a-z0-9_-]+?)"
+    r"(?P<thumb>-thumbnail)?\.jpeg",
+    re.ASCII,  # \d would otherwise accept non-ASCII digits such as "٢٠٢٥"
+)
+
+
+@dataclass(frozen=True)
+class DrayDogSource:
+    """Addresses of the Dray Dog camera page and CDN for configurable base URLs."""
+
+    app_url: str = "https://app.draydog.com"
+    cdn_url: str = "https://cdn.draydog.com"
+
+    def camera_page_url(self, terminal: str, stream: str) -> str:
+        check_name(terminal, "terminal")
+        check_name(stream, "stream")
+        return f"{self.app_url.rstrip('/')}/terminal_cameras/{terminal}?streamName={quote(stream)}"
+
+    def image_url(self, ref: ImageRef, *, thumbnail: bool = False) -> str:
+        ts = ref.timestamp.astimezone(UTC)
+        suffix = "-thumbnail.jpeg" if thumbnail else ".jpeg"
+        return (
+            f"{self.cdn_url.rstrip('/')}/{ref.terminal}/{ts:%Y-%m-%d}/{ts.hour}/"
+            f"{ts:%Y-%m-%dT%H:%M:%S}-{ref.stream}{suffix}"
+        )
+
+    def parse_image_url(self, url: str) -> ImageRef | None:
+        """Return the image a CDN URL names, or None if it is not one of ours.
+
+        A URL outside the configured CDN, or whose date, hour and timestamp do not agree,
+        is rejected: it must never be fetched or written (issue 3, item 7).
+        """
+        base = self.cdn_url.rstrip("/")
+        if not url.startswith(base + "/"):
+            return None
+        path = url[len(base) :].split("?", 1)[0].split("#", 1)[0]
+        match = _CDN_PATH.fullmatch(path)
+        if match is None:
+            return None
+        try:
+            ts = datetime.strptime(match["ts"], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        if match["date"] != f"{ts:%Y-%m-%d}" or int(match["hour"]) != ts.hour:
+            return None
+        if match["hour"] != str(ts.hour):
+            return None
+        return ImageRef(terminal=match["terminal"], stream=match["stream"], timestamp=ts)
