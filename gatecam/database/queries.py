@@ -199,17 +199,22 @@ def finish_run(
     session: Session,
     run_id: int,
     *,
+    failed_run: bool,
     discovered: int,
     downloaded: int,
     failed: int,
     pending: int,
     error: str | None,
 ) -> None:
-    """Close a run and move its stream's run counters in the same transaction."""
+    """Close a run and move its stream's run counters in the same transaction.
+
+    ``error`` is also set on a successful run whose downloads partly failed, so that
+    ``last_error`` says why images are missing.
+    """
     run = session.get_one(DownloadRun, run_id)
     now = utcnow()
     run.finished_at = now
-    run.status = "failed" if error else "success"
+    run.status = "failed" if failed_run else "success"
     run.discovered, run.downloaded, run.failed, run.pending = (
         discovered,
         downloaded,
@@ -222,8 +227,8 @@ def finish_run(
         camera_id=run.camera_id,
         total=0,
         total_runs=1,
-        successful_runs=0 if error else 1,
-        failed_runs=1 if error else 0,
+        successful_runs=0 if failed_run else 1,
+        failed_runs=1 if failed_run else 0,
         failed_downloads=failed,
         last_error=error,
         last_error_at=now if error else None,

@@ -1,0 +1,305 @@
+"""The download job and the APScheduler that runs it for each stream every few minutes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
+
+from gatecam.database import queries
+from gatecam.database.engine import Database, reason
+from gatecam.database.migrate import require_current
+from gatecam.database.queries import ImageRecord, chunked
+from gatecam.downloader.fetch import DownloadedImage, DrayDogDownloader, FailedDownload
+from gatecam.errors import GatecamError, InputError
+from gatecam.sources.base import check_name
+from gatecam.sources.browser import CameraPageBrowser
+from gatecam.sources.draydog import DrayDogSource
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DownloadConfig:
+    """What to archive, where to, and how fast; validated on construction."""
+
+    stream_names: list[str] = field(default_factory=lambda: ["in_gate"])
+    download_dir: Path | str = Path("data/images")
+    terminal: str = "apm"
+    database_url: str = "sqlite:///data/gatecam.db"
+    app_url: str = "https://app.draydog.com"
+    cdn_url: str = "https://cdn.draydog.com"
+    interval_minutes: int = 10
+    concurrency: int = 8
+    batch_size: int = 100
+    chromium_path: str = "/usr/bin/chromium"
+
+    def __post_init__(self) -> None:
+        check_name(self.terminal, "terminal")
+        if not self.stream_names:
+            raise InputError("streams: at least one stream is needed")
+        for stream in self.stream_names:
+            check_name(stream, "streams")
+        for name in ("interval_minutes", "concurrency", "batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name}: must be at least 1, not {getattr(self, name)}")
+        self.download_dir = Path(self.download_dir)
+
+
+@dataclass
+class DownloadStats:
+    """Statistics as stored in the database (never kept in memory or a JSON file)."""
+
+    total_downloaded: int = 0
+    downloads_by_stream: dict[str, int] = field(default_factory=dict)
+    last_hour: int = 0
+    last_24h: int = 0
+    last_download: datetime | None = None
+    total_runs: int = 0
+    successful_runs: int = 0
+    failed_runs: int = 0
+    failed_downloads: int = 0
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``last_download`` as ISO 8601 with its UTC offset."""
+        data = dict(vars(self))
+        data["downloads_by_stream"] = dict(self.downloads_by_stream)
+        data["last_download"] = self.last_download.isoformat() if self.last_download else None
+        return data
+
+
+@dataclass
+class RunResult:
+    """What one job did for one stream."""
+
+    stream: str
+    days: list[str]
+    discovered: int = 0
+    downloaded: int = 0
+    pending: int = 0
+    failed: list[FailedDownload] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failed
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        text = (
+            f"{self.stream} {','.join(self.days)}: {self.discovered} listed, "
+            f"{self.downloaded} new, {len(self.failed)} failed, {self.pending} not published yet"
+        )
+        if self.error:
+            text += f"; error: {self.error}"
+        elif self.failed:
+            text += (
+                f"; first failure: {self.failed[0].ref.timestamp:%H:%M:%S} {self.failed[0].reason}"
+            )
+        return text
+
+
+class ImageDownloadScheduler:
+    """Runs the download job for each configured stream now and then every interval."""
+
+    def __init__(self, config: DownloadConfig) -> None:
+        self.config = config
+        self.download_dir = Path(config.download_dir)
+        self.source = DrayDogSource(config.app_url, config.cdn_url)
+        self.db = Database(config.database_url)
+        # Fail at construction, not at the first tick: an unreachable database is a setting
+        # the user must fix now.
+        require_current(self.db)
+        self.is_running = False
+        self._shutdown_event = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            # One job at a time: one headless Chromium at a time on a small server.
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": config.interval_minutes * 60,
+            },
+        )
+
+    # -- statistics -------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> DownloadStats:
+        """Current statistics, read from the database."""
+        with self.db.session_scope() as session:
+            return DownloadStats(**queries.get_stats(session, self.config.terminal))
+
+    def get_stats(self) -> dict[str, Any]:
+        """The statistics as a JSON-ready dict (the keys of `gatecam stats --json`)."""
+        return self.stats.as_dict()
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save_to_database(self, downloaded_files: Sequence[Mapping[str, Any]]) -> int:
+        """Store the metadata of downloaded files in batches; return how many rows were new.
+
+        Each dict has ``filepath`` and ``camera_id``, optionally ``timestamp`` (aware datetime
+        or ISO 8601 with offset), ``file_size``, ``sha256``, ``terminal`` and ``thumbnail``.
+        Files already recorded are skipped, so saving the same list twice changes nothing.
+        """
+        records = [self._record(info) for info in downloaded_files]
+        if not records:
+            return 0
+        with self.db.session_scope() as session:
+            new = queries.insert_images(session, records, batch_size=self.config.batch_size)
+        logger.info("database: %d of %d image rows were new", new, len(records))
+        return new
+
+    def _record(self, info: Mapping[str, Any]) -> ImageRecord:
+        timestamp = info.get("timestamp")
+        if isinstance(timestamp, str):
+            timestamp = datetime.fromisoformat(timestamp)
+        if timestamp is not None and timestamp.tzinfo is None:
+            raise InputError(f"timestamp of {info['filepath']} has no UTC offset: {timestamp}")
+        return ImageRecord(
+            terminal=info.get("terminal", self.config.terminal),
+            camera_id=info["camera_id"],
+            filepath=str(info["filepath"]),
+            timestamp=timestamp,
+            file_size=info.get("file_size"),
+            sha256=info.get("sha256"),
+            thumbnail=bool(info.get("thumbnail", False)),
+        )
+
+    def _file_info(self, image: DownloadedImage) -> dict[str, Any]:
+        return {
+            "terminal": image.ref.terminal,
+            "camera_id": image.ref.stream,
+            "timestamp": image.ref.timestamp,
+            "filepath": image.filepath.relative_to(self.download_dir).as_posix(),
+            "file_size": image.file_size,
+            "sha256": image.sha256,
+            "thumbnail": image.thumbnail,
+        }
+
+    # -- the job ----------------------------------------------------------------------------
+
+    def run_once(self, day: date | None = None) -> list[RunResult]:
+        """One pass over every stream, for ``day`` (default: what the page shows, today)."""
+        return [
+            self._download_stream(stream, day)
+            for stream in self.config.stream_names
+            if not self._shutdown_event.is_set()
+        ]
+
+    def _download_stream(self, stream: str, day: date | None = None) -> RunResult:
+        days = [(day or datetime.now(UTC).date()).isoformat()]
+        result = RunResult(stream=stream, days=days)
+        run_id = self._start_run(stream, days)
+        try:
+            self._download(stream, day, result)
+        except GatecamError as exc:
+            result.error = str(exc)
+        except SQLAlchemyError as exc:
+            result.error = f"database error: {reason(exc)}"
+        except Exception as exc:
+            # The top of the job loop: whatever went wrong is recorded and the scheduler goes on.
+            logger.exception("download job for %s crashed", stream)
+            result.error = f"unexpected error: {type(exc).__name__}: {exc}"
+        self._finish_run(run_id, result)
+        log = logger.warning if result.error or result.failed else logger.info
+        log("run %s", result.summary())
+        return result
+
+    def _download(self, stream: str, day: date | None, result: RunResult) -> None:
+        terminal = self.config.terminal
+        with CameraPageBrowser(self.source, chromium_path=self.config.chromium_path) as page:
+            refs = [r for r in page.list_images(terminal, stream, day) if r.stream == stream]
+        result.discovered = len(refs)
+        with self.db.session_scope() as session:
+            missing = queries.missing_timestamps(
+                session, terminal, stream, (r.timestamp for r in refs)
+            )
+        with DrayDogDownloader(
+            self.download_dir,
+            terminal=terminal,
+            source=self.source,
+            concurrency=self.config.concurrency,
+        ) as downloader:
+            for batch in chunked(missing, self.config.batch_size):
+                if self._shutdown_event.is_set():
+                    result.error = "stopped before the run was complete"
+                    break
+                fetched = downloader.download_images_direct(stream, batch)
+                result.downloaded += self.save_to_database(
+                    [self._file_info(image) for image in fetched.downloaded]
+                )
+                result.failed += fetched.failed
+                result.pending += len(fetched.pending)
+
+    def _start_run(self, stream: str, days: list[str]) -> int | None:
+        try:
+            with self.db.session_scope() as session:
+                return queries.start_run(session, self.config.terminal, stream, days)
+        except SQLAlchemyError as exc:
+            logger.error("cannot record the start of the %s run: %s", stream, reason(exc))
+            return None
+
+    def _finish_run(self, run_id: int | None, result: RunResult) -> None:
+        if run_id is None:
+            return
+        error = result.error
+        if error is None and result.failed:
+            error = f"{len(result.failed)} downloads failed, first: {result.failed[0].reason}"
+        try:
+            with self.db.session_scope() as session:
+                queries.finish_run(
+                    session,
+                    run_id,
+                    failed_run=result.error is not None,
+                    discovered=result.discovered,
+                    downloaded=result.downloaded,
+                    failed=len(result.failed),
+                    pending=result.pending,
+                    error=error,
+                )
+        except SQLAlchemyError as exc:
+            logger.error("cannot record the end of the %s run: %s", result.stream, reason(exc))
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run every stream's job now, then every ``interval_minutes``, in the background."""
+        for stream in self.config.stream_names:
+            self.scheduler.add_job(
+                self._download_stream,
+                IntervalTrigger(minutes=self.config.interval_minutes, timezone=UTC),
+                args=[stream],
+                id=f"download:{self.config.terminal}:{stream}",
+                name=f"download {self.config.terminal}/{stream}",
+                next_run_time=datetime.now(UTC),
+            )
+        self.scheduler.start()
+        self.is_running = True
+        logger.info(
+            "scheduler started: %s/%s every %d min",
+            self.config.terminal,
+            ",".join(self.config.stream_names),
+            self.config.interval_minutes,
+        )
+
+    def stop(self) -> None:
+        """Stop after the batch in flight is saved and its run recorded."""
+        self._shutdown_event.set()
+        if self.is_running:
+            self.scheduler.shutdown(wait=True)
+            self.is_running = False
+        self.db.dispose()
+        logger.info("scheduler stopped")
