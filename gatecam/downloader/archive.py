@@ -1,0 +1,120 @@
+"""Where archived images live on disk, and how they get there without partial files.
+
+Layout: ``<download_dir>/<terminal>/<stream>/<YYYY-MM-DD>/<HHMMSS>.jpg`` (UTC). The
+(terminal, stream, timestamp) triple identifies an image (shared/DRAYDOG.md), so the path is
+a pure function of it and can be parsed back to reconcile files with the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gatecam.sources.base import NAME_PATTERN, ImageRef
+
+PART_SUFFIX = ".part"
+IMAGE_SUFFIX = ".jpg"
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"\d{6}")
+
+
+def image_path(download_dir: Path, ref: ImageRef) -> Path:
+    """Return where ``ref`` is stored under ``download_dir``."""
+    ts = ref.timestamp.astimezone(UTC)
+    return (
+        Path(download_dir)
+        / ref.terminal
+        / ref.stream
+        / f"{ts:%Y-%m-%d}"
+        / f"{ts:%H%M%S}{IMAGE_SUFFIX}"
+    )
+
+
+def parse_image_path(download_dir: Path, path: Path) -> ImageRef | None:
+    """Return the image ``path`` holds, or None if it is not exactly an ``image_path``."""
+    try:
+        parts = Path(path).relative_to(download_dir).parts
+    except ValueError:
+        return None
+    if len(parts) != 4:
+        return None
+    terminal, stream, day, name = parts
+    if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
+        return None
+    stem, suffix = name[: -len(IMAGE_SUFFIX)], name[-len(IMAGE_SUFFIX) :]
+    if suffix != IMAGE_SUFFIX or not _DATE.fullmatch(day) or not _TIME.fullmatch(stem):
+        return None
+    try:
+        ts = datetime.strptime(f"{day} {stem}", "%Y-%m-%d %H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return ImageRef(terminal=terminal, stream=stream, timestamp=ts)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
+
+    The bytes go to ``.<name>.<random>.part`` beside ``path`` (same file system, so
+    ``os.replace`` is atomic) and are fsynced first; the directory is fsynced after so the
+    rename survives a power cut. On any OSError (e.g. ENOSPC) the temporary file is removed
+    and the error re-raised.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{PART_SUFFIX}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_partials(download_dir: Path) -> int:
+    """Delete every ``*.part`` left under ``download_dir`` by a crash; return how many."""
+    removed = 0
+    for part in Path(download_dir).rglob(f"*{PART_SUFFIX}"):
+        if part.is_file() or part.is_symlink():
+            # Another process may have cleaned up the same file meanwhile.
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+                removed += 1
+    return removed
+
+
+def iter_archive(download_dir: Path) -> Iterator[tuple[ImageRef, Path]]:
+    """Yield every archived image file under ``download_dir``, in path order."""
+    download_dir = Path(download_dir)
+    for path in sorted(download_dir.rglob(f"*{IMAGE_SUFFIX}")):
+        ref = parse_image_path(download_dir, path)
+        if ref is not None and path.is_file():
+            yield ref, path
+
+
+def is_complete_jpeg(data: bytes) -> bool:
+    """Return True if ``data`` starts with a JPEG SOI marker and ends with its EOI marker."""
+    return len(data) >= 5 and data.startswith(b"\xff\xd8\xff") and data.endswith(b"\xff\xd9")

@@ -1,0 +1,334 @@
+"""Download images of one terminal straight from the CDN into the archive.
+
+Discovery needs a browser, but downloading needs only plain HTTP (shared/DRAYDOG.md), so
+this module is one pooled ``httpx.Client`` driven by a thread pool. A single image's failure
+never raises: every timestamp ends up downloaded, failed (with a reason a user can read)
+or pending (not published yet).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+from pathlib import Path
+
+import httpx
+
+from gatecam.downloader.archive import image_path, is_complete_jpeg, write_atomic
+from gatecam.errors import InputError
+from gatecam.sources.base import ImageRef, check_name
+from gatecam.sources.draydog import DrayDogSource
+
+logger = logging.getLogger(__name__)
+
+# Worth asking again: the server or a proxy said "not now".
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A full image is about 127 KB; anything this large is not one of ours.
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DownloadedImage:
+    """An image now stored in the archive."""
+
+    ref: ImageRef
+    filepath: Path
+    file_size: int
+    sha256: str
+    thumbnail: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class FailedDownload:
+    """An image that could not be fetched or stored, with a one-line reason."""
+
+    ref: ImageRef
+    reason: str
+
+
+@dataclass
+class DownloadResult:
+    """What one call did with each timestamp; ``pending`` were not published yet."""
+
+    downloaded: list[DownloadedImage] = field(default_factory=list)
+    failed: list[FailedDownload] = field(default_factory=list)
+    pending: list[ImageRef] = field(default_factory=list)
+
+
+class _BodyLost(Exception):
+    """The connection dropped while the body was being read."""
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """The outcome of GETting one URL, after any retries."""
+
+    url: str
+    body: bytes | None = None
+    reason: str = ""
+    status: int | None = None
+    # A missing or invalid image may still have a good thumbnail; a server that kept
+    # failing after retries will not serve the thumbnail either.
+    try_thumbnail: bool = False
+
+
+class DrayDogDownloader:
+    """Downloads one terminal's images from the CDN, in parallel, over one pooled HTTP client."""
+
+    def __init__(
+        self,
+        download_dir: Path | str,
+        *,
+        terminal: str = "apm",
+        source: DrayDogSource | None = None,
+        concurrency: int = 8,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_retry_wait: float = 30.0,
+        publish_grace: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] | None = None,
+        event_hooks: Mapping[str, list[Callable[..., object]]] | None = None,
+    ) -> None:
+        self.download_dir = Path(download_dir)
+        self.terminal = check_name(terminal, "terminal")
+        if concurrency < 1:
+            raise InputError(f"concurrency: must be at least 1, not {concurrency}")
+        if retries < 0:
+            raise InputError(f"retries: must not be negative, not {retries}")
+        if timeout <= 0:
+            raise InputError(f"timeout: must be positive, not {timeout}")
+        if backoff < 0 or max_retry_wait < 0:
+            raise InputError("backoff and max_retry_wait must not be negative")
+        self.source = source or DrayDogSource()
+        self.concurrency = concurrency
+        self.retries = retries
+        self.backoff = backoff
+        self.max_retry_wait = max_retry_wait
+        self.publish_grace = publish_grace
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._random = random.Random()
+        self._closed = False
+        # One pool for all workers: keep-alive connections are reused across images, and
+        # max_connections keeps us from opening more sockets than we have workers.
+        # event_hooks go straight to httpx (tests count the requests in flight with them).
+        self._client = httpx.Client(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            headers={"User-Agent": "gatecam/0.1 (+archiver)"},
+            event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
+        )
+
+    def __enter__(self) -> DrayDogDownloader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP connections; the downloader cannot be used afterwards."""
+        self._closed = True
+        self._client.close()
+
+    def download_images_direct(
+        self, stream_name: str, timestamps: Iterable[datetime]
+    ) -> DownloadResult:
+        """Download the images of ``stream_name`` at ``timestamps`` into the archive."""
+        if self._closed:
+            raise RuntimeError("the downloader is closed")
+        stream = check_name(stream_name, "stream")
+        refs: set[ImageRef] = set()
+        for ts in timestamps:
+            if ts.tzinfo is None or ts.utcoffset() is None:
+                raise InputError(f"timestamp {ts.isoformat()} has no time zone")
+            refs.add(ImageRef(self.terminal, stream, ts.astimezone(UTC)))
+
+        result = DownloadResult()
+        if refs:
+            workers = min(self.concurrency, len(refs))
+            with ThreadPoolExecutor(workers, thread_name_prefix="gatecam-download") as pool:
+                outcomes = list(pool.map(self._download_one, sorted(refs)))
+            for outcome in outcomes:
+                if isinstance(outcome, DownloadedImage):
+                    result.downloaded.append(outcome)
+                elif isinstance(outcome, FailedDownload):
+                    result.failed.append(outcome)
+                else:
+                    result.pending.append(outcome)
+
+        thumbnails = sum(image.thumbnail for image in result.downloaded)
+        logger.info(
+            "%s/%s: %d downloaded (%d as thumbnail), %d failed, %d pending",
+            self.terminal,
+            stream,
+            len(result.downloaded),
+            thumbnails,
+            len(result.failed),
+            len(result.pending),
+        )
+        return result
+
+    def _download_one(self, ref: ImageRef) -> DownloadedImage | FailedDownload | ImageRef:
+        full = self._fetch(self.source.image_url(ref))
+        chosen, thumbnail = full, False
+        if full.body is None and full.try_thumbnail:
+            thumb = self._fetch(self.source.image_url(ref, thumbnail=True))
+            if thumb.body is not None:
+                chosen, thumbnail = thumb, True
+            elif full.status == 404 and thumb.status == 404 and self._is_young(ref):
+                return ref
+            elif thumb.reason != full.reason:
+                return self._failed(ref, f"{full.reason}; thumbnail: {thumb.reason}")
+        if chosen.body is None:
+            return self._failed(ref, full.reason)
+
+        path = image_path(self.download_dir, ref)
+        try:
+            write_atomic(path, chosen.body)
+        except OSError as exc:
+            return self._failed(ref, f"cannot write {path}: {exc.strerror or exc}")
+        return DownloadedImage(
+            ref=ref,
+            filepath=path,
+            file_size=len(chosen.body),
+            sha256=sha256(chosen.body).hexdigest(),
+            thumbnail=thumbnail,
+            url=chosen.url,
+        )
+
+    def _is_young(self, ref: ImageRef) -> bool:
+        # The CDN publishes about a minute after capture (shared/DRAYDOG.md).
+        return self._clock() - ref.timestamp < self.publish_grace
+
+    def _failed(self, ref: ImageRef, reason: str) -> FailedDownload:
+        logger.warning(
+            "%s/%s %s: %s",
+            ref.terminal,
+            ref.stream,
+            f"{ref.timestamp:%Y-%m-%dT%H:%M:%SZ}",
+            reason,
+        )
+        return FailedDownload(ref, reason)
+
+    def _fetch(self, url: str) -> _Fetched:
+        """GET ``url``, retrying transient failures; return the valid body or why not."""
+        waited = 0.0
+        attempts = 0
+        problem = ""
+        for attempt in range(self.retries + 1):
+            attempts = attempt + 1
+            retry_after: float | None = None
+            try:
+                with self._client.stream("GET", url) as response:
+                    if response.status_code not in RETRY_STATUSES:
+                        return self._accept(url, response)
+                    _drain_small(response)
+                    problem = f"HTTP {response.status_code}"
+                    if response.status_code == 429:
+                        retry_after = _retry_after(response)
+            except _BodyLost as exc:
+                problem = str(exc)
+            except httpx.TimeoutException:
+                problem = "timed out"
+            except httpx.TransportError as exc:
+                problem = f"connection error ({_one_line(exc)})"
+            except httpx.HTTPError as exc:
+                return _Fetched(url, reason=_one_line(exc))
+            if attempt == self.retries:
+                break
+            wait = self._retry_wait(attempt, retry_after)
+            remaining = self.max_retry_wait - waited
+            if wait > remaining and remaining <= 0:
+                break  # the wait budget is spent: asking again now would hammer the server
+            wait = min(wait, remaining)
+            logger.debug("retrying %s in %.1f s after %s", url, wait, problem)
+            time.sleep(wait)
+            waited += wait
+        plural = "attempt" if attempts == 1 else "attempts"
+        return _Fetched(url, reason=f"{problem} after {attempts} {plural}")
+
+    def _retry_wait(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_wait)
+        # Jitter keeps parallel workers from retrying in lock step.
+        return float(self.backoff * 2**attempt + self._random.uniform(0, self.backoff))
+
+    def _accept(self, url: str, response: httpx.Response) -> _Fetched:
+        """Read and check a non-retryable response; only a complete JPEG is accepted."""
+        status = response.status_code
+        if status != 200:
+            _drain_small(response)
+            return _Fetched(url, reason=f"HTTP {status}", status=status, try_thumbnail=True)
+
+        def invalid(reason: str) -> _Fetched:
+            return _Fetched(url, reason=reason, status=status, try_thumbnail=True)
+
+        media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if not media_type.startswith("image/"):
+            return invalid(f"not a JPEG ({media_type or 'no Content-Type'})")
+        announced = _content_length(response)
+        if announced is not None and announced > MAX_IMAGE_BYTES:
+            return invalid(f"too large ({announced} bytes)")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_IMAGE_BYTES:
+                    return invalid(f"too large (over {MAX_IMAGE_BYTES} bytes)")
+        except httpx.TimeoutException:
+            raise
+        except httpx.TransportError as exc:
+            # The connection dropped mid-body: a network fault worth retrying, but say what
+            # the user would see (a truncated image) rather than the protocol error.
+            got = response.num_bytes_downloaded
+            expected = f" of {announced}" if announced is not None else ""
+            raise _BodyLost(f"truncated (got {got}{expected} bytes)") from exc
+        body = b"".join(chunks)
+        # Compare the bytes on the wire, not the decoded ones: Content-Length counts those.
+        if announced is not None and response.num_bytes_downloaded != announced:
+            return invalid(f"truncated (got {response.num_bytes_downloaded} of {announced} bytes)")
+        if not body:
+            return invalid("empty body (0 bytes)")
+        if not body.startswith(b"\xff\xd8\xff"):
+            return invalid("not a JPEG (no start marker)")
+        if not is_complete_jpeg(body):
+            return invalid("incomplete JPEG (no end marker)")
+        return _Fetched(url, body=body, status=status)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Return the ``Retry-After`` delay in seconds, or None if absent or not a number."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date or junk: fall back to our own backoff
+    return max(seconds, 0.0)
+
+
+def _drain_small(response: httpx.Response) -> None:
+    """Read a small error body so the connection can go back to the pool."""
+    length = _content_length(response)
+    if length is not None and length <= 64 * 1024:
+        response.read()
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
