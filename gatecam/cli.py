@@ -107,13 +107,11 @@ def _config(settings: Settings) -> DownloadConfig:
 
 
 def _check_download_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"--download-dir / GATECAM_DOWNLOAD_DIR: cannot create {path}: {exc.strerror}"
-        ) from None
-    if not os.access(path, os.W_OK | os.X_OK):
+    # Check without creating anything: bad input must leave no trace (issue 3, item 7).
+    existing = path.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {path} is not writable")
 
 

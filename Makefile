@@ -1,0 +1,33 @@
+# `make run` archives on the SQLite default; `make test` runs every check CI runs.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test demo lint install chromium
+
+run: install chromium
+	$(BIN)/gatecam run
+
+test: install chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest --cov --cov-report=term
+
+demo: install chromium
+	scripts/demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+chromium:
+	@scripts/ensure-chromium

@@ -1,0 +1,181 @@
+"""The scheduler end to end: real stand-in site, real Chromium, real databases."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from gatecam.database.engine import Database
+from gatecam.database.models import DownloadRun, Image
+from gatecam.downloader.archive import iter_archive
+from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
+from gatecam.errors import DatabaseError, InputError
+from gatecam.standin import StandIn
+
+STATS_KEYS = {
+    "total_downloaded",
+    "downloads_by_stream",
+    "last_hour",
+    "last_24h",
+    "last_download",
+    "total_runs",
+    "successful_runs",
+    "failed_runs",
+    "failed_downloads",
+    "last_error",
+}
+
+
+def make_scheduler(
+    database_url: str, download_dir: Path, standin: StandIn | None = None, **kwargs: object
+) -> ImageDownloadScheduler:
+    urls = {"app_url": standin.app_url, "cdn_url": standin.cdn_url} if standin else {}
+    config = DownloadConfig(
+        database_url=database_url,
+        download_dir=download_dir,
+        **urls,  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return ImageDownloadScheduler(config)
+
+
+def image_rows(database: Database) -> list[Image]:
+    with database.session_scope() as session:
+        return list(session.scalars(select(Image).order_by(Image.timestamp)))
+
+
+def test_scheduler_saves_to_database(database_url: str, tmp_path: Path) -> None:
+    """The plan's own example, on a real database: two rows in, and again changes nothing."""
+    config = DownloadConfig(
+        stream_names=["in_gate"], download_dir=tmp_path, database_url=database_url
+    )
+    scheduler = ImageDownloadScheduler(config)
+    downloaded_files = [
+        {"filepath": "/tmp/img1.jpg", "camera_id": "in_gate", "file_size": 1024},
+        {"filepath": "/tmp/img2.jpg", "camera_id": "in_gate", "file_size": 2048},
+    ]
+    try:
+        assert scheduler.save_to_database(downloaded_files) == 2
+        assert scheduler.stats.total_downloaded == 2
+        assert scheduler.save_to_database(downloaded_files) == 0
+        stats = scheduler.get_stats()
+    finally:
+        scheduler.stop()
+    assert stats["total_downloaded"] == 2
+    assert stats["downloads_by_stream"] == {"in_gate": 2}
+    assert set(stats) == STATS_KEYS
+
+
+def test_construction_fails_clearly_without_a_usable_database(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="cannot connect"):
+        make_scheduler("postgresql+psycopg://root@127.0.0.1:9/none", tmp_path)
+    with pytest.raises(DatabaseError, match="gatecam db upgrade"):
+        make_scheduler(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"interval_minutes": 0}, {"stream_names": ["../etc"]}, {"terminal": "APM"}]
+)
+def test_config_rejects_bad_values(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InputError):
+        DownloadConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.browser
+def test_run_once_archives_a_day_and_a_second_run_downloads_nothing(
+    database: Database, database_url: str, standin: StandIn, tmp_path: Path
+) -> None:
+    day = standin.catalogue.today() - timedelta(days=2)
+    expected = sorted(standin.catalogue.list("apm", "in_gate", day))
+    scheduler = make_scheduler(database_url, tmp_path, standin)
+    try:
+        [first] = scheduler.run_once(day)
+        requests_after_first = standin.cdn_requests
+        [second] = scheduler.run_once(day)
+        stats = scheduler.get_stats()
+    finally:
+        scheduler.stop()
+
+    assert first.ok, first.summary()
+    assert first.downloaded == len(expected) > 100
+    rows = image_rows(database)
+    assert [r.timestamp for r in rows] == expected
+    on_disk = {ref.timestamp: path for ref, path in iter_archive(tmp_path)}
+    assert sorted(on_disk) == expected
+    for row in rows:
+        assert (tmp_path / row.filepath).stat().st_size == row.file_size
+        assert row.sha256 and len(row.sha256) == 64 and not row.thumbnail
+
+    assert second.ok and second.discovered >= len(expected)
+    assert second.downloaded == 0
+    assert standin.cdn_requests == requests_after_first  # nothing fetched again
+    assert stats["total_downloaded"] == len(expected)
+    assert (stats["total_runs"], stats["successful_runs"]) == (2, 2)
+    assert datetime.fromisoformat(stats["last_download"]).utcoffset() == timedelta(0)
+
+
+@pytest.mark.browser
+def test_started_scheduler_runs_at_once_and_stops_cleanly(
+    database_url: str, standin: StandIn, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    standin.catalogue.add("apm", "in_gate", now - timedelta(minutes=5))
+    scheduler = make_scheduler(database_url, tmp_path, standin, interval_minutes=10)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 60
+        while scheduler.stats.total_runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        scheduler.stop()
+    assert not scheduler.is_running
+    stats = scheduler.stats
+    assert stats.successful_runs == 1
+    assert stats.total_downloaded >= 1
+
+
+def _break_image_inserts(database: Database) -> None:
+    with database.engine.begin() as conn:
+        if database.dialect == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER no_images BEFORE INSERT ON images "
+                    "BEGIN SELECT RAISE(ABORT, 'simulated database failure'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION no_images() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'simulated database failure'; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER no_images BEFORE INSERT ON images "
+                    "FOR EACH ROW EXECUTE FUNCTION no_images()"
+                )
+            )
+
+
+@pytest.mark.browser
+def test_database_failure_during_a_job_is_recorded_and_not_fatal(
+    database: Database, database_url: str, standin: StandIn, tmp_path: Path
+) -> None:
+    _break_image_inserts(database)
+    day = standin.catalogue.today() - timedelta(days=1)
+    scheduler = make_scheduler(database_url, tmp_path, standin)
+    try:
+        [result] = scheduler.run_once(day)
+        stats = scheduler.get_stats()
+    finally:
+        scheduler.stop()
+    assert result.error is not None and "simulated database failure" in result.error
+    assert stats["failed_runs"] == 1
+    assert "simulated database failure" in stats["last_error"]
+    with database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(DownloadRun)) == 1

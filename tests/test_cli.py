@@ -1,0 +1,205 @@
+"""The gatecam command as a user runs it: real processes, real stand-in site, real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gatecam.cli import main
+from gatecam.downloader.archive import iter_archive
+
+GATECAM = [sys.executable, "-m", "gatecam"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def simulate() -> Iterator[str]:
+    """`gatecam simulate` running in the background; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*GATECAM, "simulate", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{url}/_standin/requests", timeout=1).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("gatecam simulate did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def gatecam(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GATECAM, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def listed(url: str, day: date, stream: str = "in_gate") -> list[datetime]:
+    answer = httpx.get(
+        f"{url}/_standin/images", params={"terminal": "apm", "stream": stream, "date": str(day)}
+    ).json()
+    return sorted(datetime.fromisoformat(ts) for ts in answer["timestamps"])
+
+
+def cdn_requests(url: str) -> int:
+    return int(httpx.get(f"{url}/_standin/requests").json()["cdn_requests"])
+
+
+@pytest.mark.browser
+def test_once_archives_then_skips_then_picks_up_new_images(
+    simulate: str, database_url: str, tmp_path: Path
+) -> None:
+    images = tmp_path / "images"
+    env = {
+        "GATECAM_DATABASE_URL": database_url,
+        "GATECAM_DOWNLOAD_DIR": str(images),
+        "GATECAM_DRAYDOG_APP_URL": simulate,
+        "GATECAM_DRAYDOG_CDN_URL": f"{simulate}/cdn",
+    }
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    first = gatecam("once", "--date", str(day), "--streams", "in_gate,out_gate", env=env)
+    assert first.returncode == 0, first.stderr
+    archived = sorted((ref.stream, ref.timestamp) for ref, _ in iter_archive(images))
+    expected = sorted(
+        [("in_gate", ts) for ts in listed(simulate, day, "in_gate")]
+        + [("out_gate", ts) for ts in listed(simulate, day, "out_gate")]
+    )
+    assert archived == expected and len(expected) > 200
+
+    before = cdn_requests(simulate)
+    second = gatecam("once", "--date", str(day), "--streams", "in_gate,out_gate", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "0 new" in second.stdout
+    assert cdn_requests(simulate) == before
+
+    new = (datetime.now(UTC) - timedelta(minutes=3)).replace(microsecond=0)
+    httpx.post(
+        f"{simulate}/_standin/images",
+        json={"terminal": "apm", "stream": "in_gate", "timestamp": new.isoformat()},
+    ).raise_for_status()
+    today = gatecam("once", env=env)
+    assert today.returncode == 0, today.stderr
+    assert (images / "apm" / "in_gate" / f"{new:%Y-%m-%d}" / f"{new:%H%M%S}.jpg").is_file()
+
+    stats = gatecam("stats", "--json", env=env)
+    assert stats.returncode == 0, stats.stderr
+    data = json.loads(stats.stdout)
+    assert data["total_downloaded"] == len(list(iter_archive(images)))
+    assert data["downloads_by_stream"]["out_gate"] == len(listed(simulate, day, "out_gate"))
+    assert data["successful_runs"] == data["total_runs"] == 5
+    assert datetime.fromisoformat(data["last_download"]).utcoffset() == timedelta(0)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    captured = capsys.readouterr()
+    return int(info.value.code or 0), captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["once", "--date", "2025-02-30"], {}, "--date: '2025-02-30' is not a date"),
+        (["once", "--date", "yesterday"], {}, "--date: 'yesterday' is not a date"),
+        (["once", "--date", "2999-01-01"], {}, "in the future"),
+        (["backfill", "--from", "2025-09-05", "--to", "2025-09-01"], {}, "is after --to"),
+        (["run", "--interval", "0"], {}, "--interval: Input should be greater than 0"),
+        (["run"], {"GATECAM_INTERVAL_MINUTES": "-5"}, "GATECAM_INTERVAL_MINUTES"),
+        (["once"], {"GATECAM_COLOUR": "blue"}, "unknown setting GATECAM_COLOUR"),
+        (["once", "--streams", "in_gate,../x"], {}, "--streams: '../x' is not a valid name"),
+        (["once", "--terminal", "APM"], {}, "--terminal"),
+        (["once", "--database-url", "nonsense"], {}, "database URL is malformed"),
+        (
+            ["once", "--database-url", "postgresql+psycopg://u:pw@127.0.0.1:9/x"],
+            {},
+            "cannot connect",
+        ),
+        (["once", "--app-url", "ftp://x"], {}, "--app-url"),
+        (["once", "--bogus"], {}, "No such option: --bogus"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, _out, err = run_main(capsys, *args)
+    assert code == 2
+    assert err.startswith("gatecam: error: ") and err.count("\n") == 1
+    assert message in err
+    assert "pw@" not in err
+    assert list(tmp_path.iterdir()) == []  # no database, no download folder
+
+
+def test_unusable_download_dir_is_rejected_before_the_database_is_touched(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A path under a regular file cannot be created, even by root (CI runs as root).
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    code, _, err = run_main(
+        capsys,
+        "once",
+        "--download-dir",
+        str(blocker / "images"),
+        "--database-url",
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+    )
+    assert code == 2 and "--download-dir" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
+
+
+def test_stats_json_is_one_object_with_every_key(
+    capsys: pytest.CaptureFixture[str], database_url: str
+) -> None:
+    code, out, _ = run_main(capsys, "stats", "--json", "--database-url", database_url)
+    assert code == 0
+    data = json.loads(out)
+    assert data["total_downloaded"] == 0 and data["last_download"] is None
+    assert len(data) == 10
+
+
+def test_db_upgrade_then_stats_on_a_new_database(
+    capsys: pytest.CaptureFixture[str], empty_database_url: str
+) -> None:
+    code, out, _ = run_main(capsys, "db", "upgrade", "--database-url", empty_database_url)
+    assert code == 0 and "latest schema" in out
+    code, out, _ = run_main(capsys, "stats", "--database-url", empty_database_url)
+    assert code == 0 and "total_downloaded" in out
