@@ -1,0 +1,471 @@
+"""The stand-in site over HTTP: camera page, its listing API, the CDN, faults and a control API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from socketserver import TCPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from gatecam.sources.base import NAME_PATTERN, ImageRef
+from gatecam.sources.draydog import DrayDogSource
+from gatecam.standin.catalogue import Catalogue
+from gatecam.standin.images import render_jpeg
+
+log = logging.getLogger(__name__)
+
+CDN_FAULTS = frozenset(
+    {"500", "502", "503", "404", "429", "timeout", "reset", "html", "truncated", "zero"}
+    | {"no_eoi", "wrong_type"}
+)
+PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
+FAULT_KINDS = CDN_FAULTS | PAGE_FAULTS
+
+_PAGE_PATH = re.compile(r"/terminal_cameras/(?P<terminal>[^/]+)")
+# How soon stop() is noticed: every test stops a stand-in, so the default 0.5 s adds up.
+_POLL_SECONDS = 0.02
+_IMMUTABLE = "public, max-age=31536000, immutable"
+# What a fault that needs JPEG bytes sends when the path names no image.
+_PLACEHOLDER = ImageRef("standin", "fault", datetime(2000, 1, 1, tzinfo=UTC))
+
+
+@cache
+def _page_template() -> str:
+    return resources.files("gatecam.standin").joinpath("page.html").read_text(encoding="utf-8")
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat()
+
+
+@dataclass
+class _Fault:
+    kind: str
+    match: str
+    times: int | None
+    retry_after: float
+    delay: float
+
+
+class StandIn:
+    """The local Dray Dog site: serves the camera page, its API and the CDN from one port."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        latency: float = 0.0,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        self.latency = latency
+        self._catalogue = catalogue if catalogue is not None else Catalogue()
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+        self._cdn_requests = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._serving = False
+        # Bound now, like http.server, so the URL is known before serving starts.
+        self._server = _Server((host, port), _Handler, self)
+        self._host = host if host not in ("", "0.0.0.0") else "127.0.0.1"
+        self.source = DrayDogSource(app_url=self.app_url, cdn_url=self.cdn_url)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def app_url(self) -> str:
+        return self.url
+
+    @property
+    def cdn_url(self) -> str:
+        return self.url + "/cdn"
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self._catalogue
+
+    @property
+    def cdn_requests(self) -> int:
+        """How many CDN image requests arrived, whatever they were answered."""
+        with self._lock:
+            return self._cdn_requests
+
+    def start(self) -> StandIn:
+        """Serve in a daemon thread and return self."""
+        if self._serving:
+            raise RuntimeError("stand-in already started")
+        self._serving = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _POLL_SECONDS},
+            name=f"standin-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until stop() is called from another one (or Ctrl-C)."""
+        if self._serving:
+            raise RuntimeError("stand-in already started")
+        self._serving = True
+        try:
+            self._server.serve_forever(poll_interval=_POLL_SECONDS)
+        finally:
+            self._server.server_close()
+
+    def stop(self) -> None:
+        """Stop serving and close the port; sleeping answers (latency, timeouts) wake up."""
+        self._stopping.set()
+        if self._serving:
+            self._server.shutdown()
+            self._serving = False
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def inject(
+        self,
+        kind: str,
+        *,
+        match: str = "",
+        times: int | None = 1,
+        retry_after: float = 1.0,
+        delay: float = 5.0,
+    ) -> None:
+        """Answer the next ``times`` matching requests (None: all) with fault ``kind``."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(
+                f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
+            )
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1, or None for every request")
+        with self._lock:
+            self._faults.append(_Fault(kind, match, times, retry_after, delay))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, path: str, kinds: frozenset[str]) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind in kinds and fault.match in path:
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times == 0:
+                            self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _count_cdn_request(self) -> None:
+        with self._lock:
+            self._cdn_requests += 1
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler], standin: StandIn) -> None:
+        self.standin = standin
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN, which can stall with no network.
+        TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hang up on purpose (timeouts, resets); that is not worth a traceback.
+        log.debug("stand-in: error answering %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "gatecam-standin"
+    # Idle keep-alive connections should not hold a thread forever.
+    timeout = 60
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("stand-in: " + format, *args)
+
+    @property
+    def standin(self) -> StandIn:
+        return self.server.standin
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_HEAD(self) -> None:
+        self._route("HEAD")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
+    def _route(self, method: str) -> None:
+        body = self._read_body()
+        parts = urlsplit(self.path)
+        path, query = parts.path, parse_qs(parts.query)
+        reading = method in ("GET", "HEAD")
+        if path.startswith("/cdn/") and reading:
+            self._cdn(path, head=method == "HEAD")
+        elif (page := _PAGE_PATH.fullmatch(path)) and reading:
+            self._page(page["terminal"], _param(query, "streamName"), head=method == "HEAD")
+        elif path == "/favicon.ico" and reading:
+            # Answered so a browser's console stays free of 404 noise.
+            self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", head=method == "HEAD")
+        elif path == "/api/history" and method == "GET":
+            self._history(query)
+        elif path == "/_standin/images" and method in ("GET", "POST"):
+            self._control_images(method, query, body)
+        elif path == "/_standin/requests" and method == "GET":
+            self._json(HTTPStatus.OK, {"cdn_requests": self.standin.cdn_requests})
+        elif path == "/_standin/faults" and method in ("POST", "DELETE"):
+            self._control_faults(method, body)
+        else:
+            self._html(HTTPStatus.NOT_FOUND, head=method == "HEAD")
+
+    def _read_body(self) -> bytes:
+        # Always drain the body so the next request on a kept-alive connection parses.
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    # --- answers -------------------------------------------------------------------------
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+        *,
+        head: bool = False,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _html(self, status: HTTPStatus, *, head: bool = False, **headers: str) -> None:
+        text = f"{status.value} {status.phrase}"
+        body = f"<!DOCTYPE html><html><head><title>{text}</title></head><body><h1>{text}</h1>"
+        body += "</body></html>"
+        self._send(status, body.encode(), "text/html; charset=utf-8", headers, head=head)
+
+    def _json(self, status: HTTPStatus, data: Any) -> None:
+        body = json.dumps(data).encode()
+        self._send(status, body, "application/json", {"Cache-Control": "no-store"})
+
+    def _bad_request(self, message: str) -> None:
+        self._json(HTTPStatus.BAD_REQUEST, {"error": message})
+
+    # --- the site ------------------------------------------------------------------------
+
+    def _page(self, terminal: str, stream: str, *, head: bool) -> None:
+        if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
+            self._html(HTTPStatus.NOT_FOUND, head=head)
+            return
+        fault = self.standin._take_fault(self.path, PAGE_FAULTS)
+        if fault is not None and fault.kind == "page_500":
+            self._html(HTTPStatus.INTERNAL_SERVER_ERROR, head=head)
+            return
+        mode = fault.kind if fault is not None else "normal"
+        body = _page_template().replace("__STANDIN_MODE__", mode).encode()
+        headers = {"Cache-Control": "no-store"}
+        self._send(HTTPStatus.OK, body, "text/html; charset=utf-8", headers, head=head)
+
+    def _history(self, query: dict[str, list[str]]) -> None:
+        terminal, stream = _param(query, "terminal"), _param(query, "stream")
+        if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
+            self._bad_request("terminal and stream must be names of a-z, 0-9, _ and -")
+            return
+        catalogue, source = self.standin.catalogue, self.standin.source
+        today = catalogue.today()
+        day = _day(_param(query, "date"), today)
+        if day is None:
+            self._bad_request("date must be YYYY-MM-DD")
+            return
+        latest = catalogue.list(terminal, stream, today)[:1]
+        images = [ImageRef(terminal, stream, ts) for ts in catalogue.list(terminal, stream, day)]
+        data: dict[str, Any] = {
+            "date": day.isoformat(),
+            "today": today.isoformat(),
+            "latest": source.image_url(ImageRef(terminal, stream, latest[0])) if latest else None,
+            "images": [
+                {
+                    "timestamp": _iso(ref.timestamp),
+                    "full": source.image_url(ref),
+                    "thumbnail": source.image_url(ref, thumbnail=True),
+                }
+                for ref in images
+            ],
+        }
+        if _param(query, "mode") == "foreign_url":
+            data["extra"] = _foreign_urls(source, terminal, stream, day, images)
+        self._json(HTTPStatus.OK, data)
+
+    def _cdn(self, path: str, *, head: bool) -> None:
+        standin = self.standin
+        standin._count_cdn_request()
+        fault = standin._take_fault(self.path, CDN_FAULTS)
+        standin._sleep(standin.latency)
+        ref = standin.source.parse_image_url(standin.url + path)
+        thumbnail = path.endswith("-thumbnail.jpeg")
+        if fault is not None and fault.kind != "timeout":
+            self._cdn_fault(fault, ref or _PLACEHOLDER, thumbnail, head=head)
+            return
+        if fault is not None:
+            standin._sleep(fault.delay)
+        if ref is None or not standin.catalogue.exists(ref.terminal, ref.stream, ref.timestamp):
+            self._html(HTTPStatus.NOT_FOUND, head=head, **{"Cache-Control": "no-store"})
+            return
+        jpeg = render_jpeg(ref.terminal, ref.stream, ref.timestamp, thumbnail=thumbnail)
+        self._send(HTTPStatus.OK, jpeg, "image/jpeg", {"Cache-Control": _IMMUTABLE}, head=head)
+
+    def _cdn_fault(self, fault: _Fault, ref: ImageRef, thumbnail: bool, *, head: bool) -> None:
+        kind = fault.kind
+        if kind in ("404", "500", "502", "503"):
+            self._html(HTTPStatus(int(kind)), head=head)
+        elif kind == "429":
+            retry = str(max(0, math.ceil(fault.retry_after)))
+            self._html(HTTPStatus.TOO_MANY_REQUESTS, head=head, **{"Retry-After": retry})
+        elif kind == "reset":
+            # Linger 0 makes close() send a TCP RST instead of an orderly FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.rfile.close()  # the socket really closes only once its files are closed
+            self.connection.close()
+        elif kind == "html":
+            body = b"<!DOCTYPE html><html><body><h1>Something went wrong</h1></body></html>"
+            self._send(HTTPStatus.OK, body, "text/html; charset=utf-8", head=head)
+        elif kind == "zero":
+            self._send(HTTPStatus.OK, b"", "image/jpeg", head=head)
+        else:
+            jpeg = render_jpeg(ref.terminal, ref.stream, ref.timestamp, thumbnail=thumbnail)
+            if kind == "truncated":
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(jpeg)))
+                self.end_headers()
+                if not head:
+                    self.wfile.write(jpeg[: len(jpeg) // 2])
+                self.close_connection = True
+            elif kind == "no_eoi":
+                self._send(HTTPStatus.OK, jpeg[:-2], "image/jpeg", head=head)
+            else:  # wrong_type
+                self._send(HTTPStatus.OK, jpeg, "text/plain", head=head)
+
+    # --- control API, for tests driving a `gatecam simulate` in another process -----------
+
+    def _control_images(self, method: str, query: dict[str, list[str]], body: bytes) -> None:
+        catalogue = self.standin.catalogue
+        if method == "GET":
+            terminal, stream = _param(query, "terminal"), _param(query, "stream")
+            day = _day(_param(query, "date"), catalogue.today())
+            if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
+                self._bad_request("terminal and stream must be names of a-z, 0-9, _ and -")
+            elif day is None:
+                self._bad_request("date must be YYYY-MM-DD")
+            else:
+                found = catalogue.list(terminal, stream, day)
+                self._json(HTTPStatus.OK, {"timestamps": [_iso(ts) for ts in found]})
+            return
+        try:
+            data = json.loads(body)
+            ts = datetime.fromisoformat(data["timestamp"])
+            # A timestamp without a zone is taken as UTC, the site's only zone.
+            ts = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+            catalogue.add(data["terminal"], data["stream"], ts)
+        except Exception as exc:  # any malformed request body is the caller's error
+            self._bad_request(f"expected JSON {{terminal, stream, timestamp}}: {exc}")
+            return
+        self._json(HTTPStatus.CREATED, {"timestamp": _iso(ts.replace(microsecond=0))})
+
+    def _control_faults(self, method: str, body: bytes) -> None:
+        if method == "DELETE":
+            self.standin.clear_faults()
+            self._send(HTTPStatus.NO_CONTENT, b"", "text/plain")
+            return
+        try:
+            data = json.loads(body)
+            self.standin.inject(
+                data["kind"],
+                match=str(data.get("match", "")),
+                times=data.get("times", 1),
+                retry_after=float(data.get("retry_after", 1.0)),
+                delay=float(data.get("delay", 5.0)),
+            )
+        except Exception as exc:  # any malformed request body is the caller's error
+            self._bad_request(f"expected JSON {{kind, match, times, retry_after, delay}}: {exc}")
+            return
+        self._json(HTTPStatus.CREATED, {"kind": data["kind"]})
+
+
+def _param(query: dict[str, list[str]], name: str) -> str:
+    return query.get(name, [""])[0]
+
+
+def _day(text: str, default: date) -> date | None:
+    if not text:
+        return default
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _foreign_urls(
+    source: DrayDogSource, terminal: str, stream: str, day: date, images: list[ImageRef]
+) -> list[str]:
+    """Two addresses discovery must refuse: one off the CDN, one on it that does not parse."""
+    ts = images[0].timestamp if images else datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    foreign = f"http://evil.invalid/{terminal}/{ts:%Y-%m-%d}/{ts.hour}/{ts:%Y-%m-%dT%H:%M:%S}"
+    bad = f"{source.cdn_url}/{terminal}/{ts:%Y-%m-%d}/{ts.hour}/{ts.year}-13-45T99:00:00"
+    return [f"{foreign}-{stream}.jpeg", f"{bad}-{stream}-thumbnail.jpeg"]
