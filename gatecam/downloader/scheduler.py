@@ -221,7 +221,12 @@ class ImageDownloadScheduler:
     def _download(self, stream: str, day: date | None, result: RunResult) -> None:
         terminal = self.config.terminal
         with CameraPageBrowser(self.source, chromium_path=self.config.chromium_path) as page:
-            refs = [r for r in page.list_images(terminal, stream, day) if r.stream == stream]
+            refs = [
+                ref
+                for ref in page.list_images(terminal, stream, day)
+                # A past day's page still shows today's latest image; a run covers its day.
+                if day is None or ref.timestamp.date() == day
+            ]
         result.discovered = len(refs)
         with self.db.session_scope() as session:
             missing = queries.missing_timestamps(

@@ -43,6 +43,11 @@ def make_scheduler(
     return ImageDownloadScheduler(config)
 
 
+def archive_state(root: Path) -> dict[Path, tuple[int, int]]:
+    """Each archived file with its inode and modification time: a rewrite changes them."""
+    return {path: (path.stat().st_ino, path.stat().st_mtime_ns) for _, path in iter_archive(root)}
+
+
 def image_rows(database: Database) -> list[Image]:
     with database.session_scope() as session:
         return list(session.scalars(select(Image).order_by(Image.timestamp)))
@@ -94,7 +99,7 @@ def test_run_once_archives_a_day_and_a_second_run_downloads_nothing(
     scheduler = make_scheduler(database_url, tmp_path, standin)
     try:
         [first] = scheduler.run_once(day)
-        requests_after_first = standin.cdn_requests
+        files_after_first = archive_state(tmp_path)
         [second] = scheduler.run_once(day)
         stats = scheduler.get_stats()
     finally:
@@ -112,7 +117,7 @@ def test_run_once_archives_a_day_and_a_second_run_downloads_nothing(
 
     assert second.ok and second.discovered >= len(expected)
     assert second.downloaded == 0
-    assert standin.cdn_requests == requests_after_first  # nothing fetched again
+    assert archive_state(tmp_path) == files_after_first  # nothing fetched or rewritten
     assert stats["total_downloaded"] == len(expected)
     assert (stats["total_runs"], stats["successful_runs"]) == (2, 2)
     assert datetime.fromisoformat(stats["last_download"]).utcoffset() == timedelta(0)
