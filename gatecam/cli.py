@@ -65,6 +65,10 @@ AppUrl = Annotated[
 CdnUrl = Annotated[
     str | None, typer.Option("--cdn-url", help="Dray Dog CDN URL [env GATECAM_DRAYDOG_CDN_URL]")
 ]
+RetentionDays = Annotated[
+    int | None,
+    typer.Option("--retention-days", help="keep this many days [env GATECAM_RETENTION_DAYS]"),
+]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log debug detail")]
 
 
@@ -103,6 +107,7 @@ def _config(settings: Settings) -> DownloadConfig:
         concurrency=settings.concurrency,
         batch_size=settings.batch_size,
         chromium_path=settings.chromium_path,
+        retention_days=settings.retention_days,
     )
 
 
@@ -156,6 +161,7 @@ def run(
     batch_size: BatchSize = None,
     app_url: AppUrl = None,
     cdn_url: CdnUrl = None,
+    retention_days: RetentionDays = None,
     verbose: Verbose = False,
 ) -> None:
     """Download new images now and then every interval, until SIGINT or SIGTERM.
@@ -172,6 +178,7 @@ def run(
         batch_size=batch_size,
         draydog_app_url=app_url,
         draydog_cdn_url=cdn_url,
+        retention_days=retention_days,
     )
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
@@ -204,6 +211,7 @@ def once(
     batch_size: BatchSize = None,
     app_url: AppUrl = None,
     cdn_url: CdnUrl = None,
+    retention_days: RetentionDays = None,
     verbose: Verbose = False,
 ) -> None:
     """Download what the camera page lists and the database lacks, once, then exit.
@@ -219,6 +227,7 @@ def once(
         batch_size=batch_size,
         draydog_app_url=app_url,
         draydog_cdn_url=cdn_url,
+        retention_days=retention_days,
     )
     day = _parse_day(date_, "--date") if date_ else None
     if day and day > datetime.now(UTC).date():

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(8, ge=1, le=64, description="parallel image downloads")
     batch_size: int = Field(100, ge=1, le=1000, description="image rows per database batch")
     chromium_path: str = Field("/usr/bin/chromium", description="headless Chromium binary")
+    retention_days: int | None = Field(
+        None, ge=1, description="delete images captured longer ago; unset keeps everything"
+    )
 
     @field_validator("streams", mode="before")
     @classmethod

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, func, select
+from sqlalchemy import Insert, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,16 @@ def insert_images(
         new = Counter((t, c) for t, c in session.execute(stmt))
         if new:
             _bump_image_counters(session, new, now)
+        if sum(new.values()) < len(chunk):
+            # A file found gone (verify --repair) and now stored again is no longer missing.
+            session.execute(
+                update(Image)
+                .where(
+                    Image.missing_since.is_not(None),
+                    Image.filepath.in_([r.filepath for r in chunk]),
+                )
+                .values(missing_since=None)
+            )
         new_total += sum(new.values())
     return new_total
 
@@ -131,7 +141,7 @@ def insert_image(
 def missing_timestamps(
     session: Session, terminal: str, camera_id: str, timestamps: Iterable[datetime]
 ) -> list[datetime]:
-    """The timestamps of this stream that the database does not hold yet, oldest first."""
+    """The timestamps of this stream not archived yet (or whose file is gone), oldest first."""
     wanted = sorted(set(timestamps))
     held: set[datetime] = set()
     for chunk in chunked(wanted, 500):
@@ -142,6 +152,7 @@ def missing_timestamps(
                     Image.terminal == terminal,
                     Image.camera_id == camera_id,
                     Image.timestamp.in_(chunk),
+                    Image.missing_since.is_(None),
                 )
             )
             if ts is not None
@@ -246,12 +257,40 @@ def finish_run(
     )
 
 
-def last_successful_run(session: Session, terminal: str, camera_id: str) -> datetime | None:
-    """When the newest successful run of this stream started."""
-    return session.scalar(
-        select(func.max(DownloadRun.started_at)).where(
+def last_covered_day(session: Session, terminal: str, camera_id: str) -> date | None:
+    """The day of the newest successful run that listed the day it ran on.
+
+    A backfill of an old day succeeds too, but says nothing about the days since, so only
+    runs that covered their own day count (issue 3, item 3).
+    """
+    runs = session.execute(
+        select(DownloadRun.started_at, DownloadRun.days)
+        .where(
             DownloadRun.terminal == terminal,
             DownloadRun.camera_id == camera_id,
             DownloadRun.status == "success",
         )
+        .order_by(DownloadRun.started_at.desc())
+        .limit(50)
     )
+    for started_at, days in runs:
+        if started_at.date().isoformat() in days.split(","):
+            return started_at.date()
+    return None
+
+
+def expired_images(
+    session: Session, terminal: str, camera_id: str, before: datetime, *, limit: int = 1000
+) -> list[tuple[int, str]]:
+    """(id, filepath) of up to ``limit`` images of this stream captured before ``before``."""
+    rows = session.execute(
+        select(Image.id, Image.filepath)
+        .where(Image.terminal == terminal, Image.camera_id == camera_id, Image.timestamp < before)
+        .limit(limit)
+    )
+    return [(row.id, row.filepath) for row in rows]
+
+
+def delete_images(session: Session, ids: Sequence[int]) -> None:
+    """Delete image rows; lifetime counters are left as they are (retention is not loss)."""
+    session.execute(delete(Image).where(Image.id.in_(ids)))

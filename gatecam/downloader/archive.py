@@ -8,6 +8,7 @@ a pure function of it and can be parsed back to reconcile files with the databas
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -104,6 +105,44 @@ def remove_partials(download_dir: Path) -> int:
                 part.unlink()
                 removed += 1
     return removed
+
+
+LOCK_NAME = ".gatecam.lock"
+
+
+class WriterLock:
+    """Held, shared, by every gatecam process that writes into one archive folder.
+
+    A ``.part`` file is only stale when no other writer is alive, so partial files are
+    removed only by a process that manages to take the lock exclusively; the kernel drops
+    the lock of a killed process (issue 3, item 1).
+    """
+
+    def __init__(self, download_dir: Path) -> None:
+        self.download_dir = Path(download_dir)
+        self._fd: int | None = None
+
+    def acquire(self) -> int:
+        """Join the writers; first remove stale partial files if alone. Return how many."""
+        if self._fd is not None:
+            return 0
+        self.download_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.download_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        removed = 0
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # another writer is alive: its .part files are in flight
+        else:
+            removed = remove_partials(self.download_dir)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        self._fd = fd
+        return removed
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def iter_archive(download_dir: Path) -> Iterator[tuple[ImageRef, Path]]:

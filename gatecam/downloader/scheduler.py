@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +14,24 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from gatecam.database import queries
 from gatecam.database.engine import Database, reason
 from gatecam.database.migrate import require_current
 from gatecam.database.queries import ImageRecord, chunked
+from gatecam.downloader.archive import WriterLock
 from gatecam.downloader.fetch import DownloadedImage, DrayDogDownloader, FailedDownload
+from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import GatecamError, InputError
-from gatecam.sources.base import check_name
+from gatecam.sources.base import ImageRef, check_name
 from gatecam.sources.browser import CameraPageBrowser
 from gatecam.sources.draydog import DrayDogSource
 
 logger = logging.getLogger(__name__)
+
+# How far back a restarted scheduler looks for days it missed.
+MAX_CATCH_UP_DAYS = 14
 
 
 @dataclass
@@ -42,6 +48,7 @@ class DownloadConfig:
     concurrency: int = 8
     batch_size: int = 100
     chromium_path: str = "/usr/bin/chromium"
+    retention_days: int | None = None
 
     def __post_init__(self) -> None:
         check_name(self.terminal, "terminal")
@@ -52,6 +59,8 @@ class DownloadConfig:
         for name in ("interval_minutes", "concurrency", "batch_size"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}: must be at least 1, not {getattr(self, name)}")
+        if self.retention_days is not None and self.retention_days < 1:
+            raise InputError(f"retention_days: must be at least 1, not {self.retention_days}")
         self.download_dir = Path(self.download_dir)
 
 
@@ -122,6 +131,7 @@ class ImageDownloadScheduler:
         require_current(self.db)
         self.is_running = False
         self._shutdown_event = threading.Event()
+        self._writer_lock = WriterLock(self.download_dir)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             # One job at a time: one headless Chromium at a time on a small server.
@@ -192,7 +202,8 @@ class ImageDownloadScheduler:
     # -- the job ----------------------------------------------------------------------------
 
     def run_once(self, day: date | None = None) -> list[RunResult]:
-        """One pass over every stream, for ``day`` (default: what the page shows, today)."""
+        """One pass over every stream, for ``day`` (default: today and any missed days)."""
+        self._join_writers()
         return [
             self._download_stream(stream, day)
             for stream in self.config.stream_names
@@ -200,33 +211,66 @@ class ImageDownloadScheduler:
         ]
 
     def _download_stream(self, stream: str, day: date | None = None) -> RunResult:
-        days = [(day or datetime.now(UTC).date()).isoformat()]
-        result = RunResult(stream=stream, days=days)
-        run_id = self._start_run(stream, days)
+        result = RunResult(stream=stream, days=[])
         try:
-            self._download(stream, day, result)
+            with self.db.session_scope() as session:
+                days = self._days_to_list(session, stream, day)
+                result.days = [d.isoformat() for d in days]
+                run_id = queries.start_run(session, self.config.terminal, stream, result.days)
+        except SQLAlchemyError as exc:
+            # One line per failed job; the files of a job cut short get their rows next time.
+            result.error = f"database unavailable: {reason(exc)}"
+            logger.error("run %s", result.summary())
+            return result
+        try:
+            index_files(
+                self.db,
+                self.download_dir,
+                self.config.terminal,
+                stream,
+                days,
+                batch_size=self.config.batch_size,
+            )
+            self._download(stream, days, result)
+            if self.config.retention_days:
+                before = datetime.now(UTC) - timedelta(days=self.config.retention_days)
+                expire(self.db, self.download_dir, self.config.terminal, stream, before)
         except GatecamError as exc:
             result.error = str(exc)
         except SQLAlchemyError as exc:
-            result.error = f"database error: {reason(exc)}"
+            result.error = f"database unavailable: {reason(exc)}"
         except Exception as exc:
             # The top of the job loop: whatever went wrong is recorded and the scheduler goes on.
             logger.exception("download job for %s crashed", stream)
             result.error = f"unexpected error: {type(exc).__name__}: {exc}"
         self._finish_run(run_id, result)
-        log = logger.warning if result.error or result.failed else logger.info
+        log = logger.error if result.error else logger.warning if result.failed else logger.info
         log("run %s", result.summary())
         return result
 
-    def _download(self, stream: str, day: date | None, result: RunResult) -> None:
+    def _days_to_list(self, session: Session, stream: str, day: date | None) -> list[date]:
+        """The asked-for day, or today plus every day since the last run that covered its day.
+
+        A scheduler that was down across midnight or for days catches up on what the source
+        still shows (issue 3, item 3).
+        """
+        if day is not None:
+            return [day]
+        today = datetime.now(UTC).date()
+        last = queries.last_covered_day(session, self.config.terminal, stream)
+        first = today if last is None else max(last, today - timedelta(days=MAX_CATCH_UP_DAYS))
+        return [first + timedelta(days=n) for n in range((today - first).days + 1)]
+
+    def _download(self, stream: str, days: list[date], result: RunResult) -> None:
         terminal = self.config.terminal
+        today = datetime.now(UTC).date()
+        refs: set[ImageRef] = set()
         with CameraPageBrowser(self.source, chromium_path=self.config.chromium_path) as page:
-            refs = [
-                ref
-                for ref in page.list_images(terminal, stream, day)
-                # A past day's page still shows today's latest image; a run covers its day.
-                if day is None or ref.timestamp.date() == day
-            ]
+            for day in days:
+                # The page opens on today; other days are picked in its date picker.
+                shown = page.list_images(terminal, stream, None if day == today else day)
+                # A past day's page still shows today's latest image; a run covers its days.
+                refs.update(ref for ref in shown if ref.timestamp.date() in days)
         result.discovered = len(refs)
         with self.db.session_scope() as session:
             missing = queries.missing_timestamps(
@@ -249,17 +293,7 @@ class ImageDownloadScheduler:
                 result.failed += fetched.failed
                 result.pending += len(fetched.pending)
 
-    def _start_run(self, stream: str, days: list[str]) -> int | None:
-        try:
-            with self.db.session_scope() as session:
-                return queries.start_run(session, self.config.terminal, stream, days)
-        except SQLAlchemyError as exc:
-            logger.error("cannot record the start of the %s run: %s", stream, reason(exc))
-            return None
-
-    def _finish_run(self, run_id: int | None, result: RunResult) -> None:
-        if run_id is None:
-            return
+    def _finish_run(self, run_id: int, result: RunResult) -> None:
         error = result.error
         if error is None and result.failed:
             error = f"{len(result.failed)} downloads failed, first: {result.failed[0].reason}"
@@ -276,12 +310,18 @@ class ImageDownloadScheduler:
                     error=error,
                 )
         except SQLAlchemyError as exc:
-            logger.error("cannot record the end of the %s run: %s", result.stream, reason(exc))
+            result.error = result.error or f"database unavailable: {reason(exc)}"
 
     # -- scheduling -------------------------------------------------------------------------
 
+    def _join_writers(self) -> None:
+        removed = self._writer_lock.acquire()
+        if removed:
+            logger.info("removed %d partial files left by an interrupted run", removed)
+
     def start(self) -> None:
         """Run every stream's job now, then every ``interval_minutes``, in the background."""
+        self._join_writers()
         for stream in self.config.stream_names:
             self.scheduler.add_job(
                 self._download_stream,
@@ -306,5 +346,6 @@ class ImageDownloadScheduler:
         if self.is_running:
             self.scheduler.shutdown(wait=True)
             self.is_running = False
+        self._writer_lock.release()
         self.db.dispose()
         logger.info("scheduler stopped")

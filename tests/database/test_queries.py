@@ -110,12 +110,26 @@ def test_runs_are_counted_with_their_last_error(database: Database) -> None:
             )
     with database.session_scope() as session:
         stats = queries.get_stats(session, "apm")
-        last = queries.last_successful_run(session, "apm", "in_gate")
+        backfill_only = queries.last_covered_day(session, "apm", "in_gate")
+        today = datetime.now(UTC).date()
+        run = queries.start_run(session, "apm", "in_gate", ["2025-09-01", today.isoformat()])
+        queries.finish_run(
+            session,
+            run,
+            failed_run=False,
+            discovered=0,
+            downloaded=0,
+            failed=0,
+            pending=0,
+            error=None,
+        )
+        covered = queries.last_covered_day(session, "apm", "in_gate")
     assert stats["total_runs"] == 3
     assert (stats["successful_runs"], stats["failed_runs"]) == (2, 1)
     assert stats["failed_downloads"] == 6
     assert stats["last_error"] == "page did not load"
-    assert last is not None and last.tzinfo is not None
+    assert backfill_only is None  # a run for an old day says nothing about the days since
+    assert covered == today
 
 
 def test_stats_are_per_terminal(database: Database) -> None:
