@@ -20,10 +20,12 @@ from rich.console import Console
 from rich.progress import Progress
 
 from gatecam.database.engine import Database, redact
-from gatecam.database.migrate import upgrade
+from gatecam.database.migrate import require_current, upgrade
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler, RunResult
 from gatecam.errors import GatecamError, InputError
 from gatecam.settings import Settings, load_settings
+from gatecam.sources.base import check_name
+from gatecam.verify import verify_archive
 
 app = typer.Typer(
     name="gatecam",
@@ -312,6 +314,52 @@ def stats(
         if key == "downloads_by_stream":
             value = ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "-"
         out.print(f"{key:<20} {'-' if value is None else value}", markup=False)
+
+
+@app.command()
+def verify(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="index files with no row, mark rows whose file is gone, delete old .part files",
+        ),
+    ] = False,
+    no_checksums: Annotated[
+        bool, typer.Option("--no-checksums", help="compare sizes only, do not hash files")
+    ] = False,
+    database_url: DatabaseUrl = None,
+    download_dir: DownloadDir = None,
+    terminal: Annotated[
+        str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Check the archived files against the database; exit 1 unless they agree.
+
+    Files whose size or checksum differs from their row are reported, never changed.
+
+    Example: gatecam verify --repair --no-checksums
+    """
+    settings = load_settings(database_url=database_url, download_dir=download_dir)
+    if terminal is not None:
+        check_name(terminal, "--terminal")
+    _setup_logging(verbose)
+    db = Database(settings.database_url)
+    try:
+        if db.dialect == "sqlite":
+            upgrade(db)
+        else:
+            require_current(db)
+        report = verify_archive(
+            db, settings.download_dir, terminal=terminal, repair=repair, checksums=not no_checksums
+        )
+    finally:
+        db.dispose()
+    for line in report.summary_lines():
+        out.print(line, markup=False)
+    if not report.consistent:
+        raise GatecamError(f"archive and database disagree: {report.problems} problem(s) left")
 
 
 @db_app.command("upgrade")

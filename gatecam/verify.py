@@ -22,6 +22,7 @@ from gatecam.database.engine import Database
 from gatecam.database.models import Image, utcnow
 from gatecam.database.queries import ImageRecord, chunked
 from gatecam.downloader.archive import PART_SUFFIX, iter_archive
+from gatecam.downloader.reconcile import file_record
 from gatecam.errors import InputError
 from gatecam.sources.base import ImageRef, check_name
 
@@ -312,19 +313,9 @@ def _indexed(
 
 def _orphan_record(download_dir: Path, ref: ImageRef, path: Path) -> ImageRecord | None:
     try:
-        size = path.stat().st_size
-        digest = file_sha256(path)
+        return file_record(download_dir, ref, path)
     except FileNotFoundError:
         return None  # deleted meanwhile: nothing left to index
-    return ImageRecord(
-        terminal=ref.terminal,
-        camera_id=ref.stream,
-        filepath=path.relative_to(download_dir).as_posix(),
-        timestamp=ref.timestamp,
-        file_size=size,
-        sha256=digest,
-        thumbnail=False,
-    )
 
 
 def _check_files(

@@ -146,12 +146,24 @@ class WriterLock:
 
 
 def iter_archive(download_dir: Path) -> Iterator[tuple[ImageRef, Path]]:
-    """Yield every archived image file under ``download_dir``, in path order."""
+    """Yield every archived image file under ``download_dir``, in path order.
+
+    Walks one day folder at a time, so a million files never sit in memory at once.
+    """
     download_dir = Path(download_dir)
-    for path in sorted(download_dir.rglob(f"*{IMAGE_SUFFIX}")):
-        ref = parse_image_path(download_dir, path)
-        if ref is not None and path.is_file():
-            yield ref, path
+    for terminal in _subfolders(download_dir):
+        for stream in _subfolders(terminal):
+            for day in _subfolders(stream):
+                for path in sorted(day.glob(f"*{IMAGE_SUFFIX}")):
+                    ref = parse_image_path(download_dir, path)
+                    if ref is not None and path.is_file():
+                        yield ref, path
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(child for child in folder.iterdir() if child.is_dir())
 
 
 def is_complete_jpeg(data: bytes) -> bool:
