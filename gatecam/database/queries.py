@@ -258,10 +258,11 @@ def finish_run(
 
 
 def last_covered_day(session: Session, terminal: str, camera_id: str) -> date | None:
-    """The day of the newest successful run that listed the day it ran on.
+    """The day of the newest run that fully archived the day it ran on.
 
     A backfill of an old day succeeds too, but says nothing about the days since, so only
-    runs that covered their own day count (issue 3, item 3).
+    runs that covered their own day count (issue 3, item 3); and a run that left failed or
+    not-yet-published images does not count, so their day is listed again until they are in.
     """
     runs = session.execute(
         select(DownloadRun.started_at, DownloadRun.days)
@@ -269,6 +270,8 @@ def last_covered_day(session: Session, terminal: str, camera_id: str) -> date | 
             DownloadRun.terminal == terminal,
             DownloadRun.camera_id == camera_id,
             DownloadRun.status == "success",
+            DownloadRun.failed == 0,
+            DownloadRun.pending == 0,
         )
         .order_by(DownloadRun.started_at.desc())
         .limit(50)

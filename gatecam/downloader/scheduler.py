@@ -249,7 +249,7 @@ class ImageDownloadScheduler:
         return result
 
     def _days_to_list(self, session: Session, stream: str, day: date | None) -> list[date]:
-        """The asked-for day, or today plus every day since the last run that covered its day.
+        """The asked-for day, or today plus every day since the last run that fully covered its day.
 
         A scheduler that was down across midnight or for days catches up on what the source
         still shows (issue 3, item 3).
