@@ -1,0 +1,380 @@
+"""Nothing lost, nothing corrupt: a killed scheduler and a database outage (issue 3, items 1-2).
+
+Real processes, a real stand-in site, real SQLite files and the real PostgreSQL server: the
+scheduler is killed with SIGKILL mid-job, PostgreSQL is stopped mid-job, SQLite is locked by
+another writer; afterwards one more job must leave files and rows exactly in step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from gatecam.database.engine import Database
+from gatecam.database.migrate import upgrade
+from gatecam.database.models import Image
+from gatecam.downloader.archive import PART_SUFFIX, is_complete_jpeg, iter_archive
+from gatecam.standin import StandIn
+from tests.downloader.test_scheduler import archive_state, image_rows, make_scheduler
+from tests.test_cli import GATECAM, free_port, gatecam, listed
+
+pytestmark = pytest.mark.browser
+
+# Slow enough that a job with a few dozen images is still downloading when we strike.
+LATENCY = 0.3
+BATCH_SIZE = 5
+EXTRA_IMAGES = 40
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    *,
+    timeout: float = 60,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
+    """Poll ``condition`` until it holds; fail clearly at the deadline or if ``proc`` died."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            output = log.read_text() if log else ""
+            pytest.fail(f"gatecam exited ({proc.returncode}) before {what}:\n{output}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def todays_timestamps(count: int = EXTRA_IMAGES) -> list[datetime]:
+    """``count`` past capture times of today (UTC), a few minutes apart where the day allows."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    midnight = now.replace(hour=0, minute=0, second=0)
+    elapsed = int((now - midnight).total_seconds())
+    if 86400 - elapsed < 300:
+        pytest.skip("too close to UTC midnight: the job and the check would see different days")
+    step = min(150, (elapsed - 1) // count)
+    if step < 1:
+        pytest.skip("too soon after UTC midnight to fit the test's images into today")
+    return [now - timedelta(seconds=step * (n + 1)) for n in range(count)]
+
+
+def count_rows(database_url: str) -> int:
+    db = Database(database_url)
+    try:
+        with db.session_scope() as session:
+            return int(session.scalar(select(func.count()).select_from(Image)) or 0)
+    finally:
+        db.dispose()
+
+
+def job_progress(database_url: str, images: Path) -> int:
+    """How many images the job has both written and recorded so far (at least)."""
+    return min(len(list(iter_archive(images))), count_rows(database_url))
+
+
+def rows_of(database_url: str) -> list[Image]:
+    db = Database(database_url)
+    try:
+        return image_rows(db)
+    finally:
+        db.dispose()
+
+
+def assert_in_step(database_url: str, images: Path) -> list[Image]:
+    """Every file has exactly one row and every row its file, with matching size and sha256."""
+    assert list(images.rglob(f"*{PART_SUFFIX}")) == []
+    files = {path.relative_to(images).as_posix(): (ref, path) for ref, path in iter_archive(images)}
+    rows = rows_of(database_url)
+    by_path = {row.filepath: row for row in rows}
+    assert len(by_path) == len(rows), "two rows point at one file"
+    assert len({(r.terminal, r.camera_id, r.timestamp) for r in rows}) == len(rows)
+    assert sorted(by_path) == sorted(files), "files without rows, or rows without files"
+    for filepath, (ref, path) in files.items():
+        row = by_path[filepath]
+        assert (row.terminal, row.camera_id, row.timestamp) == (
+            ref.terminal,
+            ref.stream,
+            ref.timestamp,
+        )
+        data = path.read_bytes()
+        assert is_complete_jpeg(data), filepath
+        assert row.file_size == len(data), filepath
+        assert row.sha256 == hashlib.sha256(data).hexdigest(), filepath
+    return rows
+
+
+def assert_untouched(images: Path, earlier: dict[Path, tuple[int, int]]) -> None:
+    """Each file of an earlier ``archive_state`` is still there, never fetched and rewritten."""
+    now = archive_state(images)
+    assert {path: now.get(path) for path in earlier} == earlier
+
+
+def archived_timestamps(images: Path) -> set[datetime]:
+    return {ref.timestamp for ref, _ in iter_archive(images)}
+
+
+def run_env(database_url: str, images: Path, app_url: str, cdn_url: str) -> dict[str, str]:
+    return {
+        "GATECAM_DATABASE_URL": database_url,
+        "GATECAM_DOWNLOAD_DIR": str(images),
+        "GATECAM_DRAYDOG_APP_URL": app_url,
+        "GATECAM_DRAYDOG_CDN_URL": cdn_url,
+        "GATECAM_CONCURRENCY": "2",
+        "GATECAM_BATCH_SIZE": str(BATCH_SIZE),
+    }
+
+
+@contextlib.contextmanager
+def gatecam_run(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`gatecam run` in its own process group, its output in ``log``; killed at the end."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*GATECAM, "run"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            # The group also holds Playwright's driver and Chromium during discovery.
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def slow_simulate() -> Iterator[str]:
+    """`gatecam simulate --latency` in another process; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*GATECAM, "simulate", "--port", str(port), "--latency", str(LATENCY)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.get(f"{url}/_standin/requests", timeout=1).is_success
+        return False
+
+    try:
+        wait_for(answering, "gatecam simulate to answer", timeout=20, proc=proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# -- item 1: killed mid-job -------------------------------------------------------------------
+
+
+def test_run_killed_mid_job_is_completed_by_the_next_job_without_duplicates(
+    slow_simulate: str, database_url: str, tmp_path: Path
+) -> None:
+    images = tmp_path / "images"
+    for ts in todays_timestamps():
+        httpx.post(
+            f"{slow_simulate}/_standin/images",
+            json={"terminal": "apm", "stream": "in_gate", "timestamp": ts.isoformat()},
+        ).raise_for_status()
+    env = run_env(database_url, images, slow_simulate, f"{slow_simulate}/cdn")
+    log = tmp_path / "run.log"
+
+    with gatecam_run(env, log) as proc:
+        # Several batches committed, and files on disk, before the crash.
+        wait_for(
+            lambda: job_progress(database_url, images) >= 2 * BATCH_SIZE,
+            "two batches of files and rows",
+            proc=proc,
+            log=log,
+        )
+        os.killpg(proc.pid, signal.SIGKILL)  # kill -9, the scheduler and anything it started
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    today = datetime.now(UTC).date()
+    at_kill = archived_timestamps(images)
+    rows_at_kill = count_rows(database_url)
+    assert rows_at_kill <= len(at_kill) < len(listed(slow_simulate, today)), "not killed mid-job"
+
+    # A kill may or may not leave a partial file behind; make sure there is one to clean up.
+    day_dir = images / "apm" / "in_gate" / today.isoformat()
+    stale = day_dir / f".000001.jpg.0123456789ab{PART_SUFFIX}"
+    stale.write_bytes(b"\xff\xd8\xff\xe0 half an image")
+    before = archive_state(images)
+    expected = set(listed(slow_simulate, today))
+
+    done = gatecam("once", env={**env, "GATECAM_CONCURRENCY": "8"})
+    assert done.returncode == 0, done.stderr
+    assert "partial files left by an interrupted run" in done.stderr
+
+    rows = assert_in_step(database_url, images)
+    archived = archived_timestamps(images)
+    # Complete: all that was listed before the job; nothing that was not listed after it.
+    assert expected <= archived <= set(listed(slow_simulate, today))
+    assert_untouched(images, before)
+    stats = gatecam("stats", "--json", env=env)
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["total_downloaded"] == len(rows) == len(archived)
+
+
+# -- item 2a: PostgreSQL stopped during a job -------------------------------------------------
+
+
+def postgres_cluster() -> list[str]:
+    """``[version, "main"]`` of the local cluster, or skip if it cannot be controlled here."""
+    if os.geteuid() != 0:
+        pytest.skip("stopping PostgreSQL needs root (CI runs as root)")
+    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
+        pytest.skip("pg_ctlcluster is not installed")
+    versions = sorted(
+        (p.name for p in Path("/etc/postgresql").iterdir() if (p / "main").is_dir()),
+        key=lambda v: [int(part) for part in v.split(".") if part.isdigit()],
+    )
+    if not versions:
+        pytest.skip("no PostgreSQL 'main' cluster under /etc/postgresql")
+    return [versions[-1], "main"]
+
+
+def pg_ctlcluster(cluster: list[str], action: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action, *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def postgres_ready() -> bool:
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+def test_postgres_outage_mid_job_loses_nothing_and_downloads_nothing_twice(
+    standin: StandIn, database_url: str, tmp_path: Path
+) -> None:
+    cluster = postgres_cluster()
+    images = tmp_path / "images"
+    for ts in todays_timestamps():
+        standin.catalogue.add("apm", "in_gate", ts)
+    standin.latency = LATENCY
+    env = run_env(database_url, images, standin.app_url, standin.cdn_url)
+    log = tmp_path / "run.log"
+
+    def failed_jobs() -> list[str]:
+        return [line for line in log.read_text().splitlines() if "database unavailable" in line]
+
+    with gatecam_run(env, log) as proc:
+        wait_for(
+            lambda: job_progress(database_url, images) >= BATCH_SIZE,
+            "a batch of files and rows",
+            proc=proc,
+            log=log,
+        )
+        try:
+            stopped = pg_ctlcluster(cluster, "stop", "-m", "fast")
+            assert stopped.returncode == 0, stopped.stderr
+            wait_for(lambda: bool(failed_jobs()), "the job to fail", proc=proc, log=log)
+            during = archive_state(images)
+        finally:
+            if not postgres_ready():
+                pg_ctlcluster(cluster, "start")
+            wait_for(postgres_ready, "PostgreSQL to accept connections again", timeout=120)
+        # The scheduler survived the outage and still stops cleanly on request.
+        assert proc.poll() is None, log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    output = log.read_text()
+    [failure] = failed_jobs()
+    assert "ERROR run in_gate" in failure, output
+    assert "Traceback" not in output
+
+    today = datetime.now(UTC).date()
+    expected = set(standin.catalogue.list("apm", "in_gate", today))
+    assert during and len(during) < len(expected), "the outage did not hit mid-job"
+    assert count_rows(database_url) < len(during), "every file got its row despite the outage"
+
+    standin.latency = 0  # the outage is over; the rest need not be slow
+    done = gatecam("once", env=env)
+    assert done.returncode == 0, done.stderr
+    # Files written before and during the outage were indexed, not fetched and written again.
+    assert_untouched(images, during)
+    rows = assert_in_step(database_url, images)
+    archived = archived_timestamps(images)
+    assert expected <= archived <= set(standin.catalogue.list("apm", "in_gate", today))
+    stats = gatecam("stats", "--json", env=env)
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["total_downloaded"] == len(rows) == len(archived)
+
+
+# -- item 2b: SQLite locked past its busy timeout ---------------------------------------------
+
+
+def test_sqlite_locked_past_the_busy_timeout_fails_the_job_and_the_next_job_recovers(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    db_file = tmp_path / "gatecam.db"
+    database_url = f"sqlite:///{db_file}?timeout=0.5"
+    db = Database(database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    images = tmp_path / "images"
+    for ts in todays_timestamps():
+        standin.catalogue.add("apm", "in_gate", ts)
+    standin.latency = LATENCY
+    today = datetime.now(UTC).date()
+
+    def rows_now() -> int:
+        # A plain read: WAL lets it through while the job writes, unlike our BEGIN IMMEDIATE.
+        with contextlib.closing(sqlite3.connect(db_file, timeout=30)) as conn:
+            return int(conn.execute("SELECT count(*) FROM images").fetchone()[0])
+
+    scheduler = make_scheduler(database_url, images, standin, concurrency=2, batch_size=BATCH_SIZE)
+    blocker = sqlite3.connect(db_file, timeout=30, isolation_level=None)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            job = pool.submit(scheduler.run_once)
+            wait_for(lambda: rows_now() >= BATCH_SIZE or job.done(), "a batch of rows", timeout=60)
+            blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock from now on
+            [locked] = job.result(timeout=120)
+        during = archive_state(images)
+        assert locked.error == "database unavailable: database is locked"
+        assert rows_now() < len(during) < len(standin.catalogue.list("apm", "in_gate", today))
+        blocker.execute("ROLLBACK")
+        standin.latency = 0
+        listed_before = set(standin.catalogue.list("apm", "in_gate", today))
+
+        [recovered] = scheduler.run_once()
+        stats = scheduler.get_stats()
+    finally:
+        blocker.close()
+        scheduler.stop()
+    assert recovered.ok, recovered.summary()
+    assert_untouched(images, during)
+    rows = assert_in_step(database_url, images)
+    archived = archived_timestamps(images)
+    assert listed_before <= archived <= set(standin.catalogue.list("apm", "in_gate", today))
+    assert recovered.downloaded == len(archived) - len(during)
+    assert stats["total_downloaded"] == len(rows) == len(archived)
