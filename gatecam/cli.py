@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -133,6 +134,17 @@ def _scheduler(settings: Settings) -> ImageDownloadScheduler:
     finally:
         db.dispose()
     return ImageDownloadScheduler(config)
+
+
+def _serve_until_stopped(serve_forever: Callable[[], None]) -> None:
+    """Serve until Ctrl-C or SIGTERM, then return normally (exit 0)."""
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_forever()
 
 
 def _report(results: list[RunResult]) -> None:
@@ -362,6 +374,39 @@ def verify(
         raise GatecamError(f"archive and database disagree: {report.problems} problem(s) left")
 
 
+@app.command()
+def web(
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    database_url: DatabaseUrl = None,
+    download_dir: DownloadDir = None,
+    tz: Annotated[
+        str, typer.Option("--tz", help="time zone the pages show times in (IANA name)")
+    ] = "America/Los_Angeles",
+) -> None:
+    """Serve a read-only web page to look through the archive by day and time.
+
+    Example: gatecam web --port 8080 --tz America/Los_Angeles
+    """
+    from gatecam.web import ArchiveWeb
+
+    settings = load_settings(database_url=database_url, download_dir=download_dir)
+    _setup_logging()
+    db = Database(settings.database_url)
+    try:
+        require_current(db)
+        try:
+            site = ArchiveWeb(db, settings.download_dir, host=host, port=port, tz=tz)
+        except InputError as exc:
+            raise InputError(f"--tz: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"--port: cannot listen on {host}:{port}: {exc.strerror}") from None
+        out.print(f"archive {settings.download_dir} on {site.url} (Ctrl-C stops)", markup=False)
+        _serve_until_stopped(site.serve_forever)
+    finally:
+        db.dispose()
+
+
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Bring the database schema to the latest revision.
@@ -397,17 +442,12 @@ def simulate(
     except OSError as exc:
         raise InputError(f"--port: cannot listen on {host}:{port}: {exc.strerror}") from None
 
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
     out.print(
         f"stand-in Dray Dog site on {standin.app_url}\n"
         f"  GATECAM_DRAYDOG_APP_URL={standin.app_url} GATECAM_DRAYDOG_CDN_URL={standin.cdn_url}",
         markup=False,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        standin.serve_forever()
+    _serve_until_stopped(standin.serve_forever)
 
 
 def _fail(message: str, code: int) -> None:

@@ -211,3 +211,29 @@ def test_db_upgrade_then_stats_on_a_new_database(
     assert code == 0 and "latest schema" in out
     code, out, _ = run_main(capsys, "stats", "--database-url", empty_database_url)
     assert code == 0 and "total_downloaded" in out
+
+
+def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*GATECAM, "web", "--port", str(port), "--database-url", database_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+                time.sleep(0.1)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert f"127.0.0.1:{port}" in out

@@ -1,0 +1,295 @@
+"""The archive web page's HTML: every time in the display zone with its offset, UTC on hover."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from gatecam.database.models import DownloadRun
+from gatecam.web.timeline import GAP, NEAR, Gap, Recent, Shot, Stream
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:1200px;padding:0 1rem;
+color:#1d232a}
+a{color:#0b57a4}h1{font-size:1.4rem}h2{margin-top:2rem;border-bottom:1px solid #ccd}
+nav,.muted,figcaption{color:#566}table{border-collapse:collapse}
+td,th{padding:.2rem .6rem;border-bottom:1px solid #e4e7ea;text-align:left;vertical-align:top}
+.days{display:flex;flex-wrap:wrap;gap:.4rem}.days a{border:1px solid #ccd;border-radius:4px;
+padding:.2rem .5rem;text-decoration:none;text-align:center}.days b{display:block}
+.zero,.failed,.warn{color:#a3151b}.zero{border-color:#e3a1a4!important}
+.grid{display:flex;flex-wrap:wrap;gap:.6rem}figure{margin:0;width:240px}
+figure img{width:240px;height:135px;object-fit:cover;background:#eef}
+.gap{width:240px;min-height:135px;box-sizing:border-box;border:2px dashed #c4161c;
+color:#a3151b;padding:.6rem;display:flex;align-items:center;font-weight:600}
+.large img{max-width:100%;height:auto}.gone{width:240px;height:135px;background:#f4e4e4;
+display:flex;align-items:center;justify-content:center}form{margin:1rem 0}
+"""
+
+
+@dataclass(frozen=True)
+class View:
+    """How one request shows times: its zone, and the tz parameter its links carry on."""
+
+    zone: ZoneInfo
+    default_tz: str
+    tz_param: str | None
+    now: datetime
+    # This page's path and query without tz, for the links that switch zone.
+    here: str = "/"
+    params: tuple[tuple[str, str], ...] = ()
+
+    def href(self, path: str, **params: str) -> str:
+        """An escaped link that keeps the zone this page was asked in."""
+        if self.tz_param is not None:
+            params["tz"] = self.tz_param
+        query = urlencode(params)
+        return escape(f"{path}?{query}" if query else path)
+
+
+def offset(moment: datetime) -> str:
+    """The UTC offset as ``-07:00`` (strftime's ``%:z`` needs Python 3.12)."""
+    minutes = int((moment.utcoffset() or timedelta()).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def when(moment: datetime, view: View, fmt: str = "%H:%M:%S") -> str:
+    """A <time> in the display zone with its offset, titled with the UTC time."""
+    local = moment.astimezone(view.zone)
+    utc = moment.astimezone(UTC)
+    return (
+        f'<time datetime="{utc.isoformat()}" title="{utc:%Y-%m-%d %H:%M:%S} UTC">'
+        f"{escape(local.strftime(fmt))} {offset(local)}</time>"
+    )
+
+
+def stamp(moment: datetime | None, view: View) -> str:
+    return "never" if moment is None else when(moment, view, "%a %Y-%m-%d %H:%M:%S")
+
+
+def duration(span: timedelta, *, seconds: bool = True) -> str:
+    """``42 s``, ``9 min 2 s``, ``2 h 05 min``, ``3 d 4 h``: coarser as spans grow."""
+    total = int(abs(span).total_seconds())
+    minutes, hours = total // 60, total // 3600
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{minutes} min" + (f" {total % 60} s" if total % 60 and seconds else "")
+    if hours < 48:
+        return f"{hours} h {minutes % 60:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def ago(moment: datetime | None, view: View) -> str:
+    if moment is None:
+        return ""
+    return f' <span class="muted">({duration(view.now - moment)} ago)</span>'
+
+
+def _zone_links(view: View) -> str:
+    links: dict[str, str] = {}
+    for key, tz in (("UTC", "UTC"), (view.default_tz, None)):
+        if view.zone.key != key and key not in links:
+            query = urlencode(dict(view.params) | ({"tz": tz} if tz else {}))
+            href = escape(f"{view.here}?{query}" if query else view.here)
+            links[key] = f' · <a href="{href}">show in {escape(key)}</a>'
+    return "".join(links.values())
+
+
+def layout(title: str, body: str, view: View) -> str:
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)} · gatecam</title><style>{_CSS}</style></head><body>"
+        f'<nav><a href="{view.href("/")}">gatecam archive</a> · times in '
+        f"{escape(view.zone.key)} (UTC on hover){_zone_links(view)}</nav>"
+        f"<h1>{escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def lookup_form(view: View, streams: Sequence[Stream], **chosen: str) -> str:
+    """The "what did it look like at ..." form; GET /at, no script needed."""
+
+    def select(name: str, values: Iterable[str]) -> str:
+        options = "".join(
+            f"<option{' selected' if v == chosen.get(name) else ''}>{escape(v)}</option>"
+            for v in dict.fromkeys(values)
+        )
+        return f'<select name="{name}">{options}</select>'
+
+    tz = escape(view.tz_param or view.default_tz)
+    moment = escape(chosen.get("time", ""))
+    return (
+        '<form action="/at" method="get">See '
+        f"{select('terminal', (s.terminal for s in streams))} "
+        f"{select('stream', (s.stream for s in streams))} at "
+        f'<input type="datetime-local" name="time" required value="{moment}"> in '
+        f'<input name="tz" size="20" value="{tz}"> <button>Show</button></form>'
+    )
+
+
+def index_page(
+    view: View,
+    stats: dict[str, dict[str, Any]],
+    recents: Sequence[Recent],
+    runs: Sequence[DownloadRun],
+) -> str:
+    if not recents:
+        return layout("Archive", "<p>Nothing archived yet.</p>", view)
+    streams = [r.stream for r in recents]
+    parts = [lookup_form(view, streams)]
+    for terminal, s in stats.items():
+        error = escape(s["last_error"] or "none")
+        parts.append(
+            f"<h2>{escape(terminal)}</h2><p>{s['total_downloaded']:,} images archived · "
+            f"{s['last_24h']:,} in the last 24 h · {s['last_hour']:,} in the last hour · "
+            f"last download {stamp(s['last_download'], view)}{ago(s['last_download'], view)}"
+            f"<br>{s['total_runs']:,} runs ({s['successful_runs']:,} ok, "
+            f"{s['failed_runs']:,} failed) · {s['failed_downloads']:,} failed downloads · "
+            f"last error: {error}</p>"
+        )
+        for r in (r for r in recents if r.stream.terminal == terminal):
+            parts.append(_stream_days(view, r))
+    parts.append(_runs(view, runs))
+    return layout("Archive", "".join(parts), view)
+
+
+def _stream_days(view: View, r: Recent) -> str:
+    chips = "".join(
+        f'<a class="{"zero" if n == 0 else ""}" '
+        f'href="{view.href(f"/{r.stream.terminal}/{r.stream.stream}/{day}")}">'
+        f"{day:%a %d %b}<b>{n}</b></a>"
+        for day, n in r.days
+    )
+    return (
+        f"<h3>{escape(r.stream.terminal)} / {escape(r.stream.stream)}</h3><p>"
+        f"{r.stream.total:,} images · newest captured {stamp(r.newest, view)}{ago(r.newest, view)}"
+        f" · last download {stamp(r.stream.last_download, view)}</p>"
+        f'<div class="days">{chips}</div>'
+    )
+
+
+def _runs(view: View, runs: Sequence[DownloadRun]) -> str:
+    rows = "".join(
+        f"<tr><td>{stamp(run.started_at, view)}</td>"
+        f"<td>{escape(run.terminal)} / {escape(run.camera_id)}</td><td>{escape(run.days)}</td>"
+        f'<td class="{escape(run.status)}">{escape(run.status)}</td>'
+        f"<td>{run.discovered} found · {run.downloaded} downloaded · {run.failed} failed · "
+        f"{run.pending} pending</td><td>{escape(run.error or '')}</td></tr>"
+        for run in runs
+    )
+    head = "<tr><th>started</th><th>stream</th><th>days</th><th>status</th><th>images</th>"
+    return f"<h2>Recent download runs</h2><table>{head}<th>error</th></tr>{rows}</table>"
+
+
+def _span(view: View, gap: Gap) -> str:
+    """``14:02 → 14:49`` in the display zone; a day's own ends read 00:00 and 24:00."""
+    start = "00:00" if gap.from_day_start else gap.start.astimezone(view.zone).strftime("%H:%M")
+    end = "24:00" if gap.to_day_end else gap.end.astimezone(view.zone).strftime("%H:%M")
+    return f"{start} → {'now' if gap.open_end else end}"
+
+
+def _gap(view: View, gap: Gap) -> str:
+    length = duration(gap.length, seconds=False) + (" so far" if gap.open_end else "")
+    title = (
+        f"{gap.start.astimezone(UTC):%Y-%m-%d %H:%M:%S} → {gap.end.astimezone(UTC):%H:%M:%S} UTC"
+    )
+    return f'<div class="gap" title="{title}">no image for {length} ({_span(view, gap)})</div>'
+
+
+def _tile(view: View, terminal: str, stream: str, shot: Shot) -> str:
+    caption = f"<figcaption>{when(shot.timestamp, view)}"
+    if shot.missing:
+        return f'<figure><div class="gone">file missing</div>{caption} (gone)</figcaption></figure>'
+    at = view.href("/at", terminal=terminal, stream=stream, time=shot.timestamp.isoformat())
+    return (
+        f'<figure><a href="{at}"><img src="/image/{shot.id}" loading="lazy" width="240" '
+        f'height="135" alt="{escape(stream)} image"></a>{caption}</figcaption></figure>'
+    )
+
+
+def day_page(view: View, terminal: str, stream: str, day: date, items: Sequence[Shot | Gap]) -> str:
+    base = f"/{terminal}/{stream}"
+    held = sum(1 for i in items if isinstance(i, Shot) and not i.missing)
+    gaps = [i for i in items if isinstance(i, Gap)]
+    missed = sum((g.length for g in gaps), timedelta())
+    nav = (
+        f'<p><a href="{view.href(f"{base}/{day - timedelta(days=1)}")}">← previous day</a> · '
+        f'<a href="{view.href(f"{base}/{day + timedelta(days=1)}")}">next day →</a></p>'
+    )
+    summary = f"<p>{held} images"
+    if gaps:
+        spans = ", ".join(_span(view, g) for g in gaps)
+        noun = "gap" if len(gaps) == 1 else "gaps"
+        summary += (
+            f' · <span class="warn">{len(gaps)} {noun} longer than {duration(GAP)}, '
+            f"{duration(missed, seconds=False)} without images: {spans}</span>"
+        )
+    summary += "</p>"
+    if view.now < datetime.combine(day, datetime.min.time(), tzinfo=view.zone):
+        summary = "<p>This day has not begun yet.</p>"
+    tiles = "".join(
+        _gap(view, item) if isinstance(item, Gap) else _tile(view, terminal, stream, item)
+        for item in items
+    )
+    title = f"{terminal} / {stream} on {day:%a %Y-%m-%d}"
+    return layout(title, f'{nav}{summary}<div class="grid">{tiles}</div>{nav}', view)
+
+
+def _distance(ts: datetime, moment: datetime) -> str:
+    if ts == moment:
+        return "exactly the time asked"
+    return f"{duration(ts - moment)} {'before' if ts < moment else 'after'} the time asked"
+
+
+def _neighbour(view: View, label: str, shot: Shot | None, moment: datetime, **link: str) -> str:
+    if shot is None:
+        return f"<li>{label}: none archived</li>"
+    href = view.href("/at", **link, time=shot.timestamp.isoformat())
+    return (
+        f'<li>{label}: <a href="{href}">{stamp(shot.timestamp, view)}</a>, '
+        f"{_distance(shot.timestamp, moment)}</li>"
+    )
+
+
+def at_page(
+    view: View,
+    streams: Sequence[Stream],
+    terminal: str,
+    stream: str,
+    moment: datetime,
+    shown: Shot | None,
+    previous: Shot | None,
+    following: Shot | None,
+) -> str:
+    """The image nearest ``moment`` (if within NEAR), and its neighbours."""
+    link = {"terminal": terminal, "stream": stream}
+    asked = moment.astimezone(view.zone)
+    day = shown.timestamp.astimezone(view.zone).date() if shown else asked.date()
+    day_link = (
+        f'<a href="{view.href(f"/{terminal}/{stream}/{day}")}">all images of {day:%a %Y-%m-%d}</a>'
+    )
+    if shown is None:
+        body = (
+            f'<p class="warn"><b>No image within {duration(NEAR)} of {stamp(moment, view)}.</b></p>'
+            "<ul>"
+            f"{_neighbour(view, 'Nearest before', previous, moment, **link)}"
+            f"{_neighbour(view, 'Nearest after', following, moment, **link)}</ul><p>{day_link}</p>"
+        )
+    else:
+        body = (
+            f"<p>Nearest image: <b>{stamp(shown.timestamp, view)}</b>, "
+            f"{_distance(shown.timestamp, moment)} · {day_link}</p><ul>"
+            f"{_neighbour(view, 'Previous image', previous, moment, **link)}"
+            f"{_neighbour(view, 'Next image', following, moment, **link)}</ul>"
+            f'<p class="large"><a href="/image/{shown.id}"><img src="/image/{shown.id}" '
+            f'alt="{escape(stream)} image"></a></p>'
+        )
+    chosen = {**link, "time": asked.strftime("%Y-%m-%dT%H:%M")}
+    title = f"{terminal} / {stream} at {asked:%a %Y-%m-%d %H:%M} {offset(asked)}"
+    return layout(title, lookup_form(view, streams, **chosen) + body, view)
