@@ -1,0 +1,310 @@
+"""``get_stats()`` on a small and a large archive: the statistics must not slow down with size.
+
+Target: with 1,000,000 images, ``ImageDownloadScheduler.get_stats()`` takes at most 5 ms
+(median) on SQLite and on PostgreSQL, and is no slower than with 10,000 images.
+
+The archive looks like two years of runs: 10 streams, one image per stream about every 10
+minutes up to now, each stored 90 s after capture, 2,000 download runs. The newest 10,000
+images go in through ``queries.insert_images``; the 990,000 older ones through a plain bulk
+INSERT (``insert_images`` manages about 7,000 rows/s here, too slow to fill 1M rows twice in
+a few minutes), after which the per-stream totals and per-minute counts are rebuilt from the
+rows, exactly as the scheduler would have left them run after run.
+
+Run from the repository root: ``.venv/bin/python bench/stats.py [--skip-postgres]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from gatecam.database import queries
+from gatecam.database.engine import Database, reason
+from gatecam.database.migrate import upgrade
+from gatecam.database.models import Image, MinuteCount
+from gatecam.database.queries import ImageRecord
+from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
+
+SMALL = 10_000
+LARGE = 1_000_000
+TARGET_MS = 5.0
+# "No slower" allows for timing noise on a busy 2-core machine.
+NO_SLOWER = 1.25
+CALLS = 200
+WARMUP = 20
+# A slow get_stats() must not make the bench run for many minutes: sampling stops at this
+# many seconds (and at least MIN_CALLS calls), and the table says how many calls were timed.
+BUDGET_SECONDS = 15.0
+MIN_CALLS = 5
+RUNS = 2_000
+STREAMS = ("in_gate", "out_gate", *(f"lane_{n:02d}" for n in range(1, 9)))
+TERMINAL = "apm"
+STORED_AFTER = timedelta(seconds=90)
+BULK_CHUNK = 50_000
+POSTGRES_ADMIN_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
+BENCH_DATABASE = "gatecam_bench"
+
+# created_at = capture time + STORED_AFTER, and the minute it falls in, per dialect.
+AGE_SQL = {
+    "sqlite": "strftime('%Y-%m-%d %H:%M:%f', timestamp, '+90 seconds') || '000'",
+    "postgresql": "timestamp + interval '90 seconds'",
+}
+MINUTE_SQL = {
+    "sqlite": "strftime('%Y-%m-%d %H:%M:00.000000', created_at)",
+    "postgresql": "date_trunc('minute', created_at)",
+}
+
+
+def capture_time(now: datetime, slot: int, stream: int) -> datetime:
+    """Slot 0 is the newest; irregular seconds, like the real cameras."""
+    jitter = (slot * 7919 + stream * 31) % 120
+    return now - timedelta(minutes=10 * slot, seconds=jitter)
+
+
+def records(now: datetime, first_slot: int, last_slot: int) -> Iterator[ImageRecord]:
+    """One image per stream per slot, newest slot first."""
+    for slot in range(first_slot, last_slot):
+        for index, stream in enumerate(STREAMS):
+            ts = capture_time(now, slot, index)
+            yield ImageRecord(
+                terminal=TERMINAL,
+                camera_id=stream,
+                filepath=f"{TERMINAL}/{stream}/{ts:%Y-%m-%d}/{ts:%H%M%S}.jpg",
+                timestamp=ts,
+                file_size=120_000 + (slot * 131 + index) % 15_000,
+                sha256=hashlib.sha256(f"{stream}{slot}".encode()).hexdigest(),
+            )
+
+
+def fill_small(db: Database, now: datetime) -> None:
+    """The newest 10,000 images through the scheduler's insert path, plus the runs."""
+    with db.session_scope() as session:
+        # 1,000 rows x 8 columns stays under SQLite's 32,766 bound variables.
+        queries.insert_images(
+            session, list(records(now, 0, SMALL // len(STREAMS))), batch_size=1000
+        )
+    with db.session_scope() as session:
+        for n in range(RUNS):
+            stream = STREAMS[n % len(STREAMS)]
+            run = queries.start_run(session, TERMINAL, stream, [f"{now:%Y-%m-%d}"])
+            failed = n % 97 == 0
+            queries.finish_run(
+                session,
+                run,
+                failed_run=failed,
+                discovered=144,
+                downloaded=0 if failed else 1,
+                failed=1 if n % 13 == 0 else 0,
+                pending=0,
+                error="camera page did not load" if failed else None,
+            )
+    with db.engine.begin() as conn:
+        # insert_images stamped them "now"; a real archive stored each 90 s after capture.
+        conn.execute(text(f"UPDATE images SET created_at = {AGE_SQL[db.dialect]}"))
+
+
+def fill_large(db: Database, now: datetime) -> None:
+    """The 990,000 older images by bulk INSERT, 50,000 per transaction."""
+    rows = (
+        {
+            "terminal": r.terminal,
+            "camera_id": r.camera_id,
+            "filepath": r.filepath,
+            "timestamp": r.timestamp,
+            "file_size": r.file_size,
+            "sha256": r.sha256,
+            "thumbnail": False,
+            "created_at": (r.timestamp or now) + STORED_AFTER,
+        }
+        for r in records(now, SMALL // len(STREAMS), LARGE // len(STREAMS))
+    )
+    while chunk := list(islice(rows, BULK_CHUNK)):
+        with db.engine.begin() as conn:
+            conn.execute(insert(Image), chunk)
+
+
+def settle(db: Database) -> None:
+    """Counters as the scheduler keeps them: one minute row per stream per run, exact totals."""
+    minute = MINUTE_SQL[db.dialect]
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM minute_counts"))
+        conn.execute(
+            text(
+                "INSERT INTO minute_counts (terminal, camera_id, minute, count) "
+                f"SELECT terminal, camera_id, {minute}, count(*) FROM images "
+                f"GROUP BY terminal, camera_id, {minute}"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE stream_counters SET "
+                "total = (SELECT count(*) FROM images i WHERE i.terminal = stream_counters.terminal"
+                " AND i.camera_id = stream_counters.camera_id), "
+                "last_download = (SELECT max(created_at) FROM images i"
+                " WHERE i.terminal = stream_counters.terminal"
+                " AND i.camera_id = stream_counters.camera_id)"
+            )
+        )
+    if db.dialect == "postgresql":
+        # What autovacuum does soon after a big load; gatecam itself never runs ANALYZE.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+
+
+def time_get_stats(
+    scheduler: ImageDownloadScheduler,
+) -> tuple[list[float], dict[str, Any]]:
+    """Milliseconds of up to ``CALLS`` calls after up to ``WARMUP`` calls, within the budget."""
+    deadline = time.perf_counter() + BUDGET_SECONDS / 4
+    for _ in range(WARMUP):
+        result = scheduler.get_stats()
+        if time.perf_counter() > deadline:
+            break
+    samples: list[float] = []
+    deadline = time.perf_counter() + BUDGET_SECONDS
+    while len(samples) < CALLS and (len(samples) < MIN_CALLS or time.perf_counter() < deadline):
+        start = time.perf_counter()
+        result = scheduler.get_stats()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples, result
+
+
+def minute_rows(db: Database) -> int:
+    with db.session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(MinuteCount)) or 0)
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A freshly created, empty database on the server of ``admin_url``; dropped afterwards.
+
+    Never the ``test`` database: the test suite resets its schema at any moment.
+    """
+    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
+        try:
+            yield make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(False)
+        finally:
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+            except SQLAlchemyError as exc:
+                # Keep the error that stopped the bench; the next run drops it anyway.
+                print(f"note: could not drop {BENCH_DATABASE}: {reason(exc)}")
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="gatecam-bench-") as tmp:
+        yield f"sqlite:///{Path(tmp) / 'gatecam.db'}"
+
+
+Fresh = Callable[[], AbstractContextManager[str]]
+
+
+def bench_backend(name: str, fresh: Fresh) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with fresh() as url, tempfile.TemporaryDirectory(prefix="gatecam-bench-images-") as images:
+        db = Database(url)
+        try:
+            upgrade(db)
+            results: list[tuple[int, float, float]] = []
+            for size, fill in ((SMALL, fill_small), (LARGE, fill_large)):
+                start = time.perf_counter()
+                fill(db, now)
+                settle(db)
+                filled = time.perf_counter() - start
+                scheduler = ImageDownloadScheduler(
+                    DownloadConfig(database_url=url, download_dir=images, terminal=TERMINAL)
+                )
+                try:
+                    samples, result = time_get_stats(scheduler)
+                finally:
+                    scheduler.stop()
+                total = result["total_downloaded"]
+                assert total == size, f"expected {size} images, get_stats says {total}"
+                median = statistics.median(samples)
+                p95 = statistics.quantiles(samples, n=20)[18]
+                results.append((size, median, p95))
+                verdict = "target met" if median <= TARGET_MS else "TARGET MISSED"
+                print(
+                    f"{name:<11} {size:>10,} {median:>7.2f} {p95:>7.2f} "
+                    f"{len(samples):>5} {filled:>7.1f} {minute_rows(db):>9,} "
+                    f"{result['last_hour']:>5} {result['last_24h']:>5}  "
+                    f"median <= {TARGET_MS:g} ms: {verdict}"
+                )
+        finally:
+            db.dispose()
+    (_, small, _), (_, large, _) = results
+    ratio = large / small
+    verdict = "target met" if ratio <= NO_SLOWER else "TARGET MISSED"
+    print(
+        f"{name:<11} 1M/10k median ratio {ratio:.2f}  "
+        f"no slower at 1M (ratio <= {NO_SLOWER}): {verdict}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--postgres-url",
+        default=POSTGRES_ADMIN_URL,
+        help=f"a database on the server to use; the bench creates and drops {BENCH_DATABASE}",
+    )
+    parser.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL")
+    parser.add_argument("--skip-sqlite", action="store_true", help="no SQLite")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    backends: list[tuple[str, Fresh]] = []
+    if not args.skip_sqlite:
+        backends.append(("sqlite", sqlite_database))
+    if not args.skip_postgres:
+        backends.append(("postgresql", lambda: postgres_database(args.postgres_url)))
+
+    print(
+        f"ImageDownloadScheduler.get_stats(): {CALLS} calls after {WARMUP} warm-up, "
+        f"{len(STREAMS)} streams, {RUNS:,} runs"
+    )
+    print(
+        "(calls: how many were timed, fewer if they took over "
+        f"{BUDGET_SECONDS:g} s in all; fill s: time to load\n"
+        " and settle that size; minutes: rows in minute_counts; 1h, 24h: what get_stats said)"
+    )
+    print()
+    print(
+        f"{'backend':<11} {'images':>10} {'med ms':>7} {'p95 ms':>7} {'calls':>5} {'fill s':>7} "
+        f"{'minutes':>9} {'1h':>5} {'24h':>5}"
+    )
+    status = 0
+    for name, fresh in backends:
+        try:
+            bench_backend(name, fresh)
+        except SQLAlchemyError as exc:
+            # Not a missed target: the database went away (or was never there).
+            print(f"{name:<11} could not be measured: {reason(exc)}")
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
