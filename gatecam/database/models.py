@@ -86,7 +86,8 @@ class Image(Base):
     __table_args__ = (
         UniqueConstraint("terminal", "camera_id", "timestamp"),
         UniqueConstraint("filepath"),
-        Index("ix_images_created_at", "created_at"),
+        # "Added in the last hour" per terminal (statistics), a range on created_at.
+        Index("ix_images_terminal_created_at", "terminal", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -151,7 +152,8 @@ class MinuteCount(Base):
 
     __tablename__ = "minute_counts"
 
+    # Key order (terminal, minute, camera_id): the windows are a range on minute per terminal.
     terminal: Mapped[str] = mapped_column(String(64), primary_key=True)
-    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Insert, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,8 +18,7 @@ from gatecam.database.models import DownloadRun, Image, MinuteCount, StreamCount
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class ImageRecord:
+class ImageRecord(NamedTuple):
     """The metadata of one image file, as the scheduler hands it to the database."""
 
     terminal: str
@@ -59,19 +57,33 @@ def insert_images(
     database itself (ON CONFLICT DO NOTHING), so concurrent schedulers never duplicate a row
     and a retried batch never counts twice. Counters move in the same transaction.
     """
-    new_total = 0
+    # One cached statement executed with many parameter sets: SQLAlchemy renders each chunk
+    # as a single multi-row INSERT ... RETURNING without compiling it again.
+    stmt = (
+        # The Table, not the ORM class: plain Core executemany, no ORM bulk bookkeeping.
+        _insert(session, Image.__table__)
+        .on_conflict_do_nothing()
+        .returning(Image.terminal, Image.camera_id, sort_by_parameter_order=False)
+    )
+    added: Counter[tuple[str, str]] = Counter()
+    # One created_at for the whole call, so the minute rollup matches the rows exactly.
+    now = utcnow()
     for chunk in chunked(records, batch_size):
-        now = utcnow()
-        rows = [{**asdict(r), "created_at": now} for r in chunk]
-        stmt = (
-            _insert(session, Image)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(Image.terminal, Image.camera_id)
-        )
-        new = Counter((t, c) for t, c in session.execute(stmt))
-        if new:
-            _bump_image_counters(session, new, now)
+        rows = [
+            {
+                "terminal": r.terminal,
+                "camera_id": r.camera_id,
+                "filepath": r.filepath,
+                "timestamp": r.timestamp,
+                "file_size": r.file_size,
+                "sha256": r.sha256,
+                "thumbnail": r.thumbnail,
+                "created_at": now,
+            }
+            for r in chunk
+        ]
+        new = Counter((t, c) for t, c in session.execute(stmt, rows))
+        added += new
         if sum(new.values()) < len(chunk):
             # A file found gone (verify --repair) and now stored again is no longer missing.
             session.execute(
@@ -82,17 +94,13 @@ def insert_images(
                 )
                 .values(missing_since=None)
             )
-        new_total += sum(new.values())
-    return new_total
+    if added:
+        _bump_image_counters(session, added, now)
+    return sum(added.values())
 
 
 def _bump_image_counters(session: Session, new: Counter[tuple[str, str]], now: datetime) -> None:
-    counters = _insert(session, StreamCounter).values(
-        [
-            {"terminal": t, "camera_id": c, "total": n, "last_download": now}
-            for (t, c), n in new.items()
-        ]
-    )
+    counters = _insert(session, StreamCounter.__table__)
     session.execute(
         counters.on_conflict_do_update(
             index_elements=["terminal", "camera_id"],
@@ -100,17 +108,23 @@ def _bump_image_counters(session: Session, new: Counter[tuple[str, str]], now: d
                 "total": StreamCounter.total + counters.excluded.total,
                 "last_download": counters.excluded.last_download,
             },
-        )
+        ),
+        [
+            {"terminal": t, "camera_id": c, "total": n, "last_download": now}
+            for (t, c), n in new.items()
+        ],
     )
     minute = _floor_minute(now)
-    minutes = _insert(session, MinuteCount).values(
-        [{"terminal": t, "camera_id": c, "minute": minute, "count": n} for (t, c), n in new.items()]
-    )
+    minutes = _insert(session, MinuteCount.__table__)
     session.execute(
         minutes.on_conflict_do_update(
-            index_elements=["terminal", "camera_id", "minute"],
+            index_elements=["terminal", "minute", "camera_id"],
             set_={"count": MinuteCount.count + minutes.excluded.count},
-        )
+        ),
+        [
+            {"terminal": t, "camera_id": c, "minute": minute, "count": n}
+            for (t, c), n in new.items()
+        ],
     )
 
 
@@ -132,7 +146,7 @@ def insert_image(
     record = ImageRecord(terminal, camera_id, filepath, timestamp, file_size, sha256, thumbnail)
     if session is None:
         with session_scope() as own:
-            return insert_image(**asdict(record), session=own)
+            return insert_image(**record._asdict(), session=own)
     if not insert_images(session, [record]):
         return None
     return session.scalar(select(Image.id).where(Image.filepath == filepath))

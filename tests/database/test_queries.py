@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from gatecam.database import configure, queries
 from gatecam.database.engine import Database
@@ -148,3 +148,19 @@ def test_insert_image_keeps_the_plans_signature(database_url: str) -> None:
     assert isinstance(first, int)
     assert again is None
     configure("sqlite://").dispose()
+
+
+def test_each_batch_is_one_insert_statement(database: Database) -> None:
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO IMAGES"):
+            statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        with database.session_scope() as session:
+            assert queries.insert_images(session, records(250), batch_size=100) == 250
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert len(statements) == 3

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 01:45:12.763097
+Create Date: 2026-11-24 02:19:15.819632
 """
 
 from collections.abc import Sequence
@@ -64,15 +64,17 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("images", schema=None) as batch_op:
-        batch_op.create_index("ix_images_created_at", ["created_at"], unique=False)
+        batch_op.create_index(
+            "ix_images_terminal_created_at", ["terminal", "created_at"], unique=False
+        )
 
     op.create_table(
         "minute_counts",
         sa.Column("terminal", sa.String(length=64), nullable=False),
-        sa.Column("camera_id", sa.String(length=64), nullable=False),
         sa.Column("minute", UTCDateTime(), nullable=False),
+        sa.Column("camera_id", sa.String(length=64), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("terminal", "camera_id", "minute", name=op.f("pk_minute_counts")),
+        sa.PrimaryKeyConstraint("terminal", "minute", "camera_id", name=op.f("pk_minute_counts")),
     )
     op.create_table(
         "stream_counters",
@@ -94,7 +96,7 @@ def downgrade() -> None:
     op.drop_table("stream_counters")
     op.drop_table("minute_counts")
     with op.batch_alter_table("images", schema=None) as batch_op:
-        batch_op.drop_index("ix_images_created_at")
+        batch_op.drop_index("ix_images_terminal_created_at")
 
     op.drop_table("images")
     with op.batch_alter_table("download_runs", schema=None) as batch_op:
