@@ -178,12 +178,14 @@ class DrayDogDownloader:
     def _download_one(self, ref: ImageRef) -> DownloadedImage | FailedDownload | ImageRef:
         full = self._fetch(self.source.image_url(ref))
         chosen, thumbnail = full, False
+        if full.status == 404 and self._is_young(ref):
+            # Not published yet (shared/DRAYDOG.md). Even if its thumbnail is out already,
+            # storing that would keep the thumbnail for good: wait for the full image.
+            return ref
         if full.body is None and full.try_thumbnail:
             thumb = self._fetch(self.source.image_url(ref, thumbnail=True))
             if thumb.body is not None:
                 chosen, thumbnail = thumb, True
-            elif full.status == 404 and thumb.status == 404 and self._is_young(ref):
-                return ref
             elif thumb.reason != full.reason:
                 return self._failed(ref, f"{full.reason}; thumbnail: {thumb.reason}")
         if chosen.body is None:
