@@ -49,6 +49,8 @@ class DownloadConfig:
     batch_size: int = 100
     chromium_path: str = "/usr/bin/chromium"
     retention_days: int | None = None
+    # How long the camera page may take to show its History section.
+    page_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         check_name(self.terminal, "terminal")
@@ -258,14 +260,18 @@ class ImageDownloadScheduler:
             return [day]
         today = datetime.now(UTC).date()
         last = queries.last_covered_day(session, self.config.terminal, stream)
-        first = today if last is None else max(last, today - timedelta(days=MAX_CATCH_UP_DAYS))
+        # Never further back than retention would keep, nor than the source plausibly holds.
+        horizon = min(MAX_CATCH_UP_DAYS, self.config.retention_days or MAX_CATCH_UP_DAYS)
+        first = today if last is None else max(last, today - timedelta(days=horizon))
         return [first + timedelta(days=n) for n in range((today - first).days + 1)]
 
     def _download(self, stream: str, days: list[date], result: RunResult) -> None:
         terminal = self.config.terminal
         today = datetime.now(UTC).date()
         refs: set[ImageRef] = set()
-        with CameraPageBrowser(self.source, chromium_path=self.config.chromium_path) as page:
+        with CameraPageBrowser(
+            self.source, chromium_path=self.config.chromium_path, timeout=self.config.page_timeout
+        ) as page:
             for day in days:
                 # The page opens on today; other days are picked in its date picker.
                 shown = page.list_images(terminal, stream, None if day == today else day)

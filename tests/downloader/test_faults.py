@@ -160,6 +160,21 @@ def test_a_restarted_scheduler_catches_up_every_missed_day(
     assert next_run.ok and next_run.downloaded == 0
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+def test_catching_up_never_reaches_past_the_retention_window(
+    database: Database, sparse_site: StandIn, scheduler_for: _Schedulers
+) -> None:
+    today = sparse_site.catalogue.today()
+    record_covered_run(database, datetime.combine(today - timedelta(days=10), clock_time(12), UTC))
+    scheduler = scheduler_for(sparse_site, retention_days=2)
+
+    [catch_up] = scheduler.run_once()
+
+    # Days retention would delete at the end of the same run are not fetched at all.
+    assert catch_up.days == [(today - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
+
+
 # -- item 4: bad answers from the CDN --------------------------------------------------------
 
 # Each fault on its own image. These hit the full image once; a retry stores it.
@@ -343,15 +358,13 @@ def test_a_camera_page_answering_500_fails_one_run_and_the_next_is_fine(
     check_broken_page_fails_one_run(database, sparse_site, scheduler, "answered HTTP 500")
 
 
-# The browser waits its whole 30 s timeout for the missing History section, and the
-# scheduler has no setting to shorten it: one backend is enough to pay that once.
 @pytest.mark.browser
-@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
 def test_a_camera_page_without_history_fails_one_run_and_the_next_is_fine(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers
 ) -> None:
     sparse_site.inject("no_history", match="/terminal_cameras/apm?")
-    scheduler = scheduler_for(sparse_site)
+    # The browser waits the whole page timeout for the missing History section.
+    scheduler = scheduler_for(sparse_site, page_timeout=5.0)
     check_broken_page_fails_one_run(database, sparse_site, scheduler, "no History section")
 
 
