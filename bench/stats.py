@@ -28,14 +28,14 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import bindparam, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.database import queries
 from gatecam.database.engine import Database, reason
 from gatecam.database.migrate import upgrade
-from gatecam.database.models import Image, MinuteCount
+from gatecam.database.models import Image, MinuteCount, UTCDateTime
 from gatecam.database.queries import ImageRecord
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 
@@ -137,8 +137,9 @@ def fill_large(db: Database, now: datetime) -> None:
             conn.execute(insert(Image), chunk)
 
 
-def settle(db: Database) -> None:
-    """Counters as the scheduler keeps them: one minute row per stream per run, exact totals."""
+def settle(db: Database, now: datetime) -> None:
+    """Counters as the scheduler keeps them: one minute row per stream per run for the last
+    25 hours (finish_run prunes older ones), exact totals."""
     minute = MINUTE_SQL[db.dialect]
     with db.engine.begin() as conn:
         conn.execute(text("DELETE FROM minute_counts"))
@@ -146,8 +147,9 @@ def settle(db: Database) -> None:
             text(
                 "INSERT INTO minute_counts (terminal, camera_id, minute, count) "
                 f"SELECT terminal, camera_id, {minute}, count(*) FROM images "
+                "WHERE created_at >= :since "
                 f"GROUP BY terminal, camera_id, {minute}"
-            )
+            ).bindparams(bindparam("since", now - timedelta(hours=25), type_=UTCDateTime()))
         )
         conn.execute(
             text(
@@ -231,7 +233,7 @@ def bench_backend(name: str, fresh: Fresh) -> None:
             for size, fill in ((SMALL, fill_small), (LARGE, fill_large)):
                 start = time.perf_counter()
                 fill(db, now)
-                settle(db)
+                settle(db, now)
                 filled = time.perf_counter() - start
                 scheduler = ImageDownloadScheduler(
                     DownloadConfig(database_url=url, download_dir=images, terminal=TERMINAL)
