@@ -164,7 +164,7 @@ class DrayDogDownloader:
                     result.pending.append(outcome)
 
         thumbnails = sum(image.thumbnail for image in result.downloaded)
-        logger.info(
+        logger.debug(
             "%s/%s: %d downloaded (%d as thumbnail), %d failed, %d pending",
             self.terminal,
             stream,

@@ -171,7 +171,7 @@ class ImageDownloadScheduler:
             return 0
         with self.db.session_scope() as session:
             new = queries.insert_images(session, records, batch_size=self.config.batch_size)
-        logger.info("database: %d of %d image rows were new", new, len(records))
+        logger.debug("database: %d of %d image rows were new", new, len(records))
         return new
 
     def _record(self, info: Mapping[str, Any]) -> ImageRecord:
