@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from socketserver import TCPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from gatecam.httpserver import LocalHandler, LocalServer
 from gatecam.sources.base import NAME_PATTERN, ImageRef
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin.catalogue import Catalogue
@@ -60,7 +58,7 @@ class _Fault:
     delay: float
 
 
-class StandIn:
+class StandIn(LocalServer):
     """The local Dray Dog site: serves the camera page, its API and the CDN from one port."""
 
     def __init__(
@@ -77,20 +75,8 @@ class StandIn:
         self._faults: list[_Fault] = []
         self._cdn_requests = 0
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._serving = False
-        # Bound now, like http.server, so the URL is known before serving starts.
-        self._server = _Server((host, port), _Handler, self)
-        self._host = host if host not in ("", "0.0.0.0") else "127.0.0.1"
+        super().__init__(host, port, _Handler)
         self.source = DrayDogSource(app_url=self.app_url, cdn_url=self.cdn_url)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
 
     @property
     def app_url(self) -> str:
@@ -110,51 +96,10 @@ class StandIn:
         with self._lock:
             return self._cdn_requests
 
-    def start(self) -> StandIn:
-        """Serve in a daemon thread and return self."""
-        if self._serving:
-            raise RuntimeError("stand-in already started")
-        self._serving = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": _POLL_SECONDS},
-            name=f"standin-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until stop() is called from another one (or Ctrl-C)."""
-        if self._serving:
-            raise RuntimeError("stand-in already started")
-        self._serving = True
-        try:
-            self._server.serve_forever(poll_interval=_POLL_SECONDS)
-        finally:
-            self._server.server_close()
-
     def stop(self) -> None:
         """Stop serving and close the port; sleeping answers (latency, timeouts) wake up."""
         self._stopping.set()
-        if self._serving:
-            self._server.shutdown()
-            self._serving = False
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> StandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
     def inject(
         self,
@@ -199,37 +144,12 @@ class StandIn:
             self._stopping.wait(seconds)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[_Handler], standin: StandIn) -> None:
-        self.standin = standin
-        super().__init__(address, handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's FQDN, which can stall with no network.
-        TCPServer.server_bind(self)
-        self.server_name = str(self.server_address[0])
-        self.server_port = int(self.server_address[1])
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hang up on purpose (timeouts, resets); that is not worth a traceback.
-        log.debug("stand-in: error answering %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LocalHandler):
     server_version = "gatecam-standin"
-    # Idle keep-alive connections should not hold a thread forever.
-    timeout = 60
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("stand-in: " + format, *args)
 
     @property
     def standin(self) -> StandIn:
-        return self.server.standin
+        return cast(StandIn, self.server.owner)
 
     def do_GET(self) -> None:
         self._route("GET")

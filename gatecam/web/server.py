@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from socketserver import TCPServer
-from types import TracebackType
-from typing import Any, NamedTuple
+from typing import NamedTuple, cast
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
@@ -24,14 +20,13 @@ from gatecam.database import queries
 from gatecam.database.engine import Database, reason
 from gatecam.database.models import StreamCounter
 from gatecam.errors import InputError
+from gatecam.httpserver import LocalHandler, LocalServer
 from gatecam.sources.base import NAME_PATTERN
 from gatecam.web import pages, timeline
 from gatecam.web.pages import View
 
 log = logging.getLogger(__name__)
 
-# How soon stop() is noticed; tests start and stop a server each.
-_POLL_SECONDS = 0.02
 # An image row never changes its file (the CDN's bytes are immutable too).
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _DAY_PATH = re.compile(
@@ -40,7 +35,7 @@ _DAY_PATH = re.compile(
 _IMAGE_PATH = re.compile(r"/image/(?P<id>[0-9]{1,18})")
 
 
-class ArchiveWeb:
+class ArchiveWeb(LocalServer):
     """The archive web page on one port; it only reads the database and the image files."""
 
     def __init__(
@@ -55,93 +50,11 @@ class ArchiveWeb:
         self.db = db
         self.download_dir = Path(download_dir)
         self.zone = timeline.zone(tz)
-        self._thread: threading.Thread | None = None
-        self._serving = False
-        # Bound now, like http.server, so the URL is known before serving starts.
-        self._server = _Server((host, port), _Handler, self)
-        self._host = host if host not in ("", "0.0.0.0") else "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
-
-    def start(self) -> ArchiveWeb:
-        """Serve in a daemon thread and return self."""
-        if self._serving:
-            raise RuntimeError("archive web page already started")
-        self._serving = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": _POLL_SECONDS},
-            name=f"gatecam-web-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until stop() is called from another one (or Ctrl-C)."""
-        if self._serving:
-            raise RuntimeError("archive web page already started")
-        self._serving = True
-        try:
-            self._server.serve_forever(poll_interval=_POLL_SECONDS)
-        finally:
-            self._server.server_close()
-
-    def stop(self) -> None:
-        """Stop serving and close the port."""
-        if self._serving:
-            self._server.shutdown()
-            self._serving = False
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> ArchiveWeb:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(host, port, _Handler)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[_Handler], web: ArchiveWeb) -> None:
-        self.web = web
-        super().__init__(address, handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's FQDN, which can stall with no network.
-        TCPServer.server_bind(self)
-        self.server_name = str(self.server_address[0])
-        self.server_port = int(self.server_address[1])
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A browser that closes a tab mid-image is not worth a traceback.
-        log.debug("web: error answering %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LocalHandler):
     server_version = "gatecam-web"
-    # Idle keep-alive connections should not hold a thread forever.
-    timeout = 60
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("web: " + format, *args)
 
     def do_GET(self) -> None:
         self._route(head=False)
@@ -157,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         params = {name: values[0] for name, values in parse_qs(parts.query).items()}
-        web = self.server.web
+        web = cast(ArchiveWeb, self.server.owner)
         try:
             # The session is closed before anything is sent: a client that has its answer
             # holds no connection of the pool.
