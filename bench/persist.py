@@ -13,15 +13,13 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from databases import BENCH_DATABASE, postgres_database, sqlite_database
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.database import queries
@@ -32,7 +30,6 @@ from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 ROWS = 10_000
 TARGET_RATIO = 50.0
 POSTGRES_ADMIN_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
-BENCH_DATABASE = "gatecam_bench"
 STREAMS = ("in_gate", "out_gate", "rail_in", "rail_out")
 
 
@@ -66,36 +63,6 @@ def make_records(count: int) -> list[dict[str, Any]]:
             }
         )
     return records
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A freshly created, empty database on the server of ``admin_url``; dropped afterwards.
-
-    Never the ``test`` database: the test suite resets its schema at any moment.
-    """
-    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-        try:
-            yield make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(False)
-        finally:
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            except SQLAlchemyError as exc:
-                # Keep the error that stopped the bench; the next run drops it anyway.
-                print(f"note: could not drop {BENCH_DATABASE}: {reason(exc)}")
-    finally:
-        admin.dispose()
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="gatecam-bench-") as tmp:
-        yield f"sqlite:///{Path(tmp) / 'gatecam.db'}"
 
 
 def migrated(url: str) -> None:

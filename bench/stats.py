@@ -22,14 +22,13 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from databases import BENCH_DATABASE, postgres_database, sqlite_database
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.database import queries
@@ -56,7 +55,6 @@ TERMINAL = "apm"
 STORED_AFTER = timedelta(seconds=90)
 BULK_CHUNK = 50_000
 POSTGRES_ADMIN_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
-BENCH_DATABASE = "gatecam_bench"
 
 # created_at = capture time + STORED_AFTER, and the minute it falls in, per dialect.
 AGE_SQL = {
@@ -188,36 +186,6 @@ def time_get_stats(
 def minute_rows(db: Database) -> int:
     with db.session_scope() as session:
         return int(session.scalar(select(func.count()).select_from(MinuteCount)) or 0)
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A freshly created, empty database on the server of ``admin_url``; dropped afterwards.
-
-    Never the ``test`` database: the test suite resets its schema at any moment.
-    """
-    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-        try:
-            yield make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(False)
-        finally:
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            except SQLAlchemyError as exc:
-                # Keep the error that stopped the bench; the next run drops it anyway.
-                print(f"note: could not drop {BENCH_DATABASE}: {reason(exc)}")
-    finally:
-        admin.dispose()
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="gatecam-bench-") as tmp:
-        yield f"sqlite:///{Path(tmp) / 'gatecam.db'}"
 
 
 Fresh = Callable[[], AbstractContextManager[str]]
