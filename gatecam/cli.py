@@ -20,9 +20,15 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from gatecam.database import queries
 from gatecam.database.engine import Database, redact
 from gatecam.database.migrate import require_current, upgrade
-from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler, RunResult
+from gatecam.downloader.scheduler import (
+    DownloadConfig,
+    DownloadStats,
+    ImageDownloadScheduler,
+    RunResult,
+)
 from gatecam.errors import GatecamError, InputError
 from gatecam.settings import Settings, load_settings
 from gatecam.sources.base import check_name
@@ -123,16 +129,25 @@ def _check_download_dir(path: Path) -> None:
         raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {path} is not writable")
 
 
-def _scheduler(settings: Settings) -> ImageDownloadScheduler:
-    """A scheduler on a database at the latest schema (SQLite is upgraded in place)."""
-    config = _config(settings)
-    _check_download_dir(Path(config.download_dir))
+def _open_database(settings: Settings) -> Database:
+    """The database at the latest schema: SQLite is upgraded in place, others are checked."""
     db = Database(settings.database_url)
     try:
         if db.dialect == "sqlite":
             upgrade(db)
-    finally:
+        else:
+            require_current(db)
+    except BaseException:
         db.dispose()
+        raise
+    return db
+
+
+def _scheduler(settings: Settings) -> ImageDownloadScheduler:
+    """A scheduler writing into the configured archive (checked first: nothing is written)."""
+    config = _config(settings)
+    _check_download_dir(Path(config.download_dir))
+    _open_database(settings).dispose()
     return ImageDownloadScheduler(config)
 
 
@@ -314,11 +329,12 @@ def stats(
     Example: gatecam stats --json
     """
     settings = load_settings(database_url=database_url, terminal=terminal)
-    scheduler = _scheduler(settings)
+    db = _open_database(settings)
     try:
-        data = scheduler.get_stats()
+        with db.session_scope() as session:
+            data = DownloadStats(**queries.get_stats(session, settings.terminal)).as_dict()
     finally:
-        scheduler.stop()
+        db.dispose()
     if as_json:
         out.print(json.dumps(data, sort_keys=True), markup=False)
         return
@@ -357,12 +373,8 @@ def verify(
     if terminal is not None:
         check_name(terminal, "--terminal")
     _setup_logging(verbose)
-    db = Database(settings.database_url)
+    db = _open_database(settings)
     try:
-        if db.dialect == "sqlite":
-            upgrade(db)
-        else:
-            require_current(db)
         report = verify_archive(
             db, settings.download_dir, terminal=terminal, repair=repair, checksums=not no_checksums
         )
@@ -392,9 +404,8 @@ def web(
 
     settings = load_settings(database_url=database_url, download_dir=download_dir)
     _setup_logging()
-    db = Database(settings.database_url)
+    db = _open_database(settings)
     try:
-        require_current(db)
         try:
             site = ArchiveWeb(db, settings.download_dir, host=host, port=port, tz=tz)
         except InputError as exc:
