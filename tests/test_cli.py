@@ -17,6 +17,7 @@ import pytest
 
 from gatecam.cli import main
 from gatecam.downloader.archive import iter_archive
+from gatecam.standin import StandIn
 
 GATECAM = [sys.executable, "-m", "gatecam"]
 
@@ -237,3 +238,41 @@ def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert f"127.0.0.1:{port}" in out
+
+
+@pytest.mark.browser
+def test_backfill_archives_each_day_and_skips_what_is_archived(
+    capsys: pytest.CaptureFixture[str], standin: StandIn, database_url: str, tmp_path: Path
+) -> None:
+    today = standin.catalogue.today()
+    first, second, third = (today - timedelta(days=n) for n in (4, 3, 2))
+    common = [
+        "--database-url",
+        database_url,
+        "--download-dir",
+        str(tmp_path),
+        "--app-url",
+        standin.app_url,
+        "--cdn-url",
+        standin.cdn_url,
+    ]
+    code, out, err = run_main(
+        capsys, "backfill", "--from", str(first), "--to", str(second), *common
+    )
+    assert code == 0, err
+    days = {first, second}
+    archived = sorted(ref.timestamp for ref, _ in iter_archive(tmp_path))
+    assert archived == sorted(
+        ts for day in days for ts in standin.catalogue.list("apm", "in_gate", day)
+    )
+    before = {path: path.stat().st_mtime_ns for _, path in iter_archive(tmp_path)}
+
+    code, out, err = run_main(capsys, "backfill", "--from", str(first), "--to", str(third), *common)
+
+    assert code == 0, err
+    assert out.count(" 0 new") == 2  # the two days already archived
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    third_day = [
+        ref.timestamp for ref, _ in iter_archive(tmp_path) if ref.timestamp.date() == third
+    ]
+    assert sorted(third_day) == sorted(standin.catalogue.list("apm", "in_gate", third))

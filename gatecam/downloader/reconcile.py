@@ -79,17 +79,20 @@ def expire(db: Database, download_dir: Path, terminal: str, stream: str, before:
             expired = queries.expired_images(session, terminal, stream, before)
             queries.delete_images(session, [image_id for image_id, _ in expired])
         for _, filepath in expired:
-            with contextlib.suppress(FileNotFoundError):
-                (download_dir / filepath).unlink()
+            # Only archive files: a row saved with an absolute path points at someone else's.
+            if not Path(filepath).is_absolute() and ".." not in Path(filepath).parts:
+                with contextlib.suppress(FileNotFoundError):
+                    (download_dir / filepath).unlink()
         removed += len(expired)
         if len(expired) < 1000:
             break
+    # Whole days before the cutoff: images whose row was already gone, then the folder.
     stream_dir = download_dir / terminal / stream
-    if stream_dir.is_dir():
-        for folder in stream_dir.iterdir():
-            if folder.is_dir() and folder.name < before.date().isoformat():
-                for leftover in folder.iterdir():
-                    leftover.unlink()
+    for folder in stream_dir.glob("????-??-??"):
+        if folder.is_dir() and folder.name < before.date().isoformat():
+            for leftover in folder.glob(f"*{IMAGE_SUFFIX}"):
+                leftover.unlink()
+            with contextlib.suppress(OSError):  # something else lives there: keep it
                 folder.rmdir()
     if removed:
         logger.info(
