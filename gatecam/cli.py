@@ -30,7 +30,7 @@ from gatecam.downloader.scheduler import (
     RunResult,
 )
 from gatecam.errors import GatecamError, InputError
-from gatecam.settings import Settings, load_settings
+from gatecam.settings import Settings, load_settings, settings_from_flags
 from gatecam.sources.base import check_name
 from gatecam.verify import verify_archive
 
@@ -197,18 +197,7 @@ def run(
 
     Example: gatecam run --streams in_gate,out_gate --interval 10
     """
-    settings = load_settings(
-        database_url=database_url,
-        download_dir=download_dir,
-        terminal=terminal,
-        streams=streams,
-        interval_minutes=interval,
-        concurrency=concurrency,
-        batch_size=batch_size,
-        draydog_app_url=app_url,
-        draydog_cdn_url=cdn_url,
-        retention_days=retention_days,
-    )
+    settings = settings_from_flags(locals())
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
     logger.info(
@@ -247,17 +236,7 @@ def once(
 
     Example: gatecam once --streams in_gate,out_gate --date 2025-09-01
     """
-    settings = load_settings(
-        database_url=database_url,
-        download_dir=download_dir,
-        terminal=terminal,
-        streams=streams,
-        concurrency=concurrency,
-        batch_size=batch_size,
-        draydog_app_url=app_url,
-        draydog_cdn_url=cdn_url,
-        retention_days=retention_days,
-    )
+    settings = settings_from_flags(locals())
     day = _parse_day(date_, "--date") if date_ else None
     if day and day > datetime.now(UTC).date():
         raise InputError(f"--date: {day} is in the future")
@@ -287,16 +266,7 @@ def backfill(
 
     Example: gatecam backfill --from 2025-09-01 --to 2025-09-07 --streams in_gate
     """
-    settings = load_settings(
-        database_url=database_url,
-        download_dir=download_dir,
-        terminal=terminal,
-        streams=streams,
-        concurrency=concurrency,
-        batch_size=batch_size,
-        draydog_app_url=app_url,
-        draydog_cdn_url=cdn_url,
-    )
+    settings = settings_from_flags(locals())
     first, last = _parse_day(from_, "--from"), _parse_day(to, "--to")
     if first > last:
         raise InputError(f"--from {first} is after --to {last}")

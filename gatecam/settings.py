@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,6 +87,16 @@ def env_name(field: str) -> str:
 
 def flag_name(field: str) -> str:
     return FLAGS.get(field, f"--{field.replace('_', '-')}")
+
+
+def settings_from_flags(flags: Mapping[str, Any]) -> Settings:
+    """Settings from a command's parameters, named as its flags (``interval``, ``app_url``).
+
+    Parameters that are not settings (``date_``, ``verbose``, ...) are ignored.
+    """
+    fields = {flag[2:].replace("-", "_"): field for field, flag in FLAGS.items()}
+    overrides = {fields.get(name, name): value for name, value in flags.items()}
+    return load_settings(**{k: v for k, v in overrides.items() if k in Settings.model_fields})
 
 
 def load_settings(**overrides: Any) -> Settings:
