@@ -1,10 +1,12 @@
-"""What every camera source hands to the downloader."""
+"""What every camera source hands to the job: image references, listings, and the protocol."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
 
 from gatecam.errors import InputError
 
@@ -29,3 +31,39 @@ class ImageRef:
     terminal: str
     stream: str
     timestamp: datetime
+
+
+@dataclass
+class Listing:
+    """The images a source lists for one stream and UTC day, and which strategy found them.
+
+    ``found_by`` maps a strategy name (``"dom"``, ``"network"``, ...) to how many distinct
+    images of the day it found, so a run can record why discovery saw what it saw.
+    """
+
+    refs: list[ImageRef] = field(default_factory=list)
+    found_by: dict[str, int] = field(default_factory=dict)
+
+
+class Lister(Protocol):
+    """An open discovery session (one browser), reused for every stream and day of a tick."""
+
+    def list_images(
+        self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()
+    ) -> Listing:
+        """Every image of the UTC ``day``; raises DiscoveryError with a one-line cause.
+
+        ``known`` holds timestamps already archived: a paged listing may stop once it
+        reaches them (today's steady-state pass), but must never stop before.
+        """
+        ...
+
+
+class Source(Protocol):
+    """A camera site: how to list what exists and where each image is fetched from."""
+
+    def lister(self) -> AbstractContextManager[Lister]: ...
+
+    def image_url(self, ref: ImageRef, *, thumbnail: bool = False) -> str: ...
+
+    def parse_image_url(self, url: str) -> ImageRef | None: ...

@@ -8,14 +8,14 @@ import os
 import re
 import time
 from contextlib import suppress
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright, Request, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from gatecam.errors import DiscoveryError
-from gatecam.sources.base import ImageRef
+from gatecam.sources.base import ImageRef, Listing
 from gatecam.sources.draydog import DrayDogSource
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,17 @@ class CameraPageBrowser:
         self._browser = None
         self._playwright = None
 
-    def list_images(self, terminal: str, stream: str, day: date | None = None) -> list[ImageRef]:
+    def list_images(
+        self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()
+    ) -> Listing:
+        """Every image of the UTC ``day`` the camera page lists."""
+        # The page opens on today; other days are picked in its date picker.
+        shown = self._list(terminal, stream, None if day == datetime.now(UTC).date() else day)
+        # A past day's page still shows today's latest image; keep the asked-for day only.
+        refs = [ref for ref in shown if ref.timestamp.date() == day]
+        return Listing(refs=refs, found_by={"dom": len(refs)})
+
+    def _list(self, terminal: str, stream: str, day: date | None = None) -> list[ImageRef]:
         url = self._source.camera_page_url(terminal, stream)
         if self._browser is None:
             raise DiscoveryError("CameraPageBrowser must be used inside a 'with' block")

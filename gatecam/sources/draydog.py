@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from gatecam.sources.base import ImageRef, check_name
+
+if TYPE_CHECKING:
+    from gatecam.sources.browser import CameraPageBrowser
 
 _CDN_PATH = re.compile(
     r"/(?P<terminal>[a-z0-9_-]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<hour>\d{1,2})/"
@@ -28,6 +32,15 @@ class DrayDogSource:
 
     app_url: str = "https://app.draydog.com"
     cdn_url: str = "https://cdn.draydog.com"
+    chromium_path: str = "/usr/bin/chromium"
+    # How long the camera page may take to show its History section.
+    page_timeout: float = 30.0
+
+    def lister(self) -> CameraPageBrowser:
+        """One headless Chromium, to be used in a ``with`` block for a whole tick."""
+        from gatecam.sources.browser import CameraPageBrowser
+
+        return CameraPageBrowser(self, chromium_path=self.chromium_path, timeout=self.page_timeout)
 
     def camera_page_url(self, terminal: str, stream: str) -> str:
         check_name(terminal, "terminal")
