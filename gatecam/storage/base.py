@@ -69,3 +69,7 @@ class ImageStore(Protocol):
     def describe(self) -> str:
         """Where the store is, for log lines (no secrets)."""
         ...
+
+    def check(self) -> None:
+        """Raise StorageError with a one-line reason if the store cannot be used."""
+        ...

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from gatecam.downloader.archive import write_atomic
+from gatecam.errors import StorageError
 from gatecam.storage.base import IMAGE_SUFFIX, parse_image_key
 
 
@@ -22,6 +23,10 @@ class LocalStore:
         return self.root / key
 
     def put(self, key: str, data: bytes) -> None:
+        # Imported here: gatecam.downloader imports this package, so a top-level import
+        # would be circular.
+        from gatecam.downloader.archive import write_atomic
+
         write_atomic(self.path(key), data)
 
     def get(self, key: str) -> bytes:
@@ -61,3 +66,12 @@ class LocalStore:
 
     def describe(self) -> str:
         return str(self.root)
+
+    def check(self) -> None:
+        """Raise StorageError if the folder cannot be created or written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {self.root}: {exc.strerror or exc}") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageError(f"cannot write into {self.root}: permission denied")
