@@ -1,0 +1,109 @@
+"""Job claims: one instance at a time runs a (terminal, stream) job, whatever the host count.
+
+PostgreSQL: a session advisory lock on a connection of its own, so the lock lives exactly as
+long as the holder's connection; a holder killed with ``kill -9`` loses its socket, the server
+ends its session and the lock is free (issue 8). SQLite is for one host: an ``fcntl`` lock on a
+file beside the database, which the kernel drops when the holder dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from gatecam.database.engine import Database, reason, redact
+from gatecam.errors import DatabaseError
+from gatecam.sources.base import check_name
+
+logger = logging.getLogger(__name__)
+
+
+def lock_key(terminal: str, stream: str) -> int:
+    """A stable signed 64-bit key for the stream (Python's ``hash()`` differs per process)."""
+    digest = hashlib.blake2b(f"gatecam:{terminal}/{stream}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_dir(db: Database) -> Path | None:
+    """``<database file>.locks``, or None for an in-memory SQLite database."""
+    name = make_url(db.url).database
+    if not name or name == ":memory:":
+        return None
+    return Path(f"{name}.locks")
+
+
+@contextlib.contextmanager
+def claim(db: Database, terminal: str, stream: str) -> Iterator[bool]:
+    """Hold this stream's job for the with-block: True if claimed, False if another has it.
+
+    Never waits: an instance that finds the job taken skips it for this tick.
+    """
+    check_name(terminal, "terminal")
+    check_name(stream, "stream")
+    if db.dialect == "postgresql":
+        with _claim_postgres(db, lock_key(terminal, stream)) as held:
+            yield held
+    elif db.dialect == "sqlite":
+        with _claim_file(lock_dir(db), f"{terminal}__{stream}.lock") as held:
+            yield held
+    else:  # no shared primitive known: one instance per database, as before issue 8
+        yield True
+
+
+@contextlib.contextmanager
+def _claim_postgres(db: Database, key: int) -> Iterator[bool]:
+    try:
+        conn = db.engine.connect()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot connect to {redact(db.url)}: {reason(exc)}") from None
+    try:
+        # Autocommit: no transaction stays open for the job's length (that would hold back
+        # vacuum and trip idle_in_transaction_session_timeout).
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        # Out of the pool: when this connection closes it is really closed, so a lock that a
+        # failed unlock left behind can never ride along into someone else's session.
+        conn.detach()
+        held = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+    except SQLAlchemyError as exc:
+        conn.close()
+        raise DatabaseError(f"cannot claim a job in {redact(db.url)}: {reason(exc)}") from None
+    except BaseException:
+        conn.close()
+        raise
+    try:
+        yield held
+    finally:
+        if held:
+            # Closing the connection ends the session and frees its locks anyway; unlocking
+            # first just says so explicitly, and a dead connection makes it moot.
+            with contextlib.suppress(SQLAlchemyError):
+                conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        conn.close()
+
+
+@contextlib.contextmanager
+def _claim_file(folder: Path | None, name: str) -> Iterator[bool]:
+    if folder is None:  # an in-memory database lives in one process: nothing to share
+        yield True
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        # Closing the descriptor drops the lock; the file stays for the next claim.
+        os.close(fd)
