@@ -1,4 +1,4 @@
-"""`gatecam verify`: the archive on disk checked against the database, and optionally repaired."""
+"""`gatecam verify`: the image store checked against the database, and optionally repaired."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import logging
 import stat
-from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,22 +13,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, select, update
-from sqlalchemy.orm import Session
-
-from gatecam.database import queries
+from gatecam.database import archive_queries, queries
+from gatecam.database.archive_queries import StoredRow
 from gatecam.database.engine import Database
-from gatecam.database.models import Image, utcnow
+from gatecam.database.models import utcnow
 from gatecam.database.queries import ImageRecord, chunked
-from gatecam.downloader.archive import PART_SUFFIX, iter_archive
-from gatecam.downloader.reconcile import file_record
+from gatecam.downloader.archive import PART_SUFFIX
+from gatecam.downloader.reconcile import stored_record
 from gatecam.errors import InputError
-from gatecam.sources.base import ImageRef, check_name
+from gatecam.sources.base import check_name
+from gatecam.storage import ImageStore, LocalStore, parse_image_key
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-# Hashing is I/O bound and hashlib releases the GIL, so a few threads read disks in parallel.
+# Hashing and object reads are I/O bound (hashlib and sockets release the GIL), so a few
+# threads read disks or the bucket in parallel.
 HASH_WORKERS = 4
 # A younger ``.part`` file may be a download in flight (write_atomic renames it when done);
 # deleting it would fail that download, so only older ones count as leftovers of a crash.
@@ -46,7 +45,8 @@ class VerifyReport:
     checked_rows: int = 0
     checked_files: int = 0
     missing: list[str] = field(default_factory=list)
-    orphans: list[Path] = field(default_factory=list)
+    # Keys of stored images no row knows.
+    orphans: list[str] = field(default_factory=list)
     mismatches: list[tuple[str, str]] = field(default_factory=list)
     partials: list[Path] = field(default_factory=list)
     # Rows marked missing earlier whose file is there again (restored from a backup, or
@@ -117,7 +117,7 @@ def _examples(items: list[Any]) -> list[str]:
 
 def verify_archive(
     db: Database,
-    download_dir: Path,
+    store: ImageStore,
     *,
     terminal: str | None = None,
     repair: bool = False,
@@ -125,29 +125,33 @@ def verify_archive(
     batch_size: int = BATCH_SIZE,
     partial_min_age: timedelta = PARTIAL_MIN_AGE,
 ) -> VerifyReport:
-    """Compare the image rows with the files under ``download_dir``; repair what is safe to.
+    """Compare the image rows with the images in ``store``; repair what is safe to.
 
     Rows are read ``batch_size`` at a time by id, each batch in its own short transaction, so
-    a running downloader is never locked out while files are hashed. With ``repair``, orphan
-    files are indexed (they are archived images, so the lifetime counters move), rows whose
-    file is gone get ``missing_since`` and leftover ``.part`` files are deleted; files that
-    differ from their row are only reported.
+    a running downloader is never locked out while images are hashed. With ``repair``, orphan
+    images are indexed (they are archived images, so the lifetime counters move), rows whose
+    image is gone get ``missing_since`` and leftover ``.part`` files (local folder only) are
+    deleted; images that differ from their row are only reported.
     """
-    download_dir = Path(download_dir)
     if terminal is not None:
         check_name(terminal, "terminal")
-    # A wrong or unmounted directory would make every row "missing": refuse, do not mark.
-    if not download_dir.is_dir():
-        raise InputError(f"download directory {download_dir} does not exist")
+    # A wrong or unmounted directory, or an unreachable bucket, would make every row
+    # "missing": refuse, do not mark.
+    if isinstance(store, LocalStore):
+        if not store.root.is_dir():
+            raise InputError(f"download directory {store.root} does not exist")
+    else:
+        store.check()
     report = VerifyReport()
     now = utcnow()
-    _check_partials(download_dir, terminal, repair, now - partial_min_age, report)
+    if isinstance(store, LocalStore):
+        _check_partials(store.root, terminal, repair, now - partial_min_age, report)
     with ThreadPoolExecutor(HASH_WORKERS) as pool:
-        _check_rows(db, download_dir, terminal, repair, checksums, batch_size, now, pool, report)
-        _check_files(db, download_dir, terminal, repair, batch_size, pool, report)
+        _check_rows(db, store, terminal, repair, checksums, batch_size, now, pool, report)
+        _check_files(db, store, terminal, repair, batch_size, pool, report)
     logger.info(
         "verify %s: %d rows, %d files, %d problems left",
-        download_dir,
+        store.describe(),
         report.checked_rows,
         report.checked_files,
         report.problems,
@@ -176,12 +180,7 @@ def _check_partials(
             report.removed_partials += 1
 
 
-# -- rows -> files ------------------------------------------------------------------------
-
-
-def _resolve(download_dir: Path, filepath: str) -> Path:
-    path = Path(filepath)
-    return path if path.is_absolute() else download_dir / path
+# -- rows -> stored images ----------------------------------------------------------------
 
 
 def file_sha256(path: Path) -> str:
@@ -193,7 +192,7 @@ def file_sha256(path: Path) -> str:
 def _check_file(
     path: Path, size: int | None, sha256: str | None, checksums: bool
 ) -> tuple[str, str]:
-    """(_OK | _MISSING | _MISMATCH, reason) for one row's file."""
+    """(_OK | _MISSING | _MISMATCH, reason) for one row's local file."""
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -211,22 +210,50 @@ def _check_file(
     return _OK, ""
 
 
-def _row_batches(
-    db: Database, terminal: str | None, batch_size: int
-) -> Iterator[list[Row[int, str, int | None, str | None, datetime | None]]]:
+def _check_object(
+    store: ImageStore, key: str, size: int | None, sha256: str | None, checksums: bool
+) -> tuple[str, str]:
+    """(_OK | _MISSING | _MISMATCH, reason) for one row's object in a remote store."""
+    try:
+        actual_size = store.size(key)
+        if actual_size is None:
+            return _MISSING, ""
+        if size is not None and actual_size != size:
+            return _MISMATCH, f"size is {actual_size} bytes, the database says {size}"
+        if checksums and sha256 is not None:
+            actual = hashlib.sha256(store.get(key)).hexdigest()
+            if actual != sha256.lower():
+                return _MISMATCH, f"sha256 is {actual[:12]}..., the database says {sha256[:12]}..."
+    except FileNotFoundError:
+        return _MISSING, ""
+    except OSError as exc:
+        # An unreachable bucket is never "missing": that would mark every row.
+        return _MISMATCH, f"cannot read: {exc.strerror or exc}"
+    return _OK, ""
+
+
+def _check_row(store: ImageStore, row: StoredRow, checksums: bool) -> tuple[str, str]:
+    # A row marked missing is only checked for the image being back.
+    checksums = checksums and row.missing_since is None
+    if isinstance(store, LocalStore):
+        # A row may name its file relative to the archive (as the downloader does) or, saved
+        # through the plan's API, absolutely: both are plain files to check.
+        path = Path(row.filepath)
+        path = path if path.is_absolute() else store.root / path
+        return _check_file(path, row.file_size, row.sha256, checksums)
+    if parse_image_key(row.filepath) is None:
+        return _MISMATCH, "not a key of this store (a path on some host's disk?)"
+    return _check_object(store, row.filepath, row.file_size, row.sha256, checksums)
+
+
+def _row_batches(db: Database, terminal: str | None, batch_size: int) -> Iterator[list[StoredRow]]:
     # Keyset pagination by id: each batch is a fresh short read, only the needed columns.
     last_id = 0
     while True:
-        stmt = (
-            select(Image.id, Image.filepath, Image.file_size, Image.sha256, Image.missing_since)
-            .where(Image.id > last_id)
-            .order_by(Image.id)
-            .limit(batch_size)
-        )
-        if terminal is not None:
-            stmt = stmt.where(Image.terminal == terminal)
         with db.session_scope() as session:
-            rows = list(session.execute(stmt))
+            rows = archive_queries.image_rows_after(
+                session, last_id, terminal=terminal, limit=batch_size
+            )
         if not rows:
             return
         last_id = rows[-1].id
@@ -235,7 +262,7 @@ def _row_batches(
 
 def _check_rows(
     db: Database,
-    download_dir: Path,
+    store: ImageStore,
     terminal: str | None,
     repair: bool,
     checksums: bool,
@@ -246,16 +273,7 @@ def _check_rows(
 ) -> None:
     for rows in _row_batches(db, terminal, batch_size):
         report.checked_rows += len(rows)
-        verdicts = pool.map(
-            lambda row: _check_file(
-                _resolve(download_dir, row.filepath),
-                row.file_size,
-                row.sha256,
-                # A row marked missing is only checked for the file being back.
-                checksums and row.missing_since is None,
-            ),
-            rows,
-        )
+        verdicts = pool.map(lambda row: _check_row(store, row, checksums), rows)
         gone: list[int] = []
         back: list[int] = []
         for row, (verdict, reason) in zip(rows, verdicts, strict=True):
@@ -270,88 +288,64 @@ def _check_rows(
                 report.mismatches.append((row.filepath, reason))
         if repair and (gone or back):
             with db.session_scope() as session:
-                _set_missing_since(session, gone, now)
-                _set_missing_since(session, back, None)
+                archive_queries.set_missing_since(session, gone, now)
+                archive_queries.set_missing_since(session, back, None)
             report.marked_missing += len(gone)
             report.cleared_missing += len(back)
 
 
-def _set_missing_since(session: Session, ids: list[int], value: datetime | None) -> None:
-    if ids:
-        session.execute(
-            update(Image)
-            .where(Image.id.in_(ids))
-            .values(missing_since=value)
-            .execution_options(synchronize_session=False)
-        )
+# -- stored images -> rows ----------------------------------------------------------------
 
 
-# -- files -> rows ------------------------------------------------------------------------
+def _names(store: ImageStore, key: str) -> list[str]:
+    """Every filepath a row naming this stored image may hold."""
+    if isinstance(store, LocalStore):
+        return [key, str((store.root / key).absolute())]
+    return [key]
 
 
-def _indexed(
-    session: Session, download_dir: Path, batch: list[tuple[ImageRef, Path]]
-) -> tuple[set[str], set[tuple[str, str, datetime]]]:
-    """The filepaths and (terminal, stream, timestamp) triples of ``batch`` that have rows."""
-    # A row may name the file relative to the archive (as the downloader does) or absolutely.
-    names = [path.relative_to(download_dir).as_posix() for _, path in batch]
-    names += [str(path.absolute()) for _, path in batch]
-    paths = set(session.scalars(select(Image.filepath).where(Image.filepath.in_(names))))
-    by_stream: defaultdict[tuple[str, str], list[datetime]] = defaultdict(list)
-    for ref, _ in batch:
-        by_stream[ref.terminal, ref.stream].append(ref.timestamp)
-    triples: set[tuple[str, str, datetime]] = set()
-    for (term, stream), stamps in by_stream.items():
-        held = session.scalars(
-            select(Image.timestamp).where(
-                Image.terminal == term, Image.camera_id == stream, Image.timestamp.in_(stamps)
-            )
-        )
-        triples.update((term, stream, ts) for ts in held if ts is not None)
-    return paths, triples
-
-
-def _orphan_record(download_dir: Path, ref: ImageRef, path: Path) -> ImageRecord | None:
+def _orphan_record(store: ImageStore, key: str) -> ImageRecord | None:
     try:
-        return file_record(download_dir, ref, path)
+        return stored_record(store, key)
     except FileNotFoundError:
         return None  # deleted meanwhile: nothing left to index
 
 
 def _check_files(
     db: Database,
-    download_dir: Path,
+    store: ImageStore,
     terminal: str | None,
     repair: bool,
     batch_size: int,
     pool: ThreadPoolExecutor,
     report: VerifyReport,
 ) -> None:
-    files = (
-        (ref, path)
-        for ref, path in iter_archive(download_dir)
-        if terminal is None or ref.terminal == terminal
-    )
-    for batch in chunked(files, batch_size):
+    keys = store.keys(f"{terminal}/" if terminal else "")
+    for batch in chunked(keys, batch_size):
         report.checked_files += len(batch)
+        refs = {key: parse_image_key(key) for key in batch}
         with db.session_scope() as session:
-            paths, triples = _indexed(session, download_dir, batch)
-        orphans = [
-            (ref, path)
-            for ref, path in batch
-            if path.relative_to(download_dir).as_posix() not in paths
-            and str(path.absolute()) not in paths
-            and (ref.terminal, ref.stream, ref.timestamp) not in triples
-        ]
+            paths, triples = archive_queries.indexed(
+                session,
+                (name for key in batch for name in _names(store, key)),
+                (ref for ref in refs.values() if ref is not None),
+            )
+        orphans = []
+        for key in batch:
+            ref = refs[key]
+            if ref is None or not paths.isdisjoint(_names(store, key)):
+                continue
+            if (ref.terminal, ref.stream, ref.timestamp) not in triples:
+                orphans.append(key)
         if not repair:
-            report.orphans += [path for _, path in orphans]
+            report.orphans += orphans
             continue
         # Sizes and hashes are computed before the transaction opens, to keep it short.
-        records = list(pool.map(lambda item: _orphan_record(download_dir, *item), orphans))
+        records = list(pool.map(lambda key: _orphan_record(store, key), orphans))
         found = [record for record in records if record is not None]
-        report.orphans += [path for (_, path), rec in zip(orphans, records, strict=True) if rec]
+        report.orphans += [key for key, rec in zip(orphans, records, strict=True) if rec]
         if found:
             with db.session_scope() as session:
                 queries.insert_images(session, found)
-            # ON CONFLICT skips a file the downloader indexed meanwhile: it has a row either way.
+            # ON CONFLICT skips an image the downloader indexed meanwhile: it has a row anyway.
             report.repaired_orphans += len(found)

@@ -1,8 +1,8 @@
-"""Files and rows brought back in step: index what is on disk, expire what is too old.
+"""Stored images and rows brought back in step: index what is stored, expire what is too old.
 
-The path of an archived file holds its terminal, stream and capture time, so a file written
+The key of a stored image holds its terminal, stream and capture time, so an image stored
 while the database was unreachable (or just before a crash) can be given its row later
-without downloading it again (issue 3, items 1 and 2).
+without downloading it again (issue 3, items 1 and 2). Works on any ImageStore (issue 8).
 """
 
 from __future__ import annotations
@@ -12,28 +12,35 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime
-from pathlib import Path
 
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
-from gatecam.downloader.archive import IMAGE_SUFFIX, parse_image_path
-from gatecam.sources.base import ImageRef
+from gatecam.storage import ImageStore, LocalStore, parse_image_key
 
 logger = logging.getLogger(__name__)
 
+# Rows expired per transaction; a full batch means there may be more.
+EXPIRE_BATCH = 1000
 
-def day_folder(download_dir: Path, terminal: str, stream: str, day: date) -> Path:
-    return download_dir / terminal / stream / day.isoformat()
+
+def day_prefix(terminal: str, stream: str, day: date) -> str:
+    return f"{terminal}/{stream}/{day.isoformat()}/"
 
 
-def file_record(download_dir: Path, ref: ImageRef, path: Path) -> ImageRecord:
-    """The row an archived file should have, with its size and sha256 read from disk."""
-    data = path.read_bytes()
+def stored_record(store: ImageStore, key: str) -> ImageRecord:
+    """The row a stored image should have, with size and sha256 of its bytes.
+
+    Raises FileNotFoundError if the key holds nothing, ValueError if it is not an image key.
+    """
+    ref = parse_image_key(key)
+    if ref is None:
+        raise ValueError(f"not an image key: {key!r}")
+    data = store.get(key)
     return ImageRecord(
         terminal=ref.terminal,
         camera_id=ref.stream,
-        filepath=path.relative_to(download_dir).as_posix(),
+        filepath=key,
         timestamp=ref.timestamp,
         file_size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
@@ -42,58 +49,58 @@ def file_record(download_dir: Path, ref: ImageRef, path: Path) -> ImageRecord:
 
 def index_files(
     db: Database,
-    download_dir: Path,
+    store: ImageStore,
     terminal: str,
     stream: str,
     days: Iterable[date],
     *,
     batch_size: int = 100,
 ) -> int:
-    """Give every archived file of these days that has no row its row; return how many."""
-    files: dict[datetime, tuple[ImageRef, Path]] = {}
+    """Give every stored image of these days that has no row its row; return how many."""
+    keys: dict[datetime, str] = {}
     for day in days:
-        for path in day_folder(download_dir, terminal, stream, day).glob(f"*{IMAGE_SUFFIX}"):
-            ref = parse_image_path(download_dir, path)
+        for key in store.keys(day_prefix(terminal, stream, day)):
+            ref = parse_image_key(key)
             if ref is not None:
-                files[ref.timestamp] = (ref, path)
-    if not files:
+                keys[ref.timestamp] = key
+    if not keys:
         return 0
     with db.session_scope() as session:
-        unindexed = queries.missing_timestamps(session, terminal, stream, files)
-        records = [file_record(download_dir, *files[ts]) for ts in unindexed]
+        unindexed = queries.missing_timestamps(session, terminal, stream, keys)
+    # The bytes are read between two short transactions: on object storage that takes a
+    # round trip per image, and no lock should be held meanwhile. ON CONFLICT settles a race.
+    records = []
+    for ts in unindexed:
+        with contextlib.suppress(FileNotFoundError):  # expired or deleted meanwhile
+            records.append(stored_record(store, keys[ts]))
+    if not records:
+        return 0
+    with db.session_scope() as session:
         new = queries.insert_images(session, records, batch_size=batch_size)
-    if records:
-        logger.info("%s/%s: indexed %d archived files that had no row", terminal, stream, new)
+    logger.info("%s/%s: indexed %d stored images that had no row", terminal, stream, new)
     return new
 
 
-def expire(db: Database, download_dir: Path, terminal: str, stream: str, before: datetime) -> int:
-    """Delete the rows, then the files, of images captured before ``before``; return how many.
+def expire(db: Database, store: ImageStore, terminal: str, stream: str, before: datetime) -> int:
+    """Delete the rows, then the stored images, captured before ``before``; return how many.
 
-    Rows go first: a crash in between leaves files without rows in days no job lists again,
-    never a row that points at nothing. Lifetime counters are not touched.
+    Rows go first: a crash in between leaves images without rows in days no job lists again
+    (the sweep below removes them next time), never a row that points at nothing. Lifetime
+    counters are not touched. Only image keys are deleted: a row naming an absolute path or
+    one with ``..`` (rows saved through the plan's API) never deletes anything.
     """
     removed = 0
     while True:
         with db.session_scope() as session:
-            expired = queries.expired_images(session, terminal, stream, before)
+            expired = queries.expired_images(session, terminal, stream, before, limit=EXPIRE_BATCH)
             queries.delete_images(session, [image_id for image_id, _ in expired])
         for _, filepath in expired:
-            # Only archive files: a row saved with an absolute path points at someone else's.
-            if not Path(filepath).is_absolute() and ".." not in Path(filepath).parts:
-                with contextlib.suppress(FileNotFoundError):
-                    (download_dir / filepath).unlink()
+            if parse_image_key(filepath) is not None:
+                store.delete(filepath)
         removed += len(expired)
-        if len(expired) < 1000:
+        if len(expired) < EXPIRE_BATCH:
             break
-    # Whole days before the cutoff: images whose row was already gone, then the folder.
-    stream_dir = download_dir / terminal / stream
-    for folder in stream_dir.glob("????-??-??"):
-        if folder.is_dir() and folder.name < before.date().isoformat():
-            for leftover in folder.glob(f"*{IMAGE_SUFFIX}"):
-                leftover.unlink()
-            with contextlib.suppress(OSError):  # something else lives there: keep it
-                folder.rmdir()
+    _sweep_old_days(store, terminal, stream, before.date())
     if removed:
         logger.info(
             "%s/%s: retention removed %d images captured before %s",
@@ -103,3 +110,19 @@ def expire(db: Database, download_dir: Path, terminal: str, stream: str, before:
             before.isoformat(),
         )
     return removed
+
+
+def _sweep_old_days(store: ImageStore, terminal: str, stream: str, cutoff: date) -> None:
+    """Delete images of whole days before ``cutoff`` whose rows were already gone."""
+    first_kept = day_prefix(terminal, stream, cutoff)
+    # Keys come sorted, days first: stop at the first kept day instead of listing them all.
+    for key in store.keys(f"{terminal}/{stream}/"):
+        if key >= first_kept:
+            break
+        store.delete(key)
+    if isinstance(store, LocalStore):
+        # Folders are a local matter (object storage has none): drop the emptied day folders.
+        for folder in (store.root / terminal / stream).glob("????-??-??"):
+            if folder.is_dir() and folder.name < cutoff.isoformat():
+                with contextlib.suppress(OSError):  # something else lives there: keep it
+                    folder.rmdir()

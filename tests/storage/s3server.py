@@ -81,3 +81,15 @@ def store(
         return LocalStore(tmp_path / "images")
     name = request.getfixturevalue("bucket")
     return S3Store(name, "archive/v1", endpoint_url=s3_endpoint)
+
+
+def put_raw(store: ImageStore, name: str, data: bytes) -> None:
+    """Bytes under ``name`` (not necessarily an image key), written behind the store's back."""
+    if isinstance(store, LocalStore):
+        path = store.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    else:
+        assert isinstance(store, S3Store) and store.endpoint_url
+        root = f"{store.prefix}/" if store.prefix else ""
+        s3_client(store.endpoint_url).put_object(Bucket=store.bucket, Key=root + name, Body=data)

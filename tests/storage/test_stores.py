@@ -14,7 +14,7 @@ from gatecam.sources.base import ImageRef
 from gatecam.storage import LocalStore, image_key, open_store
 from gatecam.storage.base import ImageStore
 from gatecam.storage.s3 import S3Store
-from tests.storage.s3server import free_port, s3_client
+from tests.storage.s3server import free_port, put_raw, s3_client
 
 T0 = datetime(2025, 9, 1, 20, 8, 39, tzinfo=UTC)
 KEY = "apm/in_gate/2025-09-01/200839.jpg"
@@ -26,19 +26,6 @@ def jpeg(n: int) -> bytes:
 
 def key(stream: str = "in_gate", minutes: int = 0, terminal: str = "apm") -> str:
     return image_key(ImageRef(terminal, stream, T0 + timedelta(minutes=minutes)))
-
-
-def put_raw(store: ImageStore, name: str, data: bytes) -> None:
-    """An object that is not an image key, written behind the store's back."""
-    if isinstance(store, LocalStore):
-        path = store.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    else:
-        assert isinstance(store, S3Store) and store.endpoint_url
-        s3_client(store.endpoint_url).put_object(
-            Bucket=store.bucket, Key=f"{store.prefix}/{name}", Body=data
-        )
 
 
 def test_put_get_size_delete(store: ImageStore) -> None:
