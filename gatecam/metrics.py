@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+
+from gatecam.database import browse
+from gatecam.database.engine import Database
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -63,3 +70,63 @@ def discovery_finished(terminal: str, stream: str, seconds: float) -> None:
 
 def database_error() -> None:
     DATABASE_ERRORS.inc()
+
+
+class ArchiveCollector(Collector):
+    """Gauges read from the database at each scrape.
+
+    The in-process metrics above only exist in the process that runs the job; these come
+    from the tables, so ``gatecam web`` on another host reports the archive's state too.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def describe(self) -> Iterable[Metric]:
+        # Nothing to check for clashes at registration, and no query before the first scrape.
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily("gatecam_archive_database_up", "1 if the database answered")
+        images = CounterMetricFamily(
+            "gatecam_archive_images", "Images archived per stream (lifetime)", labels=LABELS
+        )
+        last_download = GaugeMetricFamily(
+            "gatecam_archive_last_download_timestamp_seconds",
+            "Unix time an image of the stream was last stored",
+            labels=LABELS,
+        )
+        last_success = GaugeMetricFamily(
+            "gatecam_archive_last_success_timestamp_seconds",
+            "Unix time the last successful run of the stream ended, from download_runs",
+            labels=LABELS,
+        )
+        try:
+            with self.db.session_scope() as session:
+                streams = browse.streams(session)
+                successes = browse.last_successes(session)
+        except SQLAlchemyError:
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        for s in streams:
+            images.add_metric([s.terminal, s.stream], s.total)
+            if s.last_download is not None:
+                last_download.add_metric([s.terminal, s.stream], s.last_download.timestamp())
+        for (terminal, stream), last in successes.items():
+            if last is not None:
+                last_success.add_metric([terminal, stream], last.timestamp())
+        return [up, images, last_download, last_success]
+
+
+LABELS = ["terminal", "stream"]
+
+
+def exposition(db: Database | None = None) -> bytes:
+    """This process's metrics and, given a database, the archive's, in the text format."""
+    body = generate_latest(REGISTRY)
+    if db is not None:
+        archive = CollectorRegistry(auto_describe=False)
+        archive.register(ArchiveCollector(db))
+        body += generate_latest(archive)
+    return body

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from gatecam.coverage import StreamCoverage
 from gatecam.database.models import DownloadRun
 from gatecam.web.timeline import GAP, NEAR, Gap, Recent, Shot, Stream
 
@@ -22,6 +23,8 @@ td,th{padding:.2rem .6rem;border-bottom:1px solid #e4e7ea;text-align:left;vertic
 .days{display:flex;flex-wrap:wrap;gap:.4rem}.days a{border:1px solid #ccd;border-radius:4px;
 padding:.2rem .5rem;text-decoration:none;text-align:center}.days b{display:block}
 .zero,.failed,.warn{color:#a3151b}.zero{border-color:#e3a1a4!important}
+.before{color:#99a;border-style:dashed!important}svg.coverage{display:block;margin:.4rem 0}
+.bar.good{fill:#2e7d32}.bar.part{fill:#e0a100}.bar.poor{fill:#c4161c}.bar.none{fill:#dde}
 .grid{display:flex;flex-wrap:wrap;gap:.6rem}figure{margin:0;width:240px}
 figure img{width:240px;height:135px;object-fit:cover;background:#eef}
 .gap{width:240px;min-height:135px;box-sizing:border-box;border:2px dashed #c4161c;
@@ -138,6 +141,7 @@ def index_page(
     stats: dict[str, dict[str, Any]],
     recents: Sequence[Recent],
     runs: Sequence[DownloadRun],
+    charts: Sequence[StreamCoverage] = (),
 ) -> str:
     if not recents:
         return layout("Archive", "<p>Nothing archived yet.</p>", view)
@@ -155,22 +159,84 @@ def index_page(
         )
         for r in (r for r in recents if r.stream.terminal == terminal):
             parts.append(_stream_days(view, r))
+            chart = next((c for c in charts if (c.terminal, c.stream) == _key(r.stream)), None)
+            if chart is not None:
+                parts.append(coverage_chart(view, chart))
     parts.append(_runs(view, runs))
     return layout("Archive", "".join(parts), view)
 
 
+def _key(stream: Stream) -> tuple[str, str]:
+    return stream.terminal, stream.stream
+
+
+def _chip(view: View, r: Recent, day: date, n: int | None) -> str:
+    href = view.href(f"/{r.stream.terminal}/{r.stream.stream}/{day}")
+    if n is None:
+        # Not a gap: the archive of this stream had not begun (issue 7, item 5).
+        title = "before the archive of this stream began"
+        return f'<a class="before" title="{title}" href="{href}">{day:%a %d %b}<b>&ndash;</b></a>'
+    return f'<a class="{"zero" if n == 0 else ""}" href="{href}">{day:%a %d %b}<b>{n}</b></a>'
+
+
+def day_zone_note(view: View) -> str:
+    """Which days the page counts in: the CLI's stats and coverage use UTC days."""
+    return f"days run midnight to midnight in {escape(view.zone.key)}"
+
+
 def _stream_days(view: View, r: Recent) -> str:
-    chips = "".join(
-        f'<a class="{"zero" if n == 0 else ""}" '
-        f'href="{view.href(f"/{r.stream.terminal}/{r.stream.stream}/{day}")}">'
-        f"{day:%a %d %b}<b>{n}</b></a>"
-        for day, n in r.days
-    )
+    chips = "".join(_chip(view, r, day, n) for day, n in r.days)
+    began = f" · archive began {stamp(r.began, view)}" if r.began else ""
     return (
         f"<h3>{escape(r.stream.terminal)} / {escape(r.stream.stream)}</h3><p>"
         f"{r.stream.total:,} images · newest captured {stamp(r.newest, view)}{ago(r.newest, view)}"
-        f" · last download {stamp(r.stream.last_download, view)}</p>"
+        f" · last download {stamp(r.stream.last_download, view)}{began}</p>"
+        f'<p class="muted">Images per day ({day_zone_note(view)}):</p>'
         f'<div class="days">{chips}</div>'
+    )
+
+
+_BAR_WIDTH, _BAR_GAP, _CHART_HEIGHT = 5, 1, 48
+
+
+def _level(completeness: float | None) -> str:
+    if completeness is None:
+        return "none"
+    return "good" if completeness >= 90 else "part" if completeness >= 50 else "poor"
+
+
+def coverage_chart(view: View, cov: StreamCoverage) -> str:
+    """An hourly bar chart of completeness: plain SVG, drawn without any script."""
+    step = _BAR_WIDTH + _BAR_GAP
+    bars, ticks = [], []
+    for n, hour in enumerate(cov.hours):
+        x = n * step
+        pct = hour.completeness
+        # An hour with nothing expected (before the archive began, or still ahead) gets a
+        # faint stub, an empty hour a red one: both must be told apart from a short bar.
+        height = 2 if pct is None else max(3.0, _CHART_HEIGHT * pct / 100)
+        local = hour.start.astimezone(view.zone)
+        label = f"{local:%a %d %b %H:00} {offset(local)}: " + (
+            "not archived" if pct is None else f"{hour.held}/{hour.expected:.1f} images, {pct}%"
+        )
+        bars.append(
+            f'<rect class="bar {_level(pct)}" x="{x}" y="{_CHART_HEIGHT - height:.1f}" '
+            f'width="{_BAR_WIDTH}" height="{height:.1f}"><title>{escape(label)}</title></rect>'
+        )
+        if local.hour == 0 or n == 0:
+            ticks.append(
+                f'<text x="{x}" y="{_CHART_HEIGHT + 14}" font-size="11" fill="#566">'
+                f"{local:%a %d}</text>"
+            )
+    width = max(step * len(cov.hours), 1)
+    total = "no archived hours" if cov.completeness is None else f"{cov.completeness}% complete"
+    return (
+        f'<p class="muted">Hourly coverage against one image every 10 min ({total}; '
+        f"{len(cov.gaps)} gaps over {duration(GAP)}):</p>"
+        f'<svg class="coverage" data-stream="{escape(cov.terminal)}/{escape(cov.stream)}" '
+        f'width="{width}" height="{_CHART_HEIGHT + 18}" role="img" '
+        f'aria-label="hourly coverage of {escape(cov.stream)}">'
+        f"{''.join(bars)}{''.join(ticks)}</svg>"
     )
 
 
@@ -208,12 +274,19 @@ def _tile(view: View, terminal: str, stream: str, shot: Shot) -> str:
         return f'<figure><div class="gone">file missing</div>{caption} (gone)</figcaption></figure>'
     at = view.href("/at", terminal=terminal, stream=stream, time=shot.timestamp.isoformat())
     return (
-        f'<figure><a href="{at}"><img src="/image/{shot.id}" loading="lazy" width="240" '
+        f'<figure><a href="{at}"><img src="/image/{shot.id}/thumb" loading="lazy" width="240" '
         f'height="135" alt="{escape(stream)} image"></a>{caption}</figcaption></figure>'
     )
 
 
-def day_page(view: View, terminal: str, stream: str, day: date, items: Sequence[Shot | Gap]) -> str:
+def day_page(
+    view: View,
+    terminal: str,
+    stream: str,
+    day: date,
+    items: Sequence[Shot | Gap],
+    before_archive: bool = False,
+) -> str:
     base = f"/{terminal}/{stream}"
     held = sum(1 for i in items if isinstance(i, Shot) and not i.missing)
     gaps = [i for i in items if isinstance(i, Gap)]
@@ -230,9 +303,11 @@ def day_page(view: View, terminal: str, stream: str, day: date, items: Sequence[
             f' · <span class="warn">{len(gaps)} {noun} longer than {duration(GAP)}, '
             f"{duration(missed, seconds=False)} without images: {spans}</span>"
         )
-    summary += "</p>"
+    summary += f' <span class="muted">({day_zone_note(view)})</span></p>'
     if view.now < datetime.combine(day, datetime.min.time(), tzinfo=view.zone):
         summary = "<p>This day has not begun yet.</p>"
+    elif before_archive and not held:
+        summary = "<p>This day is before the archive of this stream began.</p>"
     tiles = "".join(
         _gap(view, item) if isinstance(item, Gap) else _tile(view, terminal, stream, item)
         for item in items

@@ -1,21 +1,18 @@
-"""Time on the archive page: zones, local days, gaps, nearest images, and the reads behind them."""
+"""Time on the archive page: zones, local days, gaps; the reads are in gatecam.database.browse."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session
-
-from gatecam.database.models import DownloadRun, Image, StreamCounter
+from gatecam.coverage import GAP
+from gatecam.database.browse import Shot, Stream
 from gatecam.errors import InputError
 
-# Images come every 8 to 12 minutes (shared/DRAYDOG.md): a longer silence is worth showing.
-GAP = timedelta(minutes=20)
+__all__ = ["GAP", "NEAR", "Gap", "Recent", "Shot", "Stream"]
+
 # Farther than this, the nearest image says little about the moment asked for.
 NEAR = timedelta(minutes=30)
 RECENT_DAYS = 14
@@ -61,25 +58,6 @@ def parse_moment(text: str, display: ZoneInfo) -> datetime:
 
 
 @dataclass(frozen=True)
-class Stream:
-    """One archived stream with its lifetime counters."""
-
-    terminal: str
-    stream: str
-    total: int
-    last_download: datetime | None
-
-
-@dataclass(frozen=True)
-class Shot:
-    """One image row: its id, capture time, and whether verify found its file gone."""
-
-    id: int
-    timestamp: datetime
-    missing: bool = False
-
-
-@dataclass(frozen=True)
 class Gap:
     """A stretch with no image; ``open_end`` means it runs up to now (the day is not over)."""
 
@@ -92,23 +70,6 @@ class Gap:
     @property
     def length(self) -> timedelta:
         return self.end - self.start
-
-
-def streams(session: Session) -> list[Stream]:
-    """Every stream that has counters (any image or run), by terminal and name."""
-    rows = session.scalars(
-        select(StreamCounter).order_by(StreamCounter.terminal, StreamCounter.camera_id)
-    )
-    return [Stream(c.terminal, c.camera_id, c.total, c.last_download) for c in rows]
-
-
-def newest(session: Session, terminal: str, stream: str) -> datetime | None:
-    """The capture time of the stream's newest image (one step down the unique index)."""
-    return session.scalar(
-        select(func.max(Image.timestamp)).where(
-            Image.terminal == terminal, Image.camera_id == stream
-        )
-    )
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -133,78 +94,45 @@ def recent_days(newest_image: datetime | None, now: datetime, zone: ZoneInfo) ->
     return [last - timedelta(days=n) for n in range(RECENT_DAYS)]
 
 
-def day_counts(
-    session: Session, terminal: str, stream: str, days: list[date], zone: ZoneInfo
-) -> dict[date, int]:
-    """Images per local day, in one range scan of the (terminal, stream, timestamp) index."""
-    if not days:
-        return {}
-    ordered = sorted(days)
-    ends = [day_bounds(day, zone)[1] for day in ordered]
-    start = day_bounds(ordered[0], zone)[0]
-    # Each row gets the index of the first day whose end lies after it.
-    bucket = case(*((Image.timestamp < end, n) for n, end in enumerate(ends))).label("n")
-    rows = (
-        select(bucket)
-        .where(
-            Image.terminal == terminal,
-            Image.camera_id == stream,
-            Image.timestamp >= start,
-            Image.timestamp < ends[-1],
-        )
-        .subquery()
-    )
-    # Grouped in an outer query: PostgreSQL does not see two CASEs with their own bound
-    # parameters as the same expression in SELECT and GROUP BY.
-    counts = session.execute(select(rows.c.n, func.count()).group_by(rows.c.n))
-    found = {int(n): int(count) for n, count in counts if n is not None}
-    return {day: found.get(n, 0) for n, day in enumerate(ordered)}
-
-
 @dataclass(frozen=True)
 class Recent:
-    """A stream on the index page: its counters, newest image, and images per recent day."""
+    """A stream on the index page: its counters, newest image, and images per recent day.
+
+    A day's count is None when the whole day lies before the archive of the stream began.
+    """
 
     stream: Stream
     newest: datetime | None
-    days: list[tuple[date, int]]
+    began: datetime | None
+    days: list[tuple[date, int | None]]
 
 
-def recent(session: Session, stream: Stream, now: datetime, zone: ZoneInfo) -> Recent:
-    """The stream's newest image and its images per day over the recent days, newest first."""
-    newest_image = newest(session, stream.terminal, stream.stream)
-    days = recent_days(newest_image, now, zone)
-    counts = day_counts(session, stream.terminal, stream.stream, days, zone)
-    return Recent(stream, newest_image, [(day, counts[day]) for day in days])
+def before_archive(day_end: datetime, began: datetime | None) -> bool:
+    """Whether a day ending at ``day_end`` was over before the archive began (issue 7, item 5)."""
+    return began is None or day_end <= began
 
 
-def shots_between(
-    session: Session, terminal: str, stream: str, start: datetime, end: datetime
-) -> list[Shot]:
-    """The stream's images captured in [start, end), oldest first."""
-    rows = session.execute(
-        select(Image.id, Image.timestamp, Image.missing_since)
-        .where(
-            Image.terminal == terminal,
-            Image.camera_id == stream,
-            Image.timestamp >= start,
-            Image.timestamp < end,
-        )
-        .order_by(Image.timestamp)
-    )
-    return [Shot(row.id, row.timestamp, row.missing_since is not None) for row in rows]
-
-
-def timeline(shots: list[Shot], start: datetime, end: datetime, now: datetime) -> list[Shot | Gap]:
+def timeline(
+    shots: list[Shot],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    began: datetime | None = None,
+) -> list[Shot | Gap]:
     """The shots with a Gap wherever more than GAP passed without an image that is still held.
 
     The end of the day only counts once it is over; on the current day the silence up to
-    now is shown as an open gap.
+    now is shown as an open gap. Nothing before ``began`` (the archive's start) is a gap.
     """
+    if began is not None and began > start:
+        if began >= min(end, now):
+            return list(shots)
+        previous, from_start = began, False
+    else:
+        previous, from_start = start, True
     if now <= start:
         return list(shots)
     items: list[Shot | Gap] = []
-    previous, from_start = start, True
     for shot in shots:
         if shot.missing:
             items.append(shot)
@@ -217,55 +145,3 @@ def timeline(shots: list[Shot], start: datetime, end: datetime, now: datetime) -
     if last - previous > GAP:
         items.append(Gap(previous, last, from_start, to_day_end=now >= end, open_end=now < end))
     return items
-
-
-def _neighbour(
-    session: Session, terminal: str, stream: str, where: ColumnElement[bool], *, older: bool
-) -> Shot | None:
-    order = Image.timestamp.desc() if older else Image.timestamp.asc()
-    row = session.execute(
-        select(Image.id, Image.timestamp)
-        .where(
-            Image.terminal == terminal,
-            Image.camera_id == stream,
-            Image.missing_since.is_(None),
-            where,
-        )
-        .order_by(order)
-        .limit(1)
-    ).first()
-    return None if row is None else Shot(row.id, row.timestamp)
-
-
-def shot_before(
-    session: Session, terminal: str, stream: str, moment: datetime, *, inclusive: bool = True
-) -> Shot | None:
-    """The newest held image captured before ``moment`` (or at it, if ``inclusive``)."""
-    where = Image.timestamp <= moment if inclusive else Image.timestamp < moment
-    return _neighbour(session, terminal, stream, where, older=True)
-
-
-def shot_after(session: Session, terminal: str, stream: str, moment: datetime) -> Shot | None:
-    """The oldest held image captured after ``moment``."""
-    return _neighbour(session, terminal, stream, Image.timestamp > moment, older=False)
-
-
-def recent_runs(session: Session, limit: int = 10) -> list[DownloadRun]:
-    """The newest download runs; ids grow with time, so the primary key orders them."""
-    return list(session.scalars(select(DownloadRun).order_by(DownloadRun.id.desc()).limit(limit)))
-
-
-def image_file(session: Session, image_id: int, download_dir: Path) -> Path | None:
-    """The file of image ``image_id`` under ``download_dir``, or None if it has none there.
-
-    The path comes from the database row only, and one that would leave the archive
-    (absolute, or with ``..``) is refused, so no request can reach another file.
-    """
-    filepath = session.scalar(select(Image.filepath).where(Image.id == image_id))
-    if filepath is None:
-        return None
-    relative = PurePosixPath(filepath)
-    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-        return None
-    path = Path(download_dir, *relative.parts)
-    return path if path.is_file() else None

@@ -24,7 +24,8 @@ from gatecam.database.queries import ImageRecord
 from gatecam.downloader.archive import image_path, write_atomic
 from gatecam.errors import InputError
 from gatecam.sources.base import ImageRef
-from gatecam.web import ArchiveWeb
+from gatecam.storage import LocalStore
+from gatecam.web import WebServer, create_app
 
 LA = ZoneInfo("America/Los_Angeles")
 DAY = "/apm/in_gate/2025-09-02"
@@ -94,7 +95,7 @@ def archive(database: Database, tmp_path: Path, pristine: Path) -> dict[datetime
         queries.finish_run(
             session,
             run,
-            failed_run=True,
+            status="failed",
             discovered=0,
             downloaded=0,
             failed=0,
@@ -109,7 +110,7 @@ def client(
     database: Database, tmp_path: Path, archive: dict[datetime, int]
 ) -> Iterator[httpx.Client]:
     with (
-        ArchiveWeb(database, tmp_path / "images") as web,
+        WebServer(create_app(database, LocalStore(tmp_path / "images"))) as web,
         httpx.Client(base_url=web.url, timeout=10) as http,
     ):
         yield http
@@ -152,7 +153,7 @@ def test_a_day_follows_the_display_zone_across_two_utc_dates(
 ) -> None:
     page = client.get(DAY)
     assert page.status_code == 200
-    shown = [int(i) for i in re.findall(r'src="/image/(\d+)"', page.text)]
+    shown = [int(i) for i in re.findall(r'src="/image/(\d+)/thumb"', page.text)]
     wanted = [archive[ts] for ts in IN_GATE if ts.astimezone(LA).day == 2]
     assert shown == wanted  # in time order, from two UTC date folders
     assert archive[local("23:58", day=1)] not in shown
@@ -175,9 +176,11 @@ def test_a_day_shows_a_gap_where_images_are_missing(client: httpx.Client) -> Non
 
 def test_a_day_in_utc_starts_at_midnight_utc(client: httpx.Client) -> None:
     page = text(client.get("/apm/in_gate/2025-09-02", params={"tz": "UTC"}).text)
-    # 06:58 UTC is the 1st in Los Angeles but the 2nd in UTC; before it, nothing since 00:00.
+    # 06:58 UTC is the 1st in Los Angeles but the 2nd in UTC, and the archive's first image:
+    # the hours before it are not a gap (issue 7, item 5).
     assert "06:58:00 +00:00" in page
-    assert "no image for 6 h 58 min (00:00 → 06:58)" in page
+    assert "00:00 → 06:58" not in page
+    assert "days run midnight to midnight in UTC" in page
 
 
 def test_days_link_to_their_neighbours_and_unknown_streams_are_not_found(
@@ -301,7 +304,8 @@ def test_today_shows_the_silence_up_to_now_as_an_open_gap(
     index(database, tmp_path / "images", "live", times)
     today = now.astimezone(ZoneInfo(zone)).date()
     page = text(client.get(f"/apm/live/{today}", params={"tz": zone}).text)
-    assert re.search(r"no image for 11 h \d\d min \(00:00 → 11:\d\d\)", page)
+    # The stream's archive began with its first image: the morning before it is no gap.
+    assert "00:00 →" not in page
     last = times[-1].astimezone(ZoneInfo(zone))
     assert f"no image for 50 min so far ({last:%H:%M} → now)" in page
 
@@ -364,4 +368,4 @@ def test_api_stats_is_json_per_terminal(client: httpx.Client) -> None:
 
 def test_an_unknown_display_zone_is_refused_at_start(database: Database, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown time zone 'Mars/Olympus_Mons'"):
-        ArchiveWeb(database, tmp_path, tz="Mars/Olympus_Mons")
+        create_app(database, LocalStore(tmp_path), tz="Mars/Olympus_Mons")

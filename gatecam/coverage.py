@@ -1,0 +1,256 @@
+"""How complete the archive is: per stream and UTC hour, images held against the cadence, gaps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+from typing import Any
+
+from gatecam.database import browse
+from gatecam.database.engine import Database
+from gatecam.errors import InputError
+
+# Images come every 8 to 12 minutes (shared/DRAYDOG.md): a longer silence is worth showing.
+GAP = timedelta(minutes=20)
+HOUR = timedelta(hours=1)
+# At most this many gaps per day in the human-readable lines; the JSON has them all.
+_GAPS_PER_LINE = 3
+
+
+def percent(held: int, expected: float) -> float | None:
+    """Held against expected, capped at 100 (an hour with extra images is not over-complete)."""
+    if expected <= 0:
+        return None
+    return round(min(100.0, 100.0 * held / expected), 1)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One hour or day: images held, and images the cadence promises over its archived part."""
+
+    start: datetime
+    held: int
+    expected: float
+
+    @property
+    def completeness(self) -> float | None:
+        return percent(self.held, self.expected)
+
+    def as_dict(self, key: str = "start") -> dict[str, Any]:
+        start: str = self.start.date().isoformat() if key == "date" else self.start.isoformat()
+        return {
+            key: start,
+            "held": self.held,
+            "expected": round(self.expected, 2),
+            "completeness": self.completeness,
+        }
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch longer than GAP without an image; ``open`` means it runs up to now."""
+
+    start: datetime
+    end: datetime
+    open: bool = False
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "minutes": self.minutes,
+            "open": self.open,
+        }
+
+
+@dataclass(frozen=True)
+class StreamCoverage:
+    """One stream over the report's days; ``began`` is when its archive started (or None)."""
+
+    terminal: str
+    stream: str
+    began: datetime | None
+    hours: list[Slot]
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def held(self) -> int:
+        return sum(h.held for h in self.hours)
+
+    @property
+    def expected(self) -> float:
+        return sum(h.expected for h in self.hours)
+
+    @property
+    def completeness(self) -> float | None:
+        return percent(self.held, self.expected)
+
+    @property
+    def days(self) -> list[Slot]:
+        """The hours summed per UTC day."""
+        days: dict[date, tuple[int, float]] = {}
+        for h in self.hours:
+            held, expected = days.get(h.start.date(), (0, 0.0))
+            days[h.start.date()] = (held + h.held, expected + h.expected)
+        return [Slot(_midnight(d), held, exp) for d, (held, exp) in days.items()]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "terminal": self.terminal,
+            "stream": self.stream,
+            "archive_began": self.began.isoformat() if self.began else None,
+            "held": self.held,
+            "expected": round(self.expected, 2),
+            "completeness": self.completeness,
+            "gaps": [g.as_dict() for g in self.gaps],
+            "days": [d.as_dict("date") for d in self.days],
+            "hours": [h.as_dict() for h in self.hours],
+        }
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """Coverage of every stream over the UTC days ``start`` to ``end``, both included."""
+
+    start: date
+    end: date
+    cadence_minutes: int
+    now: datetime
+    streams: list[StreamCoverage]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "days_in": "UTC",
+            "cadence_minutes": self.cadence_minutes,
+            "gap_minutes": int(GAP.total_seconds() // 60),
+            "generated_at": self.now.isoformat(),
+            "streams": [s.as_dict() for s in self.streams],
+        }
+
+    def lines(self) -> list[str]:
+        head = (
+            f"coverage {self.start} to {self.end} (UTC days; one image expected every "
+            f"{self.cadence_minutes} min; gaps are over {_minutes(GAP)})"
+        )
+        out = [head]
+        if not self.streams:
+            out.append("no streams in the archive")
+        for s in self.streams:
+            name = f"{s.terminal}/{s.stream}"
+            for day in s.days:
+                out.append(f"{name} {day.start.date()}  {_day_line(s, day, self.now)}")
+            gap_time = sum((g.end - g.start for g in s.gaps), timedelta())
+            out.append(
+                f"{name} total  {_held(s.held, s.expected, s.completeness)}  "
+                f"{_count(len(s.gaps), 'gap')}, {_minutes(gap_time)} without images"
+            )
+        return out
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _held(held: int, expected: float, completeness: float | None) -> str:
+    return f"{held}/{expected:g} images  {completeness}%"
+
+
+def _day_line(s: StreamCoverage, day: Slot, now: datetime) -> str:
+    if day.expected <= 0:
+        ahead = day.start >= now
+        return "not begun yet" if ahead else "before the archive began"
+    end = day.start + timedelta(days=1)
+    gaps = [g for g in s.gaps if g.start < end and g.end > day.start]
+    held = _held(day.held, round(day.expected, 1), day.completeness)
+    text = f"{held}  {_count(len(gaps), 'gap')}"
+    if gaps:
+        spans = ", ".join(
+            f"{max(g.start, day.start):%H:%M}-{'now' if g.open else f'{min(g.end, end):%H:%M}'}"
+            f" ({g.minutes} min)"
+            for g in gaps[:_GAPS_PER_LINE]
+        )
+        more = f" and {len(gaps) - _GAPS_PER_LINE} more" if len(gaps) > _GAPS_PER_LINE else ""
+        text += f": {spans}{more}"
+    return text
+
+
+def stream_coverage(
+    terminal: str,
+    stream: str,
+    times: list[datetime],
+    began: datetime | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    cadence: timedelta,
+) -> StreamCoverage:
+    """Coverage of one stream over [start, end) from its held capture times, oldest first.
+
+    Only the part after the archive began and before now is expected to hold images, so
+    days before the first run are not gaps (issue 7, item 5).
+    """
+    lo = max(start, began) if began is not None else end
+    hi = min(end, now)
+    # Hours counted from ``start``, which the web page sets to a local midnight: in a zone
+    # with a half-hour offset those are not UTC hours.
+    counts: dict[int, int] = {}
+    for ts in times:
+        if start <= ts < end:
+            n = (ts - start) // HOUR
+            counts[n] = counts.get(n, 0) + 1
+    hours = []
+    n, hour = 0, start
+    while hour < end:
+        covered = max(timedelta(), min(hour + HOUR, hi) - max(hour, lo))
+        hours.append(Slot(hour, counts.get(n, 0), covered / cadence))
+        n, hour = n + 1, hour + HOUR
+    gaps = []
+    if lo < hi:
+        edges = [lo, *(t for t in times if lo <= t < hi), hi]
+        last = len(edges) - 2
+        for n, (previous, following) in enumerate(pairwise(edges)):
+            if following - previous > GAP:
+                gaps.append(Gap(previous, following, open=n == last and hi == now))
+    return StreamCoverage(terminal, stream, began, hours, gaps)
+
+
+def coverage_report(
+    db: Database,
+    start: date,
+    end: date,
+    *,
+    terminal: str | None = None,
+    cadence_minutes: int = 10,
+    now: datetime | None = None,
+) -> CoverageReport:
+    """Per stream and UTC hour from ``start`` to ``end`` (both included): held vs expected."""
+    if end < start:
+        raise InputError(f"--to {end} is before --from {start}")
+    if cadence_minutes <= 0:
+        raise InputError(f"cadence must be at least 1 minute, not {cadence_minutes}")
+    now = now or datetime.now(UTC)
+    lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
+    cadence = timedelta(minutes=cadence_minutes)
+    result = []
+    with db.session_scope() as session:
+        for s in browse.streams(session, terminal):
+            times = browse.held_times(session, s.terminal, s.stream, lo, hi)
+            began = browse.archive_start(session, s.terminal, s.stream)
+            result.append(stream_coverage(s.terminal, s.stream, times, began, lo, hi, now, cadence))
+    return CoverageReport(start, end, cadence_minutes, now, result)

@@ -1,0 +1,240 @@
+"""Reads for looking through the archive: streams, days, nearest images, pages of rows, health."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from gatecam.database import queries
+from gatecam.database.models import DownloadRun, Image, StreamCounter, UTCDateTime
+
+# "success" is what finish_run writes today; "succeeded" is the name the run states move to.
+SUCCESS_STATUSES = ("success", "succeeded")
+# The largest id a BIGINT holds: a larger one in a URL is simply not an image.
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One archived stream with its lifetime counters."""
+
+    terminal: str
+    stream: str
+    total: int
+    last_download: datetime | None
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One image row: its id, capture time, and whether verify found its file gone."""
+
+    id: int
+    timestamp: datetime
+    missing: bool = False
+
+
+def ping(session: Session) -> None:
+    """Raise SQLAlchemyError unless the database answers."""
+    session.execute(text("SELECT 1"))
+
+
+def streams(session: Session, terminal: str | None = None) -> list[Stream]:
+    """Every stream that has counters (any image or run), by terminal and name."""
+    query = select(StreamCounter).order_by(StreamCounter.terminal, StreamCounter.camera_id)
+    if terminal is not None:
+        query = query.where(StreamCounter.terminal == terminal)
+    return [
+        Stream(c.terminal, c.camera_id, c.total, c.last_download) for c in session.scalars(query)
+    ]
+
+
+def known(session: Session, terminal: str, stream: str) -> bool:
+    return session.get(StreamCounter, (terminal, stream)) is not None
+
+
+def stats_by_terminal(session: Session) -> dict[str, dict[str, Any]]:
+    """``gatecam stats`` for every terminal that has counters."""
+    names = session.scalars(select(StreamCounter.terminal).distinct())
+    return {t: queries.get_stats(session, t) for t in sorted(names)}
+
+
+def newest(session: Session, terminal: str, stream: str) -> datetime | None:
+    """The capture time of the stream's newest image (one step down the unique index)."""
+    return session.scalar(
+        select(func.max(Image.timestamp)).where(
+            Image.terminal == terminal, Image.camera_id == stream
+        )
+    )
+
+
+def archive_start(session: Session, terminal: str, stream: str) -> datetime | None:
+    """When the archive of a stream began: its oldest image or its first run, if earlier.
+
+    Before that moment an empty hour is not a gap, only time the archive never covered.
+    """
+    oldest = session.scalar(
+        select(func.min(Image.timestamp)).where(
+            Image.terminal == terminal, Image.camera_id == stream
+        )
+    )
+    first_run = session.scalar(
+        select(func.min(DownloadRun.started_at)).where(
+            DownloadRun.terminal == terminal, DownloadRun.camera_id == stream
+        )
+    )
+    found = [t for t in (oldest, first_run) if t is not None]
+    return min(found) if found else None
+
+
+def bucket_counts(
+    session: Session, terminal: str, stream: str, edges: Sequence[datetime]
+) -> list[int]:
+    """Images in each [edges[n], edges[n + 1]), in one range scan of the unique index."""
+    if len(edges) < 2:
+        return []
+    # Each row gets the index of the first bucket whose end lies after it.
+    bucket = case(*((Image.timestamp < end, n) for n, end in enumerate(edges[1:]))).label("n")
+    rows = (
+        select(bucket)
+        .where(
+            Image.terminal == terminal,
+            Image.camera_id == stream,
+            Image.timestamp >= edges[0],
+            Image.timestamp < edges[-1],
+        )
+        .subquery()
+    )
+    # Grouped in an outer query: PostgreSQL does not see two CASEs with their own bound
+    # parameters as the same expression in SELECT and GROUP BY.
+    counts = session.execute(select(rows.c.n, func.count()).group_by(rows.c.n))
+    found = {int(n): int(count) for n, count in counts if n is not None}
+    return [found.get(n, 0) for n in range(len(edges) - 1)]
+
+
+def shots_between(
+    session: Session, terminal: str, stream: str, start: datetime, end: datetime
+) -> list[Shot]:
+    """The stream's images captured in [start, end), oldest first."""
+    rows = session.execute(
+        select(Image.id, Image.timestamp, Image.missing_since)
+        .where(
+            Image.terminal == terminal,
+            Image.camera_id == stream,
+            Image.timestamp >= start,
+            Image.timestamp < end,
+        )
+        .order_by(Image.timestamp)
+    )
+    return [Shot(row.id, row.timestamp, row.missing_since is not None) for row in rows]
+
+
+def held_times(
+    session: Session, terminal: str, stream: str, start: datetime, end: datetime
+) -> list[datetime]:
+    """Capture times in [start, end) of the images whose file is still held, oldest first."""
+    return list(
+        session.scalars(
+            select(Image.timestamp)
+            .where(
+                Image.terminal == terminal,
+                Image.camera_id == stream,
+                Image.timestamp >= start,
+                Image.timestamp < end,
+                Image.missing_since.is_(None),
+            )
+            .order_by(Image.timestamp)
+        )
+    )
+
+
+def _neighbour(
+    session: Session, terminal: str, stream: str, where: ColumnElement[bool], *, older: bool
+) -> Shot | None:
+    order = Image.timestamp.desc() if older else Image.timestamp.asc()
+    row = session.execute(
+        select(Image.id, Image.timestamp)
+        .where(
+            Image.terminal == terminal,
+            Image.camera_id == stream,
+            Image.missing_since.is_(None),
+            where,
+        )
+        .order_by(order)
+        .limit(1)
+    ).first()
+    return None if row is None else Shot(row.id, row.timestamp)
+
+
+def shot_before(
+    session: Session, terminal: str, stream: str, moment: datetime, *, inclusive: bool = True
+) -> Shot | None:
+    """The newest held image captured before ``moment`` (or at it, if ``inclusive``)."""
+    where = Image.timestamp <= moment if inclusive else Image.timestamp < moment
+    return _neighbour(session, terminal, stream, where, older=True)
+
+
+def shot_after(session: Session, terminal: str, stream: str, moment: datetime) -> Shot | None:
+    """The oldest held image captured after ``moment``."""
+    return _neighbour(session, terminal, stream, Image.timestamp > moment, older=False)
+
+
+def recent_runs(session: Session, limit: int = 10) -> list[DownloadRun]:
+    """The newest download runs; ids grow with time, so the primary key orders them."""
+    return list(session.scalars(select(DownloadRun).order_by(DownloadRun.id.desc()).limit(limit)))
+
+
+def image(session: Session, image_id: int) -> Image | None:
+    """The row of image ``image_id``, or None."""
+    if not 0 < image_id <= MAX_ID:
+        return None
+    return session.get(Image, image_id)
+
+
+def image_page(
+    session: Session,
+    *,
+    terminal: str | None = None,
+    stream: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 100,
+) -> list[Image]:
+    """Up to ``limit`` rows in (timestamp, id) order, from just after the key ``after``.
+
+    Keyset paging: each page is one index range however deep the reader has gone.
+    """
+    query = select(Image).where(Image.timestamp.is_not(None))
+    if terminal is not None:
+        query = query.where(Image.terminal == terminal)
+    if stream is not None:
+        query = query.where(Image.camera_id == stream)
+    if start is not None:
+        query = query.where(Image.timestamp >= start)
+    if end is not None:
+        query = query.where(Image.timestamp < end)
+    if after is not None:
+        ts, last_id = after
+        query = query.where(
+            or_(Image.timestamp > ts, and_(Image.timestamp == ts, Image.id > last_id))
+        )
+    return list(session.scalars(query.order_by(Image.timestamp, Image.id).limit(limit)))
+
+
+def last_successes(session: Session) -> dict[tuple[str, str], datetime | None]:
+    """Per stream that has any run: when its newest successful run ended (None if never)."""
+    ended = func.coalesce(DownloadRun.finished_at, DownloadRun.started_at)
+    succeeded = case((DownloadRun.status.in_(SUCCESS_STATUSES), ended))
+    rows = session.execute(
+        select(
+            DownloadRun.terminal, DownloadRun.camera_id, func.max(succeeded, type_=UTCDateTime())
+        )
+        .group_by(DownloadRun.terminal, DownloadRun.camera_id)
+        .order_by(DownloadRun.terminal, DownloadRun.camera_id)
+    )
+    return {(terminal, stream): last for terminal, stream, last in rows}

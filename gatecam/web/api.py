@@ -1,0 +1,154 @@
+"""The JSON API: statistics, pages of image rows, one image's row, and coverage."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gatecam import coverage
+from gatecam.database import browse
+from gatecam.database.models import Image
+from gatecam.errors import InputError
+from gatecam.sources.base import NAME_PATTERN
+from gatecam.web.common import Archive, json_response
+
+MAX_LIMIT = 1000
+# A coverage report reads every capture time in its range: keep one request bounded.
+MAX_COVERAGE_DAYS = 92
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_CURSOR = re.compile(r"(\d{1,17})\.(\d{1,19})")
+_YEARS = range(1970, 3000)
+
+
+def image_json(row: Image) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "terminal": row.terminal,
+        "stream": row.camera_id,
+        "timestamp": row.timestamp,
+        "file_size": row.file_size,
+        "sha256": row.sha256,
+        "thumbnail": row.thumbnail,
+        "created_at": row.created_at,
+        "missing": row.missing_since is not None,
+        "url": f"/image/{row.id}",
+        "thumb_url": f"/image/{row.id}/thumb",
+    }
+
+
+def encode_cursor(timestamp: datetime, image_id: int) -> str:
+    """The page key after (timestamp, id), as microseconds since 1970 and the id."""
+    return f"{(timestamp - _EPOCH) // _MICROSECOND}.{image_id}"
+
+
+def decode_cursor(text: str) -> tuple[datetime, int]:
+    match = _CURSOR.fullmatch(text)
+    if match is None or int(match[2]) > browse.MAX_ID:
+        raise InputError(f"cursor {text!r} is not one this API gave out")
+    moment = _EPOCH + int(match[1]) * _MICROSECOND
+    if moment.year not in _YEARS:
+        raise InputError(f"cursor {text!r} is not one this API gave out")
+    return moment, int(match[2])
+
+
+def parse_moment(name: str, text: str) -> datetime:
+    """An ISO 8601 date-time (UTC when it has no offset) or a date (its UTC midnight)."""
+    try:
+        if len(text) == 10:
+            moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        else:
+            moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if moment.year not in _YEARS:
+            raise ValueError("year out of range")
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InputError(f"{name} {text!r} is not an ISO 8601 date or date-time") from None
+
+
+def _name(request: Request, key: str) -> str | None:
+    value = request.query_params.get(key)
+    if value is None:
+        return None
+    if not NAME_PATTERN.fullmatch(value):
+        raise InputError(f"{key} must be a name of a-z, 0-9, _ and -")
+    return value
+
+
+def _int(request: Request, key: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(key)
+    if text is None:
+        return default
+    if not re.fullmatch(r"\d{1,9}", text) or not low <= int(text) <= high:
+        raise InputError(f"{key} must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def stats(archive: Archive, request: Request) -> Response:
+    with archive.db.session_scope() as session:
+        return json_response(browse.stats_by_terminal(session))
+
+
+def images(archive: Archive, request: Request) -> Response:
+    q = request.query_params
+    limit = _int(request, "limit", 100, 1, MAX_LIMIT)
+    start = parse_moment("from", q["from"]) if "from" in q else None
+    end = parse_moment("to", q["to"]) if "to" in q else None
+    after = decode_cursor(q["cursor"]) if "cursor" in q else None
+    with archive.db.session_scope() as session:
+        rows = browse.image_page(
+            session,
+            terminal=_name(request, "terminal"),
+            stream=_name(request, "stream"),
+            start=start,
+            end=end,
+            after=after,
+            limit=limit + 1,  # one more tells whether another page follows
+        )
+    page = rows[:limit]
+    last = page[-1] if len(rows) > limit else None
+    cursor = encode_cursor(last.timestamp, last.id) if last and last.timestamp else None
+    return json_response({"items": [image_json(r) for r in page], "next_cursor": cursor})
+
+
+def one_image(archive: Archive, request: Request) -> Response:
+    with archive.db.session_scope() as session:
+        row = browse.image(session, request.path_params["id"])
+    if row is None:
+        raise HTTPException(404, "no such image")
+    return json_response(image_json(row))
+
+
+def coverage_json(archive: Archive, request: Request) -> Response:
+    q = request.query_params
+    today = datetime.now(UTC).date()
+    try:
+        end = date.fromisoformat(q["to"]) if "to" in q else today
+        start = date.fromisoformat(q["from"]) if "from" in q else end - timedelta(days=6)
+    except ValueError:
+        raise InputError("from and to must be dates like 2025-09-02") from None
+    if not (start.year in _YEARS and end.year in _YEARS):
+        raise InputError("from and to must be dates between 1970 and 2999")
+    if (end - start).days >= MAX_COVERAGE_DAYS:
+        raise InputError(f"at most {MAX_COVERAGE_DAYS} days per request")
+    cadence = _int(request, "cadence", archive.cadence_minutes, 1, 1440)
+    report = coverage.coverage_report(
+        archive.db, start, end, terminal=_name(request, "terminal"), cadence_minutes=cadence
+    )
+    return json_response(report.as_dict())
+
+
+ROUTES: list[tuple[str, Callable[[Archive, Request], Response]]] = [
+    ("/api/stats", stats),
+    ("/api/images", images),
+    ("/api/images/{id:int}", one_image),
+    ("/api/coverage", coverage_json),
+]

@@ -1,0 +1,271 @@
+"""The OpenAPI 3.1 description of the API, images, health and metrics (at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = {"type": "string", "pattern": "^[a-z0-9_-]+$", "maxLength": 64}
+MOMENT = {
+    "type": "string",
+    "description": "ISO 8601 date-time (an offset, or UTC if none) or a date (its UTC midnight)",
+    "examples": ["2025-09-02T14:30:00-07:00", "2025-09-02"],
+}
+_TIME = {"type": "string", "format": "date-time"}
+_NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR = _json("bad input: one line saying which", _ref("Error"))
+_NOT_FOUND = _json("no such image", _ref("Error"))
+_UNAUTHORIZED = _json("a token is set and the request did not carry it", _ref("Error"))
+_UNAVAILABLE = _json("the database did not answer", _ref("Error"))
+_JPEG = {"description": "JPEG bytes", "content": {"image/jpeg": {"schema": {}}}}
+_TEXT_404 = {"description": "no such image", "content": {"text/plain": {"schema": {}}}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_COMMON = {"401": _UNAUTHORIZED, "503": _UNAVAILABLE}
+
+_IMAGE = {
+    "type": "object",
+    "required": ["id", "terminal", "stream", "timestamp", "url", "thumb_url", "missing"],
+    "properties": {
+        "id": {"type": "integer"},
+        "terminal": NAME,
+        "stream": NAME,
+        "timestamp": _TIME,
+        "file_size": {"type": ["integer", "null"]},
+        "sha256": {"type": ["string", "null"]},
+        "thumbnail": {
+            "type": "boolean",
+            "description": "only the CDN's thumbnail could be archived, not the full image",
+        },
+        "created_at": _TIME,
+        "missing": {"type": "boolean", "description": "gatecam verify found the file gone"},
+        "url": {"type": "string"},
+        "thumb_url": {"type": "string"},
+    },
+}
+_SLOT = {
+    "type": "object",
+    "required": ["held", "expected", "completeness"],
+    "properties": {
+        "start": _TIME,
+        "date": {"type": "string", "format": "date"},
+        "held": {"type": "integer", "minimum": 0},
+        "expected": {"type": "number", "minimum": 0},
+        "completeness": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+    },
+}
+_STATS = {
+    "type": "object",
+    "required": ["total_downloaded", "downloads_by_stream", "last_hour", "last_24h"],
+    "properties": {
+        "total_downloaded": {"type": "integer"},
+        "downloads_by_stream": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "last_hour": {"type": "integer"},
+        "last_24h": {"type": "integer"},
+        "last_download": _NULL_TIME,
+        "total_runs": {"type": "integer"},
+        "successful_runs": {"type": "integer"},
+        "failed_runs": {"type": "integer"},
+        "failed_downloads": {"type": "integer"},
+        "last_error": {"type": ["string", "null"]},
+    },
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "gatecam archive",
+        "version": "1",
+        "description": "Read-only access to the archived gate-camera images. When the server "
+        "has a token, every path but /healthz needs `Authorization: Bearer <token>` "
+        "or `?token=<token>`.",
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string"}},
+            },
+            "Image": _IMAGE,
+            "Stats": _STATS,
+        },
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+    "paths": {
+        "/api/stats": {
+            "get": {
+                "summary": "The statistics of `gatecam stats --json`, per terminal",
+                "responses": {
+                    "200": _json(
+                        "statistics by terminal",
+                        {"type": "object", "additionalProperties": _ref("Stats")},
+                    ),
+                    **_COMMON,
+                },
+            }
+        },
+        "/api/images": {
+            "get": {
+                "summary": "Archived images in capture-time order, a page at a time",
+                "parameters": [
+                    _query("terminal", NAME, "only this terminal"),
+                    _query("stream", NAME, "only this stream"),
+                    _query("from", MOMENT, "captured at or after"),
+                    _query("to", MOMENT, "captured before"),
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                        "images per page",
+                    ),
+                    _query("cursor", {"type": "string"}, "next_cursor of the previous page"),
+                ],
+                "responses": {
+                    "200": _json(
+                        "one page; next_cursor is null on the last",
+                        {
+                            "type": "object",
+                            "required": ["items", "next_cursor"],
+                            "properties": {
+                                "items": {"type": "array", "items": _ref("Image")},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                    ),
+                    "400": _ERROR,
+                    **_COMMON,
+                },
+            }
+        },
+        "/api/images/{id}": {
+            "get": {
+                "summary": "One image's metadata",
+                "parameters": [_ID],
+                "responses": {
+                    "200": _json("the image", _ref("Image")),
+                    "404": _NOT_FOUND,
+                    **_COMMON,
+                },
+            }
+        },
+        "/image/{id}": {
+            "get": {
+                "summary": "The archived JPEG, byte for byte (cached for ever: it never changes)",
+                "parameters": [_ID],
+                "responses": {"200": _JPEG, "404": _TEXT_404, **_COMMON},
+            }
+        },
+        "/image/{id}/thumb": {
+            "get": {
+                "summary": "A small JPEG of the image, at most 320x180",
+                "parameters": [_ID],
+                "responses": {"200": _JPEG, "404": _TEXT_404, **_COMMON},
+            }
+        },
+        "/api/coverage": {
+            "get": {
+                "summary": "Per stream and UTC hour: images held against the cadence, and gaps",
+                "parameters": [
+                    _query("from", {"type": "string", "format": "date"}, "first UTC day"),
+                    _query("to", {"type": "string", "format": "date"}, "last UTC day (at most 92)"),
+                    _query("terminal", NAME, "only this terminal"),
+                    _query(
+                        "cadence",
+                        {"type": "integer", "minimum": 1, "maximum": 1440, "default": 10},
+                        "minutes between images the site promises",
+                    ),
+                ],
+                "responses": {
+                    "200": _json(
+                        "the coverage report (same as gatecam coverage --json)",
+                        {
+                            "type": "object",
+                            "required": ["from", "to", "days_in", "streams"],
+                            "properties": {
+                                "from": {"type": "string", "format": "date"},
+                                "to": {"type": "string", "format": "date"},
+                                "days_in": {"const": "UTC"},
+                                "cadence_minutes": {"type": "integer"},
+                                "gap_minutes": {"type": "integer"},
+                                "streams": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["terminal", "stream", "gaps", "hours"],
+                                        "properties": {
+                                            "completeness": {"type": ["number", "null"]},
+                                            "gaps": {"type": "array"},
+                                            "days": {"type": "array", "items": _SLOT},
+                                            "hours": {"type": "array", "items": _SLOT},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    ),
+                    "400": _ERROR,
+                    **_COMMON,
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "200 when the database answers and every stream ran successfully "
+                "within three intervals; else 503 with the reason (never needs a token)",
+                "security": [],
+                "responses": {
+                    "200": _json("healthy", _ref("Health")),
+                    "503": _json("unhealthy", _ref("Health")),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics in the text exposition format",
+                "responses": {
+                    "200": {"description": "metrics", "content": {"text/plain": {"schema": {}}}},
+                    "401": _UNAUTHORIZED,
+                },
+            }
+        },
+    },
+    "security": [{"bearer": []}],
+}
+
+SPEC["components"]["schemas"]["Health"] = {
+    "type": "object",
+    "required": ["status", "database", "streams", "reason"],
+    "properties": {
+        "status": {"enum": ["ok", "unhealthy"]},
+        "database": {"type": "string"},
+        "reason": {"type": ["string", "null"]},
+        "streams": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["terminal", "stream", "last_success", "fresh"],
+                "properties": {
+                    "terminal": NAME,
+                    "stream": NAME,
+                    "last_success": _NULL_TIME,
+                    "fresh": {"type": "boolean"},
+                },
+            },
+        },
+    },
+}
