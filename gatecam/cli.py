@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -18,21 +17,25 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from gatecam.database import queries
 from gatecam.database.engine import Database, redact
 from gatecam.database.migrate import require_current, upgrade
-from gatecam.downloader.scheduler import (
-    DownloadConfig,
-    DownloadStats,
-    ImageDownloadScheduler,
-    RunResult,
-)
-from gatecam.errors import GatecamError, InputError
-from gatecam.settings import Settings, load_settings, settings_from_flags
+from gatecam.downloader.job import RunResult
+from gatecam.downloader.scheduler import DownloadStats, ImageDownloadScheduler
+from gatecam.errors import GatecamError, InputError, Interrupted
+from gatecam.settings import DownloadConfig, load_settings, settings_from_flags, settings_table
 from gatecam.sources.base import check_name
-from gatecam.verify import verify_archive
+from gatecam.storage import ImageStore, open_store
 
 app = typer.Typer(
     name="gatecam",
@@ -47,6 +50,7 @@ db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 logger = logging.getLogger("gatecam")
 
 # Flags shared by the commands; None means "not given", so GATECAM_* or the default applies.
@@ -57,9 +61,20 @@ DatabaseUrl = Annotated[
 DownloadDir = Annotated[
     Path | None, typer.Option("--download-dir", help="archive folder [env GATECAM_DOWNLOAD_DIR]")
 ]
-Terminal = Annotated[str | None, typer.Option("--terminal", help="terminal [env GATECAM_TERMINAL]")]
+StorageUrl = Annotated[
+    str | None,
+    typer.Option("--storage-url", help="s3://bucket/prefix [env GATECAM_STORAGE_URL]"),
+]
+Terminal = Annotated[
+    str | None,
+    typer.Option("--terminal", help="terminal of streams given without one [env GATECAM_TERMINAL]"),
+]
 Streams = Annotated[
-    str | None, typer.Option("--streams", help="comma-separated streams [env GATECAM_STREAMS]")
+    str | None,
+    typer.Option(
+        "--streams",
+        help="comma-separated streams, `stream` or `terminal/stream` [env GATECAM_STREAMS]",
+    ),
 ]
 Concurrency = Annotated[
     int | None, typer.Option("--concurrency", help="parallel downloads [env GATECAM_CONCURRENCY]")
@@ -69,29 +84,38 @@ BatchSize = Annotated[
     typer.Option("--batch-size", help="rows per database batch [env GATECAM_BATCH_SIZE]"),
 ]
 AppUrl = Annotated[
-    str | None, typer.Option("--app-url", help="Dray Dog app URL [env GATECAM_DRAYDOG_APP_URL]")
+    str | None, typer.Option("--app-url", help="Dray Dog app URL [env GATECAM_APP_URL]")
 ]
 CdnUrl = Annotated[
-    str | None, typer.Option("--cdn-url", help="Dray Dog CDN URL [env GATECAM_DRAYDOG_CDN_URL]")
+    str | None, typer.Option("--cdn-url", help="Dray Dog CDN URL [env GATECAM_CDN_URL]")
 ]
 RetentionDays = Annotated[
     int | None,
     typer.Option("--retention-days", help="keep this many days [env GATECAM_RETENTION_DAYS]"),
 ]
+Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="port to listen on")]
+Host = Annotated[str, typer.Option("--host", help="address to listen on")]
+Zone = Annotated[str, typer.Option("--tz", help="time zone the pages show times in (IANA name)")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log debug detail")]
 
 
-def _setup_logging(verbose: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter(
-        "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S+00:00"
-    )
-    formatter.converter = time.gmtime  # log times in UTC, like everything else
-    handler.setFormatter(formatter)
+def _setup_logging(verbose: bool = False, console: Console | None = None) -> None:
+    handler: logging.Handler
+    if console is not None and console.is_terminal:
+        # Log lines printed through the progress bar's console keep the bar intact.
+        handler = RichHandler(console=console, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S+00:00"
+        )
+        formatter.converter = time.gmtime  # log times in UTC, like everything else
+        handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("apscheduler", "httpx", "httpcore", "alembic"):
+    for noisy in ("apscheduler", "httpx", "httpcore", "alembic", "uvicorn", "botocore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
@@ -104,51 +128,92 @@ def _parse_day(value: str, flag: str) -> date:
         raise InputError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _config(settings: Settings) -> DownloadConfig:
-    return DownloadConfig(
-        stream_names=settings.streams,
-        download_dir=settings.download_dir,
-        terminal=settings.terminal,
-        database_url=settings.database_url,
-        app_url=settings.draydog_app_url,
-        cdn_url=settings.draydog_cdn_url,
-        interval_minutes=settings.interval_minutes,
-        concurrency=settings.concurrency,
-        batch_size=settings.batch_size,
-        chromium_path=settings.chromium_path,
-        retention_days=settings.retention_days,
-    )
+def _not_future(day: date, flag: str) -> date:
+    if day > datetime.now(UTC).date():
+        raise InputError(f"{flag}: {day} is in the future")
+    return day
 
 
-def _check_download_dir(path: Path) -> None:
-    # Check without creating anything: bad input must leave no trace (issue 3, item 7).
-    existing = path.absolute()
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {path} is not writable")
+@contextlib.contextmanager
+def _download_dir(path: Path) -> Iterator[None]:
+    """Create the archive folder, or fail with one line; undo it if what follows fails.
 
-
-def _open_database(settings: Settings) -> Database:
-    """The database at the latest schema: SQLite is upgraded in place, others are checked."""
-    db = Database(settings.database_url)
+    Bad input must leave no trace (issue 3, item 7), and a folder that cannot be made
+    (/proc/..., /sys/..., a file in the way) is bad input (issue 7, item 3).
+    """
+    missing: list[Path] = []
+    folder = path.absolute()
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
     try:
-        if db.dialect == "sqlite":
-            upgrade(db)
-        else:
-            require_current(db)
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".gatecam-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        _remove_folders(missing)
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {path}: {reason}") from None
+    try:
+        yield
+    except BaseException:
+        _remove_folders(missing)
+        raise
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _open_store(settings: DownloadConfig) -> ImageStore:
+    store = open_store(
+        settings.storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
+    )
+    check = getattr(store, "check", None)
+    if callable(check):
+        check()
+    return store
+
+
+def _scheduler(settings: DownloadConfig) -> ImageDownloadScheduler:
+    """A scheduler writing into the configured archive; bad settings leave nothing behind."""
+    if settings.storage_url:
+        return ImageDownloadScheduler(settings, store=_open_store(settings))
+    with _download_dir(settings.download_dir):
+        return ImageDownloadScheduler(settings)
+
+
+def _read_database(settings: DownloadConfig) -> Database:
+    """An existing database at the latest schema, for commands that only read it."""
+    db = Database(settings.database_url, create=False)
+    try:
+        require_current(db)
     except BaseException:
         db.dispose()
         raise
     return db
 
 
-def _scheduler(settings: Settings) -> ImageDownloadScheduler:
-    """A scheduler writing into the configured archive (checked first: nothing is written)."""
-    config = _config(settings)
-    _check_download_dir(Path(config.download_dir))
-    _open_database(settings).dispose()
-    return ImageDownloadScheduler(config)
+@contextlib.contextmanager
+def _stop_on_signals(on_stop: Callable[[], None]) -> Iterator[threading.Event]:
+    """Turn SIGINT and SIGTERM into a stop request (the run in flight is recorded)."""
+    stopped = threading.Event()
+
+    def _request_stop(signum: int, _frame: FrameType | None) -> None:
+        if not stopped.is_set():
+            logger.info("%s received: finishing the batch in flight", signal.Signals(signum).name)
+        stopped.set()
+        on_stop()
+
+    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopped
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _serve_until_stopped(serve_forever: Callable[[], None]) -> None:
@@ -162,24 +227,25 @@ def _serve_until_stopped(serve_forever: Callable[[], None]) -> None:
         serve_forever()
 
 
-def _report(results: list[RunResult]) -> None:
-    for result in results:
-        out.print(result.summary())
-    problems = [r for r in results if not r.ok]
+def _report(results: list[RunResult], stopped: bool) -> None:
+    """Exit status of a finished `once` or `backfill`; the result lines are already out."""
+    if stopped or any(r.interrupted for r in results):
+        raise Interrupted("stopped before every run ended; what was fetched is stored")
+    problems = [r for r in results if not r.ok and not r.skipped]
     if problems:
         first = problems[0]
+        name = f"{first.terminal}/{first.stream}"
         if first.error:
-            raise GatecamError(f"{first.stream}: {first.error}")
+            raise GatecamError(f"{name}: {first.error}")
         failure = first.failed[0]
-        raise GatecamError(
-            f"{first.stream}: {len(first.failed)} downloads failed, first: {failure.reason}"
-        )
+        raise GatecamError(f"{name}: {len(first.failed)} downloads failed, first: {failure.reason}")
 
 
 @app.command()
 def run(
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
+    storage_url: StorageUrl = None,
     terminal: Terminal = None,
     streams: Streams = None,
     interval: Annotated[
@@ -191,29 +257,30 @@ def run(
     app_url: AppUrl = None,
     cdn_url: CdnUrl = None,
     retention_days: RetentionDays = None,
+    web: Annotated[
+        bool, typer.Option("--web", help="also serve the web page and API (see `gatecam web`)")
+    ] = False,
+    port: Port = 8080,
+    host: Host = "127.0.0.1",
     verbose: Verbose = False,
 ) -> None:
     """Download new images now and then every interval, until SIGINT or SIGTERM.
 
-    Example: gatecam run --streams in_gate,out_gate --interval 10
+    Example: gatecam run --streams apm/in_gate,apm/out_gate --interval 10 --web
     """
     settings = settings_from_flags(locals())
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
-    logger.info(
-        "archiving into %s, database %s", settings.download_dir, redact(settings.database_url)
-    )
-    stop = threading.Event()
-
-    def _request_stop(signum: int, _frame: FrameType | None) -> None:
-        logger.info("%s received: finishing the batch in flight", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _request_stop)
-    signal.signal(signal.SIGTERM, _request_stop)
-    scheduler.start()
-    stop.wait()
-    scheduler.stop()
+    with contextlib.ExitStack() as stack:
+        stack.callback(scheduler.stop)
+        if web:
+            server = _web_server(scheduler.db, scheduler.store, settings, host, port, "")
+            stack.callback(server.stop)
+        where = scheduler.store.describe()
+        logger.info("archiving into %s, database %s", where, redact(settings.database_url))
+        with _stop_on_signals(lambda: None) as stopped:
+            scheduler.start()
+            stopped.wait()
 
 
 @app.command()
@@ -223,6 +290,7 @@ def once(
     ] = None,
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
+    storage_url: StorageUrl = None,
     terminal: Terminal = None,
     streams: Streams = None,
     concurrency: Concurrency = None,
@@ -237,15 +305,17 @@ def once(
     Example: gatecam once --streams in_gate,out_gate --date 2025-09-01
     """
     settings = settings_from_flags(locals())
-    day = _parse_day(date_, "--date") if date_ else None
-    if day and day > datetime.now(UTC).date():
-        raise InputError(f"--date: {day} is in the future")
+    day = _not_future(_parse_day(date_, "--date"), "--date") if date_ else None
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
     try:
-        _report(scheduler.run_once(day))
+        with _stop_on_signals(scheduler.job.stop.set) as stopped:
+            results = scheduler.job.run(
+                day, on_result=lambda r: out.print(r.summary(), markup=False)
+            )
     finally:
         scheduler.stop()
+    _report(results, stopped.is_set())
 
 
 @app.command()
@@ -254,6 +324,7 @@ def backfill(
     to: Annotated[str, typer.Option("--to", help="last day (YYYY-MM-DD, UTC), included")],
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
+    storage_url: StorageUrl = None,
     terminal: Terminal = None,
     streams: Streams = None,
     concurrency: Concurrency = None,
@@ -262,47 +333,69 @@ def backfill(
     cdn_url: CdnUrl = None,
     verbose: Verbose = False,
 ) -> None:
-    """Run one pass per day over a range of days, skipping what is already archived.
+    """Run one pass per stream and day over a range of days, skipping what is archived.
 
     Example: gatecam backfill --from 2025-09-01 --to 2025-09-07 --streams in_gate
     """
     settings = settings_from_flags(locals())
-    first, last = _parse_day(from_, "--from"), _parse_day(to, "--to")
+    first, last = _parse_day(from_, "--from"), _not_future(_parse_day(to, "--to"), "--to")
     if first > last:
         raise InputError(f"--from {first} is after --to {last}")
-    if last > datetime.now(UTC).date():
-        raise InputError(f"--to: {last} is in the future")
-    _setup_logging(verbose)
-    scheduler = _scheduler(settings)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    results: list[RunResult] = []
+    _setup_logging(verbose, err)
+    scheduler = _scheduler(settings)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     try:
-        with Progress(console=Console(stderr=True), transient=False) as progress:
-            task = progress.add_task("backfill", total=len(days))
-            for day in days:
-                progress.update(task, description=f"backfill {day}")
-                results += scheduler.run_once(day)
+        with (
+            _stop_on_signals(scheduler.job.stop.set) as stopped,
+            Progress(*columns, console=err, transient=True) as progress,
+        ):
+            targets = settings.targets
+            task = progress.add_task(f"{targets[0]} {days[0]}", total=len(days) * len(targets))
+            runs = [(t, d) for t in targets for d in days]
+
+            def _done(result: RunResult) -> None:
+                progress.console.print(result.summary(), markup=False, highlight=False)
                 progress.advance(task)
+                done = int(progress.tasks[0].completed)
+                if done < len(runs):
+                    progress.update(task, description=f"{runs[done][0]} {runs[done][1]}")
+
+            results = scheduler.job.run(days=days, on_result=_done)
     finally:
         scheduler.stop()
-    _report(results)
+    _report(results, stopped.is_set())
 
 
 @app.command()
 def stats(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     database_url: DatabaseUrl = None,
-    terminal: Terminal = None,
+    terminal: Annotated[
+        str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
+    ] = None,
 ) -> None:
     """Print download statistics from the database.
 
     Example: gatecam stats --json
     """
-    settings = load_settings(database_url=database_url, terminal=terminal)
-    db = _open_database(settings)
+    settings = load_settings(database_url=database_url)
+    if terminal is not None:
+        check_name(terminal, "--terminal")
+    db = _read_database(settings)
     try:
         with db.session_scope() as session:
-            data = DownloadStats(**queries.get_stats(session, settings.terminal)).as_dict()
+            known = queries.terminals(session)
+            if terminal is not None and terminal not in known:
+                listed = ", ".join(known) or "none yet"
+                raise InputError(f"--terminal: no terminal {terminal!r} in the database ({listed})")
+            data = DownloadStats(**queries.get_stats(session, terminal)).as_dict()
     finally:
         db.dispose()
     if as_json:
@@ -328,6 +421,7 @@ def verify(
     ] = False,
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
+    storage_url: StorageUrl = None,
     terminal: Annotated[
         str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
     ] = None,
@@ -339,14 +433,18 @@ def verify(
 
     Example: gatecam verify --repair --no-checksums
     """
-    settings = load_settings(database_url=database_url, download_dir=download_dir)
+    from gatecam.verify import verify_archive
+
+    settings = load_settings(
+        database_url=database_url, download_dir=download_dir, storage_url=storage_url
+    )
     if terminal is not None:
         check_name(terminal, "--terminal")
     _setup_logging(verbose)
-    db = _open_database(settings)
+    db = _read_database(settings)
     try:
         report = verify_archive(
-            db, settings.download_dir, terminal=terminal, repair=repair, checksums=not no_checksums
+            db, _open_store(settings), terminal=terminal, repair=repair, checksums=not no_checksums
         )
     finally:
         db.dispose()
@@ -356,36 +454,145 @@ def verify(
         raise GatecamError(f"archive and database disagree: {report.problems} problem(s) left")
 
 
+def _web_server(
+    db: Database, store: ImageStore, settings: DownloadConfig, host: str, port: int, tz: str
+) -> Any:
+    """The web page and API on ``host:port``, started in a background thread."""
+    from gatecam.web import WebServer, create_app
+
+    try:
+        app_ = create_app(
+            db,
+            store,
+            tz=tz or "America/Los_Angeles",
+            token=settings.web_token,
+            interval_minutes=settings.interval_minutes,
+        )
+    except InputError as exc:
+        raise InputError(f"--tz: {exc}") from None
+    try:
+        server = WebServer(app_, host, port)
+        server.start()
+    except OSError as exc:
+        raise InputError(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    out.print(f"web page and API on {server.url} (Ctrl-C stops)", markup=False)
+    return server
+
+
 @app.command()
 def web(
-    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8080,
-    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Port = 8080,
+    host: Host = "127.0.0.1",
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
-    tz: Annotated[
-        str, typer.Option("--tz", help="time zone the pages show times in (IANA name)")
-    ] = "America/Los_Angeles",
+    storage_url: StorageUrl = None,
+    tz: Zone = "America/Los_Angeles",
 ) -> None:
-    """Serve a read-only web page to look through the archive by day and time.
+    """Serve a read-only web page and JSON API to look through the archive.
 
     Example: gatecam web --port 8080 --tz America/Los_Angeles
     """
-    from gatecam.web import ArchiveWeb
-
-    settings = load_settings(database_url=database_url, download_dir=download_dir)
+    settings = load_settings(
+        database_url=database_url, download_dir=download_dir, storage_url=storage_url
+    )
     _setup_logging()
-    db = _open_database(settings)
+    db = _read_database(settings)
     try:
+        server = _web_server(db, _open_store(settings), settings, host, port, tz)
         try:
-            site = ArchiveWeb(db, settings.download_dir, host=host, port=port, tz=tz)
-        except InputError as exc:
-            raise InputError(f"--tz: {exc}") from None
-        except OSError as exc:
-            raise InputError(f"--port: cannot listen on {host}:{port}: {exc.strerror}") from None
-        out.print(f"archive {settings.download_dir} on {site.url} (Ctrl-C stops)", markup=False)
-        _serve_until_stopped(site.serve_forever)
+            _serve_until_stopped(server.wait)
+        finally:
+            server.stop()
     finally:
         db.dispose()
+
+
+@app.command()
+def coverage(
+    from_: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD, UTC)")],
+    to: Annotated[str, typer.Option("--to", help="last day (YYYY-MM-DD, UTC), included")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    database_url: DatabaseUrl = None,
+    terminal: Annotated[
+        str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
+    ] = None,
+) -> None:
+    """Per stream and hour: images held against the cadence, gaps over 20 min, completeness.
+
+    Example: gatecam coverage --from 2025-09-01 --to 2025-09-07 --json
+    """
+    from gatecam.coverage import coverage_report
+
+    settings = load_settings(database_url=database_url)
+    first, last = _parse_day(from_, "--from"), _parse_day(to, "--to")
+    if first > last:
+        raise InputError(f"--from {first} is after --to {last}")
+    if terminal is not None:
+        check_name(terminal, "--terminal")
+    db = _read_database(settings)
+    try:
+        report = coverage_report(db, first, last, terminal=terminal)
+    finally:
+        db.dispose()
+    if as_json:
+        out.print(json.dumps(report.as_dict(), sort_keys=True), markup=False)
+        return
+    for line in report.lines():
+        out.print(line, markup=False)
+
+
+@app.command()
+def probe(
+    stream: Annotated[str, typer.Option("--stream", help="stream, or terminal/stream")],
+    date_: Annotated[
+        str | None, typer.Option("--date", help="day to list (YYYY-MM-DD, UTC); default: today")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the bundle (created)")] = Path(
+        "gatecam-probe"
+    ),
+    terminal: Terminal = None,
+    app_url: AppUrl = None,
+    cdn_url: CdnUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run discovery once and keep everything it saw: screenshot, DOM, HAR, what found what.
+
+    Send the bundle's folder with a bug report when discovery breaks.
+
+    Example: gatecam probe --stream in_gate --date 2025-09-01 --out probe-in_gate
+    """
+    from gatecam.sources.draydog import DrayDogSource
+    from gatecam.sources.probe import probe as run_probe
+
+    settings = load_settings(streams=stream, terminal=terminal, app_url=app_url, cdn_url=cdn_url)
+    day = _not_future(_parse_day(date_, "--date"), "--date") if date_ else datetime.now(UTC).date()
+    target = settings.targets[0]
+    _setup_logging(verbose)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out: {out_dir}: {exc.strerror}") from None
+    source = DrayDogSource(
+        settings.app_url,
+        settings.cdn_url,
+        chromium_path=settings.chromium_path,
+        page_timeout=settings.page_timeout,
+    )
+    report = run_probe(source, target.terminal, target.stream, day, out_dir)
+    for line in report.lines():
+        out.print(line, markup=False)
+    if not report.ok:
+        raise GatecamError(f"discovery failed; send the folder {out_dir} with your report")
+
+
+@app.command("settings")
+def settings_command() -> None:
+    """List every setting: environment variable, flag, default and meaning.
+
+    Example: gatecam settings
+    """
+    for variable, flag, default, meaning in settings_table():
+        out.print(f"{variable:<26} {flag or '(no flag)':<18} {default:<28} {meaning}", markup=False)
 
 
 @db_app.command("upgrade")
@@ -405,27 +612,34 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 
 @app.command()
 def simulate(
-    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8765,
-    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Port = 8765,
+    host: Host = "127.0.0.1",
     latency: Annotated[
-        float, typer.Option("--latency", help="seconds before each CDN answer")
+        float, typer.Option("--latency", min=0.0, help="seconds before each CDN answer")
     ] = 0.0,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", help="a harder page the live site may serve (repeatable; `all`)"),
+    ] = None,
 ) -> None:
     """Serve a local stand-in of the Dray Dog camera page and CDN, for demos and tests.
 
-    Example: gatecam simulate --port 8765
+    Example: gatecam simulate --port 8765 --variant paged --variant longpoll
     """
-    from gatecam.standin.server import StandIn
+    from gatecam.standin.server import VARIANTS, StandIn
 
+    unknown = [v for v in variant or [] if v not in VARIANTS]
+    if unknown:
+        raise InputError(f"--variant: unknown {unknown[0]!r} (known: {', '.join(VARIANTS)})")
     _setup_logging()
     try:
-        standin = StandIn(host, port, latency=latency)
+        standin = StandIn(host, port, latency=latency, variants=variant or [])
     except OSError as exc:
         raise InputError(f"--port: cannot listen on {host}:{port}: {exc.strerror}") from None
 
     out.print(
         f"stand-in Dray Dog site on {standin.app_url}\n"
-        f"  GATECAM_DRAYDOG_APP_URL={standin.app_url} GATECAM_DRAYDOG_CDN_URL={standin.cdn_url}",
+        f"  GATECAM_APP_URL={standin.app_url} GATECAM_CDN_URL={standin.cdn_url}",
         markup=False,
     )
     _serve_until_stopped(standin.serve_forever)
@@ -442,8 +656,8 @@ def main(argv: list[str] | None = None) -> Any:
         code = app(args=argv, prog_name="gatecam", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: unknown flag, missing option, bad type
         _fail(exc.format_message(), 2)
-    except typer.Abort:
-        _fail("aborted", 130)
+    except (typer.Abort, KeyboardInterrupt):
+        _fail("interrupted", Interrupted.code)
     except GatecamError as exc:
         _fail(str(exc), exc.code)
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,14 +1,18 @@
-"""Every setting, declared once: read from ``GATECAM_*`` variables and overridden by flags."""
+"""Every setting, declared once: the job's ``DownloadConfig``, read from ``GATECAM_*`` and flags.
+
+The one table of fields below feeds the Python API (``DownloadConfig(...)``), the environment
+(``GATECAM_<FIELD>``), the CLI flags and ``gatecam settings`` (the README's table). Library code
+never reads the environment: ``load_settings`` at the CLI edge does.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, NamedTuple
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gatecam.errors import InputError
 from gatecam.sources.base import NAME_PATTERN
@@ -16,30 +20,84 @@ from gatecam.sources.base import NAME_PATTERN
 ENV_PREFIX = "GATECAM_"
 
 
-class Settings(BaseSettings):
-    """gatecam's configuration; the CLI builds one and passes it down."""
+class Target(NamedTuple):
+    """One (terminal, stream) pair: the unit a job archives and an instance claims."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+    terminal: str
+    stream: str
+
+    def __str__(self) -> str:
+        return f"{self.terminal}/{self.stream}"
+
+
+class InvalidSetting(InputError):
+    """A setting's value is invalid; ``field`` names it so the CLI can name its flag."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _name(value: str) -> str:
+    if not NAME_PATTERN.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid name (only a-z, 0-9, _ and -)")
+    return value
+
+
+class DownloadConfig(BaseModel):
+    """What to archive, where to, and how fast; validated on construction (InputError)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     database_url: str = Field(
         "sqlite:///data/gatecam.db",
-        validation_alias=AliasChoices("database_url", "GATECAM_DATABASE_URL", "DATABASE_URL"),
-        description="SQLAlchemy URL of the database (SQLite file or PostgreSQL server)",
+        description="SQLAlchemy URL of the database (SQLite file, or PostgreSQL for several hosts)",
     )
-    download_dir: Path = Field(Path("data/images"), description="where image files are archived")
-    draydog_app_url: str = Field("https://app.draydog.com", description="Dray Dog web app")
-    draydog_cdn_url: str = Field("https://cdn.draydog.com", description="Dray Dog image CDN")
-    interval_minutes: int = Field(10, gt=0, description="minutes between download jobs")
-    terminal: str = Field("apm", description="terminal whose cameras are archived")
-    streams: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["in_gate"], description="comma-separated camera streams"
+    download_dir: Path = Field(Path("data/images"), description="where image files go")
+    storage_url: str | None = Field(
+        None,
+        description="s3://bucket/prefix to keep images in S3-compatible storage; "
+        "unset keeps them in download_dir",
     )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 API address for MinIO and other S3-compatible stores"
+    )
+    terminal: str = Field("apm", description="terminal of the streams given without one")
+    streams: list[str] = Field(
+        default_factory=lambda: ["in_gate"],
+        validation_alias=AliasChoices("streams", "stream_names"),
+        description="comma-separated streams, each `stream` or `terminal/stream`",
+    )
+    interval_minutes: int = Field(10, ge=1, le=1440, description="minutes between jobs (run)")
     concurrency: int = Field(8, ge=1, le=64, description="parallel image downloads")
-    batch_size: int = Field(100, ge=1, le=1000, description="image rows per database batch")
-    chromium_path: str = Field("/usr/bin/chromium", description="headless Chromium binary")
-    retention_days: int | None = Field(
-        None, ge=1, description="delete images captured longer ago; unset keeps everything"
+    batch_size: int = Field(100, ge=1, le=1000, description="image rows per database statement")
+    app_url: str = Field(
+        "https://app.draydog.com",
+        validation_alias=AliasChoices("app_url", "draydog_app_url"),
+        description="Dray Dog camera pages",
     )
+    cdn_url: str = Field(
+        "https://cdn.draydog.com",
+        validation_alias=AliasChoices("cdn_url", "draydog_cdn_url"),
+        description="Dray Dog image CDN",
+    )
+    retention_days: int | None = Field(
+        None, ge=1, description="delete images captured longer ago, files and rows together"
+    )
+    chromium_path: str = Field("/usr/bin/chromium", description="Debian's Chromium binary")
+    page_timeout: float = Field(
+        30.0, gt=0, le=600, description="seconds the camera page may take to list a day"
+    )
+    web_token: str | None = Field(
+        None, description="bearer token the web page and API require (all but /healthz)"
+    )
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidSetting(*_first_error(exc)) from None
 
     @field_validator("streams", mode="before")
     @classmethod
@@ -53,31 +111,57 @@ class Settings(BaseSettings):
     def _check_streams(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one stream is needed")
-        for name in value:
-            if not NAME_PATTERN.fullmatch(name):
-                raise ValueError(f"{name!r} is not a valid name (only a-z, 0-9, _ and -)")
+        for entry in value:
+            parts = entry.split("/")
+            if len(parts) > 2:
+                raise ValueError(f"{entry!r} is not `stream` or `terminal/stream`")
+            for part in parts:
+                _name(part)
         return list(dict.fromkeys(value))
 
     @field_validator("terminal")
     @classmethod
     def _check_terminal(cls, value: str) -> str:
-        if not NAME_PATTERN.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid name (only a-z, 0-9, _ and -)")
-        return value
+        return _name(value)
 
-    @field_validator("draydog_app_url", "draydog_cdn_url")
+    @field_validator("app_url", "cdn_url", "s3_endpoint_url")
     @classmethod
-    def _check_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.rstrip("/")
+        return value.rstrip("/") if value else value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage(cls, value: str | None) -> str | None:
+        if value and not value.startswith("s3://"):
+            raise ValueError(f"{value!r} is not an s3://bucket/prefix URL")
+        return value or None
+
+    @property
+    def targets(self) -> list[Target]:
+        """Every (terminal, stream) to archive, in the order given, without repeats."""
+        pairs = (
+            Target(*entry.split("/", 1)) if "/" in entry else Target(self.terminal, entry)
+            for entry in self.streams
+        )
+        return list(dict.fromkeys(pairs))
+
+    @property
+    def stream_names(self) -> list[str]:
+        """The seed's name for ``streams``."""
+        return list(self.streams)
 
 
-# Flags whose name is shorter than the setting's.
-FLAGS = {
-    "interval_minutes": "--interval",
-    "draydog_app_url": "--app-url",
-    "draydog_cdn_url": "--cdn-url",
+# The CLI's flags, where they are not ``--<field-with-dashes>``.
+FLAGS = {"interval_minutes": "--interval"}
+# Settings with no flag: set once per installation, in the environment.
+ENV_ONLY = frozenset({"chromium_path", "web_token", "s3_endpoint_url", "page_timeout"})
+# Environment names kept from earlier releases and common conventions.
+ENV_ALIASES = {
+    "DATABASE_URL": "database_url",
+    "GATECAM_DRAYDOG_APP_URL": "app_url",
+    "GATECAM_DRAYDOG_CDN_URL": "cdn_url",
 }
 
 
@@ -85,37 +169,71 @@ def env_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
 
 
-def flag_name(field: str) -> str:
+def flag_name(field: str) -> str | None:
+    if field in ENV_ONLY:
+        return None
     return FLAGS.get(field, f"--{field.replace('_', '-')}")
 
 
-def settings_from_flags(flags: Mapping[str, Any]) -> Settings:
+_ALIASES = {"stream_names": "streams", "draydog_app_url": "app_url", "draydog_cdn_url": "cdn_url"}
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "settings"
+    return _ALIASES.get(field, field), error["msg"].removeprefix("Value error, ")
+
+
+def _from_environ(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(field -> value, field -> variable name) of every gatecam variable set."""
+    known = {env_name(name): name for name in DownloadConfig.model_fields} | ENV_ALIASES
+    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        names = ", ".join(sorted(env_name(name) for name in DownloadConfig.model_fields))
+        raise InputError(f"unknown setting {unknown[0]} (known: {names})")
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    # The current GATECAM_<FIELD> names win over the aliases: they are applied last.
+    for variable in [*ENV_ALIASES, *(k for k in known if k not in ENV_ALIASES)]:
+        if environ.get(variable):
+            values[known[variable]] = environ[variable]
+            sources[known[variable]] = variable
+    return values, sources
+
+
+def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any) -> DownloadConfig:
+    """Settings from the environment with flag ``overrides`` (None means "not given") on top.
+
+    Raises InputError naming the flag or variable of any invalid value or unknown variable.
+    """
+    values, sources = _from_environ(os.environ if environ is None else environ)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    try:
+        return DownloadConfig(**values)
+    except InvalidSetting as exc:
+        flag = flag_name(exc.field)
+        where = flag if exc.field in given and flag else sources.get(exc.field, env_name(exc.field))
+        raise InputError(f"{where}: {exc.message}") from None
+
+
+def settings_from_flags(flags: Mapping[str, Any]) -> DownloadConfig:
     """Settings from a command's parameters, named as its flags (``interval``, ``app_url``).
 
     Parameters that are not settings (``date_``, ``verbose``, ...) are ignored.
     """
     fields = {flag[2:].replace("-", "_"): field for field, flag in FLAGS.items()}
     overrides = {fields.get(name, name): value for name, value in flags.items()}
-    return load_settings(**{k: v for k, v in overrides.items() if k in Settings.model_fields})
+    return load_settings(**{k: v for k, v in overrides.items() if k in DownloadConfig.model_fields})
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment with flag ``overrides`` (None means "not given") on top.
-
-    Raises InputError naming the setting for any invalid value or unknown GATECAM_ variable.
-    """
-    known = {env_name(name) for name in Settings.model_fields}
-    unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
-    if unknown:
-        raise InputError(f"unknown setting {unknown[0]} (known: {', '.join(sorted(known))})")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else "settings"
-        if field == "GATECAM_DATABASE_URL":
-            field = "database_url"
-        source = flag_name(field) if field in given else env_name(field)
-        message = error["msg"].removeprefix("Value error, ")
-        raise InputError(f"{source}: {message}") from None
+def settings_table() -> list[tuple[str, str | None, str, str]]:
+    """(variable, flag, default, meaning) of every setting, for ``gatecam settings``."""
+    rows = []
+    for name, info in DownloadConfig.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            default = ",".join(default)
+        shown = "unset" if default is None else str(default)
+        rows.append((env_name(name), flag_name(name), shown, info.description or ""))
+    return rows

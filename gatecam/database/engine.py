@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatecam.errors import DatabaseError
+from gatecam.errors import DatabaseError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,22 @@ def reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _sqlite_file(path: Path, create: bool) -> None:
+    if not create:
+        if not path.is_file():
+            raise DatabaseError(
+                f"no database at {path}: give the --database-url that `gatecam run` writes to"
+            )
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        folder = path.parent
+        raise DatabaseError(f"cannot create the database folder {folder}: {exc.strerror}") from None
+    if path.exists() and not path.is_file():
+        raise DatabaseError(f"database path {path} is not a file")
+
+
 def _tune_sqlite(engine: Engine) -> None:
     # WAL lets `gatecam stats` read while a job writes; BEGIN IMMEDIATE takes the write lock
     # up front so two writers wait on the busy timeout instead of failing mid-transaction.
@@ -52,10 +68,18 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class Database:
-    """An engine and its sessions for one database URL."""
+# Server answers that mean the URL names something wrong (fix it), not a server that is down.
+_CONFIG_PROBLEMS = ("does not exist", "authentication failed", "no password supplied", "role ")
 
-    def __init__(self, url: str) -> None:
+
+class Database:
+    """An engine and its sessions for one database URL.
+
+    ``create=False`` (read-only commands) refuses an SQLite file that does not exist instead
+    of creating an empty one; ``create=True`` makes its folder.
+    """
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -65,7 +89,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _sqlite_file(Path(parsed.database), create)
             if "timeout" not in parsed.query:
                 kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
         else:
@@ -95,37 +119,19 @@ class Database:
             session.close()
 
     def check(self) -> None:
-        """Raise DatabaseError with a one-line reason if the database cannot be reached."""
+        """Raise with a one-line reason if the database cannot be reached.
+
+        DatabaseError (exit 2) when the URL names something that is not there or refuses us,
+        Unavailable (exit 3) when the server is down or not answering: try again later.
+        """
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot connect to {redact(self.url)}: {reason(exc)}") from None
+            message = f"cannot connect to {redact(self.url)}: {reason(exc)}"
+            if self.dialect == "sqlite" or any(p in message for p in _CONFIG_PROBLEMS):
+                raise DatabaseError(message) from None
+            raise Unavailable(message) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-_default: Database | None = None
-
-
-def configure(url: str) -> Database:
-    """Point the module-level ``session_scope()`` at ``url`` (nothing connects at import)."""
-    global _default
-    if _default is not None:
-        _default.dispose()
-    _default = Database(url)
-    return _default
-
-
-def default_database() -> Database:
-    if _default is None:
-        raise DatabaseError("no database configured: call gatecam.database.configure(url) first")
-    return _default
-
-
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    """A transaction on the database given to ``configure()``."""
-    with default_database().session_scope() as session:
-        yield session

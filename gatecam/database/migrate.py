@@ -52,3 +52,15 @@ def require_current(db: Database) -> None:
             f"database {redact(db.url)} is at schema revision {current or 'none'}, "
             f"gatecam needs {head}: run `gatecam db upgrade`"
         )
+
+
+def prepare(db: Database) -> None:
+    """Make ``db`` ready for a writer: SQLite is upgraded in place, a server is checked.
+
+    SQLite belongs to the one host that runs gatecam, so it may migrate itself; a shared
+    server is migrated once, on purpose, with `gatecam db upgrade`.
+    """
+    if db.dialect == "sqlite":
+        upgrade(db)
+    else:
+        require_current(db)

@@ -20,8 +20,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gatecam.database.engine import configure, session_scope
-
 __all__ = [
     "Base",
     "DownloadRun",
@@ -29,8 +27,6 @@ __all__ = [
     "MinuteCount",
     "StreamCounter",
     "UTCDateTime",
-    "configure",
-    "session_scope",
 ]
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -117,8 +113,13 @@ class DownloadRun(Base):
     camera_id: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # running | success | failed
+    # running | success | failed | interrupted (the process stopped before the run ended)
     status: Mapped[str] = mapped_column(String(16), default="running")
+    # Which instance ran it (issue 8), and so whether a "running" row can still be alive.
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    # JSON object: discovery strategy -> images of the run's days it found (issue 6).
+    found_by: Mapped[str | None] = mapped_column(Text)
     days: Mapped[str] = mapped_column(String(255), default="")
     discovered: Mapped[int] = mapped_column(Integer, default=0)
     downloaded: Mapped[int] = mapped_column(Integer, default=0)
@@ -142,6 +143,7 @@ class StreamCounter(Base):
     total_runs: Mapped[int] = mapped_column(Integer, default=0)
     successful_runs: Mapped[int] = mapped_column(Integer, default=0)
     failed_runs: Mapped[int] = mapped_column(Integer, default=0)
+    interrupted_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failed_downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
@@ -13,7 +14,6 @@ from sqlalchemy import Connection, Dialect, Insert, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gatecam.database.engine import session_scope
 from gatecam.database.models import (
     DownloadRun,
     Image,
@@ -24,6 +24,8 @@ from gatecam.database.models import (
 )
 
 T = TypeVar("T")
+
+RUN_STATUSES = frozenset({"success", "failed", "interrupted"})
 
 
 class ImageRecord(NamedTuple):
@@ -192,6 +194,7 @@ def _bump_image_counters(session: Session, new: Counter[tuple[str, str]], now: d
 
 
 def insert_image(
+    session: Session,
     filepath: str,
     camera_id: str,
     timestamp: datetime | None = None,
@@ -200,16 +203,12 @@ def insert_image(
     terminal: str = "apm",
     sha256: str | None = None,
     thumbnail: bool = False,
-    session: Session | None = None,
 ) -> int | None:
     """Insert one image; return its new id, or None if it was already stored.
 
-    Without ``session`` it runs in its own transaction on the configured database.
+    The one-row path of the original plan; the job stores whole batches with insert_images.
     """
     record = ImageRecord(terminal, camera_id, filepath, timestamp, file_size, sha256, thumbnail)
-    if session is None:
-        with session_scope() as own:
-            return insert_image(**record._asdict(), session=own)
     if not insert_images(session, [record]):
         return None
     return session.scalar(select(Image.id).where(Image.filepath == filepath))
@@ -237,72 +236,137 @@ def missing_timestamps(
     return [ts for ts in wanted if ts not in held]
 
 
-def _added_since(session: Session, terminal: str, start: datetime) -> int:
+def _added_since(session: Session, terminals: Sequence[str], start: datetime) -> int:
     # Whole minutes come from the rollup; the partial first minute is counted exactly.
     boundary = _floor_minute(start) + timedelta(minutes=1)
-    whole = session.scalar(
-        select(func.coalesce(func.sum(MinuteCount.count), 0)).where(
-            MinuteCount.terminal == terminal, MinuteCount.minute >= boundary
+    total = 0
+    for terminal in terminals:
+        whole = session.scalar(
+            select(func.coalesce(func.sum(MinuteCount.count), 0)).where(
+                MinuteCount.terminal == terminal, MinuteCount.minute >= boundary
+            )
         )
-    )
-    partial = session.scalar(
-        select(func.count())
-        .select_from(Image)
-        .where(Image.created_at >= start, Image.created_at < boundary, Image.terminal == terminal)
-    )
-    return int(whole or 0) + int(partial or 0)
+        partial = session.scalar(
+            select(func.count())
+            .select_from(Image)
+            .where(
+                Image.created_at >= start, Image.created_at < boundary, Image.terminal == terminal
+            )
+        )
+        total += int(whole or 0) + int(partial or 0)
+    return total
 
 
-def get_stats(session: Session, terminal: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """The statistics `gatecam stats` prints, for one terminal, in a few indexed reads."""
+def terminals(session: Session) -> list[str]:
+    """Every terminal that has run a job or holds an image (a few counter rows)."""
+    return sorted(set(session.scalars(select(StreamCounter.terminal))))
+
+
+def get_stats(
+    session: Session, terminal: str | None = None, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The statistics `gatecam stats` prints, in a few indexed reads.
+
+    ``terminal`` None covers every terminal; ``downloads_by_stream`` is keyed by stream name
+    when one terminal is covered and by ``terminal/stream`` when several are.
+    """
     now = now or datetime.now(UTC)
-    counters = session.scalars(
-        select(StreamCounter).where(StreamCounter.terminal == terminal)
-    ).all()
+    query = select(StreamCounter)
+    if terminal is not None:
+        query = query.where(StreamCounter.terminal == terminal)
+    counters = session.scalars(query).all()
+    covered = sorted({c.terminal for c in counters})
+    by_stream = {
+        (c.camera_id if len(covered) == 1 else f"{c.terminal}/{c.camera_id}"): c.total
+        for c in counters
+        if c.total
+    }
     downloads = [c.last_download for c in counters if c.last_download]
     errors = [c for c in counters if c.last_error_at]
     last_error = max(errors, key=lambda c: c.last_error_at or now).last_error if errors else None
     return {
         "total_downloaded": sum(c.total for c in counters),
-        "downloads_by_stream": {c.camera_id: c.total for c in counters if c.total},
-        "last_hour": _added_since(session, terminal, now - timedelta(hours=1)),
-        "last_24h": _added_since(session, terminal, now - timedelta(hours=24)),
+        "downloads_by_stream": by_stream,
+        "last_hour": _added_since(session, covered, now - timedelta(hours=1)),
+        "last_24h": _added_since(session, covered, now - timedelta(hours=24)),
         "last_download": max(downloads) if downloads else None,
         "total_runs": sum(c.total_runs for c in counters),
         "successful_runs": sum(c.successful_runs for c in counters),
         "failed_runs": sum(c.failed_runs for c in counters),
+        "interrupted_runs": sum(c.interrupted_runs for c in counters),
         "failed_downloads": sum(c.failed_downloads for c in counters),
         "last_error": last_error,
     }
 
 
-def start_run(session: Session, terminal: str, camera_id: str, days: Sequence[str] = ()) -> int:
-    run = DownloadRun(terminal=terminal, camera_id=camera_id, days=",".join(days))
+def start_run(
+    session: Session,
+    terminal: str,
+    camera_id: str,
+    days: Sequence[str] = (),
+    *,
+    host: str | None = None,
+    pid: int | None = None,
+) -> int:
+    run = DownloadRun(
+        terminal=terminal, camera_id=camera_id, days=",".join(days), host=host, pid=pid
+    )
     session.add(run)
     session.flush()
     return run.id
+
+
+def interrupt_stale_runs(session: Session, terminal: str, camera_id: str) -> int:
+    """Mark this stream's runs still "running" as interrupted; return how many.
+
+    Called by the instance that holds the stream's job claim: no other process can be
+    running the stream, so such a row was left by a process that died (issue 7, item 1).
+    """
+    stale = session.scalars(
+        select(DownloadRun.id).where(
+            DownloadRun.terminal == terminal,
+            DownloadRun.camera_id == camera_id,
+            DownloadRun.status == "running",
+        )
+    ).all()
+    for run_id in stale:
+        finish_run(
+            session,
+            run_id,
+            status="interrupted",
+            discovered=0,
+            downloaded=0,
+            failed=0,
+            pending=0,
+            error="the process stopped before the run ended",
+        )
+    return len(stale)
 
 
 def finish_run(
     session: Session,
     run_id: int,
     *,
-    failed_run: bool,
+    status: str,
     discovered: int,
     downloaded: int,
     failed: int,
     pending: int,
     error: str | None,
+    found_by: Mapping[str, int] | None = None,
 ) -> None:
-    """Close a run and move its stream's run counters in the same transaction.
+    """Close a run (success, failed or interrupted) and move its stream's counters with it.
 
     ``error`` is also set on a successful run whose downloads partly failed, so that
-    ``last_error`` says why images are missing.
+    ``last_error`` says why images are missing. An interrupted run is no failure of the
+    site or the archive: it is counted apart and never becomes ``last_error``.
     """
+    if status not in RUN_STATUSES:
+        raise ValueError(f"unknown run status {status!r}")
     run = session.get_one(DownloadRun, run_id)
     now = utcnow()
     run.finished_at = now
-    run.status = "failed" if failed_run else "success"
+    run.status = status
     run.discovered, run.downloaded, run.failed, run.pending = (
         discovered,
         downloaded,
@@ -310,13 +374,17 @@ def finish_run(
         pending,
     )
     run.error = error
+    run.found_by = json.dumps(dict(found_by), sort_keys=True) if found_by else None
+    if status == "interrupted":
+        error = None
     stmt = _insert(session, StreamCounter).values(
         terminal=run.terminal,
         camera_id=run.camera_id,
         total=0,
         total_runs=1,
-        successful_runs=0 if failed_run else 1,
-        failed_runs=1 if failed_run else 0,
+        successful_runs=int(status == "success"),
+        failed_runs=int(status == "failed"),
+        interrupted_runs=int(status == "interrupted"),
         failed_downloads=failed,
         last_error=error,
         last_error_at=now if error else None,
@@ -325,6 +393,7 @@ def finish_run(
         "total_runs": StreamCounter.total_runs + 1,
         "successful_runs": StreamCounter.successful_runs + stmt.excluded.successful_runs,
         "failed_runs": StreamCounter.failed_runs + stmt.excluded.failed_runs,
+        "interrupted_runs": StreamCounter.interrupted_runs + stmt.excluded.interrupted_runs,
         "failed_downloads": StreamCounter.failed_downloads + failed,
     }
     if error:
@@ -374,3 +443,20 @@ def expired_images(
 def delete_images(session: Session, ids: Sequence[int]) -> None:
     """Delete image rows; lifetime counters are left as they are (retention is not loss)."""
     session.execute(delete(Image).where(Image.id.in_(ids)))
+
+
+def held_timestamps(
+    session: Session, terminal: str, camera_id: str, day: date
+) -> frozenset[datetime]:
+    """The capture times of this stream's archived images on the UTC ``day``."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    rows = session.scalars(
+        select(Image.timestamp).where(
+            Image.terminal == terminal,
+            Image.camera_id == camera_id,
+            Image.timestamp >= start,
+            Image.timestamp < start + timedelta(days=1),
+            Image.missing_since.is_(None),
+        )
+    )
+    return frozenset(ts for ts in rows if ts is not None)

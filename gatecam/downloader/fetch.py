@@ -1,4 +1,4 @@
-"""Download images of one terminal straight from the CDN into the archive.
+"""Download images straight from the CDN into the image store.
 
 Discovery needs a browser, but downloading needs only plain HTTP (shared/DRAYDOG.md), so
 this module is one pooled ``httpx.Client`` driven by a thread pool. A single image's failure
@@ -20,10 +20,12 @@ from pathlib import Path
 
 import httpx
 
-from gatecam.downloader.archive import image_path, is_complete_jpeg, write_atomic
+from gatecam import metrics
+from gatecam.downloader.archive import is_complete_jpeg
 from gatecam.errors import InputError
-from gatecam.sources.base import ImageRef, check_name
+from gatecam.sources.base import ImageRef, Source, check_name
 from gatecam.sources.draydog import DrayDogSource
+from gatecam.storage import ImageStore, LocalStore, image_key
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +37,10 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 @dataclass(frozen=True)
 class DownloadedImage:
-    """An image now stored in the archive."""
+    """An image now stored in the archive; ``key`` is its storage key (``images.filepath``)."""
 
     ref: ImageRef
-    filepath: Path
+    key: str
     file_size: int
     sha256: str
     thumbnail: bool
@@ -80,14 +82,17 @@ class _Fetched:
 
 
 class DrayDogDownloader:
-    """Downloads one terminal's images from the CDN, in parallel, over one pooled HTTP client."""
+    """Downloads images from the CDN, in parallel, over one pooled HTTP client.
+
+    ``store`` is an ImageStore, or a folder for the default local store.
+    """
 
     def __init__(
         self,
-        download_dir: Path | str,
+        store: ImageStore | Path | str,
         *,
         terminal: str = "apm",
-        source: DrayDogSource | None = None,
+        source: Source | None = None,
         concurrency: int = 8,
         timeout: float = 30.0,
         retries: int = 3,
@@ -97,7 +102,7 @@ class DrayDogDownloader:
         clock: Callable[[], datetime] | None = None,
         event_hooks: Mapping[str, list[Callable[..., object]]] | None = None,
     ) -> None:
-        self.download_dir = Path(download_dir)
+        self.store: ImageStore = LocalStore(store) if isinstance(store, (str, Path)) else store
         self.terminal = check_name(terminal, "terminal")
         if concurrency < 1:
             raise InputError(f"concurrency: must be at least 1, not {concurrency}")
@@ -107,7 +112,7 @@ class DrayDogDownloader:
             raise InputError(f"timeout: must be positive, not {timeout}")
         if backoff < 0 or max_retry_wait < 0:
             raise InputError("backoff and max_retry_wait must not be negative")
-        self.source = source or DrayDogSource()
+        self.source: Source = source or DrayDogSource()
         self.concurrency = concurrency
         self.retries = retries
         self.backoff = backoff
@@ -138,17 +143,21 @@ class DrayDogDownloader:
         self._client.close()
 
     def download_images_direct(
-        self, stream_name: str, timestamps: Iterable[datetime]
+        self, stream_name: str, timestamps: Iterable[datetime], *, terminal: str | None = None
     ) -> DownloadResult:
-        """Download the images of ``stream_name`` at ``timestamps`` into the archive."""
+        """Download the images of ``stream_name`` at ``timestamps`` into the store.
+
+        ``terminal`` defaults to the downloader's own.
+        """
         if self._closed:
             raise RuntimeError("the downloader is closed")
         stream = check_name(stream_name, "stream")
+        terminal = check_name(terminal or self.terminal, "terminal")
         refs: set[ImageRef] = set()
         for ts in timestamps:
             if ts.tzinfo is None or ts.utcoffset() is None:
                 raise InputError(f"timestamp {ts.isoformat()} has no time zone")
-            refs.add(ImageRef(self.terminal, stream, ts.astimezone(UTC)))
+            refs.add(ImageRef(terminal, stream, ts.astimezone(UTC)))
 
         result = DownloadResult()
         if refs:
@@ -163,10 +172,13 @@ class DrayDogDownloader:
                 else:
                     result.pending.append(outcome)
 
+        metrics.download_finished(terminal, stream, "downloaded", len(result.downloaded))
+        metrics.download_finished(terminal, stream, "failed", len(result.failed))
+        metrics.download_finished(terminal, stream, "pending", len(result.pending))
         thumbnails = sum(image.thumbnail for image in result.downloaded)
         logger.debug(
             "%s/%s: %d downloaded (%d as thumbnail), %d failed, %d pending",
-            self.terminal,
+            terminal,
             stream,
             len(result.downloaded),
             thumbnails,
@@ -191,14 +203,15 @@ class DrayDogDownloader:
         if chosen.body is None:
             return self._failed(ref, full.reason)
 
-        path = image_path(self.download_dir, ref)
+        key = image_key(ref)
         try:
-            write_atomic(path, chosen.body)
+            self.store.put(key, chosen.body)
         except OSError as exc:
-            return self._failed(ref, f"cannot write {path}: {exc.strerror or exc}")
+            where = f"{self.store.describe().rstrip('/')}/{key}"
+            return self._failed(ref, f"cannot write {where}: {exc.strerror or exc}")
         return DownloadedImage(
             ref=ref,
-            filepath=path,
+            key=key,
             file_size=len(chosen.body),
             sha256=sha256(chosen.body).hexdigest(),
             thumbnail=thumbnail,
@@ -229,9 +242,12 @@ class DrayDogDownloader:
             retry_after: float | None = None
             try:
                 with self._client.stream("GET", url) as response:
-                    if response.status_code not in RETRY_STATUSES:
-                        return self._accept(url, response)
-                    _drain_small(response)
+                    try:
+                        if response.status_code not in RETRY_STATUSES:
+                            return self._accept(url, response)
+                        _drain_small(response)
+                    finally:
+                        metrics.cdn_response(response.num_bytes_downloaded)
                     problem = f"HTTP {response.status_code}"
                     if response.status_code == 429:
                         retry_after = _retry_after(response)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic import command
 
@@ -13,7 +15,7 @@ from gatecam.database.migrate import (
     require_current,
     upgrade,
 )
-from gatecam.errors import DatabaseError
+from gatecam.errors import DatabaseError, Unavailable
 
 
 def test_upgrade_reaches_head_and_models_match_migrations(empty_database_url: str) -> None:
@@ -33,8 +35,10 @@ def test_upgrade_reaches_head_and_models_match_migrations(empty_database_url: st
 
 def test_unreachable_database_is_one_clear_line_without_password() -> None:
     db = Database("postgresql+psycopg://gatecam:s3cret@127.0.0.1:9/gatecam")
-    with pytest.raises(DatabaseError) as info:
+    # A server that is down is worth retrying: not the "bad input" exit code of a typo.
+    with pytest.raises(Unavailable) as info:
         db.check()
+    assert info.value.code == 3
     message = str(info.value)
     assert "s3cret" not in message
     assert "127.0.0.1:9" in message
@@ -49,3 +53,23 @@ def test_malformed_database_url_is_rejected(url: str) -> None:
 
 def test_redact_hides_the_password() -> None:
     assert redact("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
+
+
+def test_a_database_that_does_not_exist_is_bad_input() -> None:
+    db = Database("postgresql+psycopg://root@127.0.0.1:5432/no_such_gatecam_db")
+    with pytest.raises(DatabaseError) as info:
+        db.check()
+    assert info.value.code == 2
+    assert "no_such_gatecam_db" in str(info.value)
+
+
+def test_reading_a_missing_sqlite_file_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing" / "x.db"
+    with pytest.raises(DatabaseError, match="no database at"):
+        Database(f"sqlite:///{missing}", create=False)
+    assert not missing.parent.exists()
+
+
+def test_an_sqlite_path_under_a_file_is_one_clear_line() -> None:
+    with pytest.raises(DatabaseError, match="cannot create the database folder /etc/passwd"):
+        Database("sqlite:////etc/passwd/x.db")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from gatecam.database import configure, queries
+from gatecam.database import queries
 from gatecam.database.engine import Database
-from gatecam.database.models import Image
+from gatecam.database.models import DownloadRun, Image
 from gatecam.database.queries import ImageRecord
 
 T0 = datetime(2025, 9, 1, 20, 8, 39, tzinfo=UTC)
@@ -101,7 +101,7 @@ def test_runs_are_counted_with_their_last_error(database: Database) -> None:
             queries.finish_run(
                 session,
                 run,
-                failed_run=error is not None,
+                status="failed" if error is not None else "success",
                 discovered=10,
                 downloaded=8,
                 failed=2,
@@ -116,7 +116,7 @@ def test_runs_are_counted_with_their_last_error(database: Database) -> None:
         queries.finish_run(
             session,
             run,
-            failed_run=False,
+            status="success",
             discovered=0,
             downloaded=0,
             failed=0,
@@ -141,13 +141,14 @@ def test_stats_are_per_terminal(database: Database) -> None:
         assert queries.get_stats(session, "lbct")["downloads_by_stream"] == {"in_gate": 1}
 
 
-def test_insert_image_keeps_the_plans_signature(database_url: str) -> None:
-    configure(database_url)
-    first = queries.insert_image("/tmp/img1.jpg", "in_gate", file_size=1024)
-    again = queries.insert_image(filepath="/tmp/img1.jpg", camera_id="in_gate", file_size=1024)
+def test_insert_image_keeps_the_plans_signature(database: Database) -> None:
+    with database.session_scope() as session:
+        first = queries.insert_image(session, "apm/in_gate/x.jpg", "in_gate", file_size=1024)
+        again = queries.insert_image(
+            session, filepath="apm/in_gate/x.jpg", camera_id="in_gate", file_size=1024
+        )
     assert isinstance(first, int)
     assert again is None
-    configure("sqlite://").dispose()
 
 
 def test_each_batch_is_one_insert_statement(database: Database) -> None:
@@ -164,3 +165,29 @@ def test_each_batch_is_one_insert_statement(database: Database) -> None:
     finally:
         event.remove(database.engine, "before_cursor_execute", record)
     assert len(statements) == 3
+
+
+def test_a_run_left_running_is_marked_interrupted_not_failed(database: Database) -> None:
+    with database.session_scope() as session:
+        queries.start_run(session, "apm", "in_gate", ["2025-09-01"], host="h1", pid=4242)
+    with database.session_scope() as session:
+        assert queries.interrupt_stale_runs(session, "apm", "in_gate") == 1
+        assert queries.interrupt_stale_runs(session, "apm", "in_gate") == 0
+        run = session.scalars(select(DownloadRun)).one()
+        stats = queries.get_stats(session, "apm")
+    assert (run.status, run.host, run.pid) == ("interrupted", "h1", 4242)
+    assert run.finished_at is not None
+    assert (stats["failed_runs"], stats["interrupted_runs"], stats["total_runs"]) == (0, 1, 1)
+    assert stats["last_error"] is None  # a stop is not a failure of the site or the archive
+
+
+def test_stats_of_all_terminals_name_each_stream_with_its_terminal(database: Database) -> None:
+    other = [ImageRecord("lbct", "in_gate", "lbct/x.jpg", T0)]
+    with database.session_scope() as session:
+        queries.insert_images(session, records(3) + other)
+    with database.session_scope() as session:
+        both = queries.get_stats(session)
+        names = queries.terminals(session)
+    assert both["total_downloaded"] == 4
+    assert set(both["downloads_by_stream"]) == {"apm/in_gate", "lbct/in_gate"}
+    assert names == ["apm", "lbct"]

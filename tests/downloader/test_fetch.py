@@ -85,11 +85,11 @@ def test_downloads_a_day_into_the_archive(
     assert [image.ref.timestamp for image in result.downloaded] == timestamps
     with httpx.Client() as client:
         for image in result.downloaded:
-            assert image.filepath == image_path(tmp_path / "archive", image.ref)
+            assert tmp_path / "archive" / image.key == image_path(tmp_path / "archive", image.ref)
             assert not image.thumbnail
             cdn_bytes = client.get(image.url).content
             assert image.url == downloader.source.image_url(image.ref)
-            assert image.filepath.read_bytes() == cdn_bytes
+            assert (tmp_path / "archive" / image.key).read_bytes() == cdn_bytes
             assert image.file_size == len(cdn_bytes)
             assert image.sha256 == hashlib.sha256(cdn_bytes).hexdigest()
     assert len(files_under(tmp_path / "archive")) == len(timestamps)
@@ -124,7 +124,7 @@ def test_downloads_in_parallel_over_a_bounded_pool(
 
 
 def test_falls_back_to_the_thumbnail_when_the_full_image_is_missing(
-    make_downloader: MakeDownloader, standin: StandIn
+    make_downloader: MakeDownloader, standin: StandIn, tmp_path: Path
 ) -> None:
     [timestamp] = published(standin, 1)
     standin.inject("404", match="-in_gate.jpeg")
@@ -133,8 +133,8 @@ def test_falls_back_to_the_thumbnail_when_the_full_image_is_missing(
     [image] = result.downloaded
     assert image.thumbnail
     assert image.url.endswith("-in_gate-thumbnail.jpeg")
-    assert image.filepath.read_bytes() == httpx.get(image.url).content
-    assert is_complete_jpeg(image.filepath.read_bytes())
+    assert (tmp_path / "archive" / image.key).read_bytes() == httpx.get(image.url).content
+    assert is_complete_jpeg((tmp_path / "archive" / image.key).read_bytes())
 
 
 @pytest.mark.parametrize(
@@ -168,7 +168,7 @@ def test_a_bad_body_is_a_failure_and_never_written(
 
 @pytest.mark.parametrize("fault", ["503", "500", "502", "reset", "timeout", "truncated"])
 def test_a_transient_fault_is_retried_and_the_image_stored(
-    make_downloader: MakeDownloader, standin: StandIn, fault: str
+    make_downloader: MakeDownloader, standin: StandIn, fault: str, tmp_path: Path
 ) -> None:
     [timestamp] = published(standin, 1)
     standin.inject(fault, match="-in_gate.jpeg", delay=1.0)
@@ -178,7 +178,7 @@ def test_a_transient_fault_is_retried_and_the_image_stored(
     assert standin.cdn_requests - before == 2
     [image] = result.downloaded
     assert not image.thumbnail
-    assert image.filepath.read_bytes() == httpx.get(image.url).content
+    assert (tmp_path / "archive" / image.key).read_bytes() == httpx.get(image.url).content
 
 
 def test_429_waits_as_long_as_retry_after_says(

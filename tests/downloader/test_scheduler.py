@@ -13,7 +13,7 @@ from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.archive import iter_archive
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
-from gatecam.errors import DatabaseError, InputError
+from gatecam.errors import DatabaseError, InputError, Unavailable
 from gatecam.standin import StandIn
 
 STATS_KEYS = {
@@ -25,6 +25,7 @@ STATS_KEYS = {
     "total_runs",
     "successful_runs",
     "failed_runs",
+    "interrupted_runs",
     "failed_downloads",
     "last_error",
 }
@@ -60,8 +61,8 @@ def test_scheduler_saves_to_database(database_url: str, tmp_path: Path) -> None:
     )
     scheduler = ImageDownloadScheduler(config)
     downloaded_files = [
-        {"filepath": "/tmp/img1.jpg", "camera_id": "in_gate", "file_size": 1024},
-        {"filepath": "/tmp/img2.jpg", "camera_id": "in_gate", "file_size": 2048},
+        {"filepath": "apm/in_gate/img1.jpg", "camera_id": "in_gate", "file_size": 1024},
+        {"filepath": tmp_path / "apm/in_gate/img2.jpg", "camera_id": "in_gate", "file_size": 2048},
     ]
     try:
         assert scheduler.save_to_database(downloaded_files) == 2
@@ -73,13 +74,37 @@ def test_scheduler_saves_to_database(database_url: str, tmp_path: Path) -> None:
     assert stats["total_downloaded"] == 2
     assert stats["downloads_by_stream"] == {"in_gate": 2}
     assert set(stats) == STATS_KEYS
+    with scheduler.db.session_scope() as session:
+        paths = set(session.scalars(select(Image.filepath)))
+    assert paths == {"apm/in_gate/img1.jpg", "apm/in_gate/img2.jpg"}  # relative: it can move
+
+
+def test_a_file_outside_the_archive_is_refused(database_url: str, tmp_path: Path) -> None:
+    scheduler = make_scheduler(database_url, tmp_path / "archive")
+    try:
+        with pytest.raises(InputError, match="outside the download folder"):
+            scheduler.save_to_database([{"filepath": "/tmp/img1.jpg", "camera_id": "in_gate"}])
+    finally:
+        scheduler.stop()
+
+
+def test_the_python_example_works_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    """Issue 7, item 6: the API prepares SQLite by itself, as the CLI does."""
+    url = f"sqlite:///{tmp_path / 'new' / 'gatecam.db'}"
+    scheduler = ImageDownloadScheduler(
+        DownloadConfig(stream_names=["in_gate"], download_dir=tmp_path, database_url=url)
+    )
+    try:
+        assert scheduler.get_stats()["total_runs"] == 0
+    finally:
+        scheduler.stop()
 
 
 def test_construction_fails_clearly_without_a_usable_database(tmp_path: Path) -> None:
-    with pytest.raises(DatabaseError, match="cannot connect"):
+    with pytest.raises(Unavailable, match="cannot connect"):
         make_scheduler("postgresql+psycopg://root@127.0.0.1:9/none", tmp_path)
-    with pytest.raises(DatabaseError, match="gatecam db upgrade"):
-        make_scheduler(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
+    with pytest.raises(DatabaseError, match="does not exist"):
+        make_scheduler("postgresql+psycopg://root@127.0.0.1:5432/no_such_gatecam_db", tmp_path)
 
 
 @pytest.mark.parametrize(

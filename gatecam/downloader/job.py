@@ -1,0 +1,330 @@
+"""One pass of the pipeline: for each stream this instance claims, discover → download → store.
+
+A pass opens at most one browser and one HTTP pool, whatever the number of streams and days
+(issue 6). Each (terminal, stream) is claimed in the database first, so several instances on
+one PostgreSQL never run the same stream at once (issue 8); holding the claim also proves that
+any run of that stream still marked "running" was left by a process that died (issue 7).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gatecam import metrics
+from gatecam.database import queries
+from gatecam.database.engine import Database, reason
+from gatecam.database.locks import claim
+from gatecam.database.queries import ImageRecord, chunked
+from gatecam.downloader.fetch import DownloadedImage, DrayDogDownloader, FailedDownload
+from gatecam.downloader.reconcile import expire, index_files
+from gatecam.errors import GatecamError
+from gatecam.settings import DownloadConfig, Target
+from gatecam.sources.base import ImageRef, Lister, Source
+from gatecam.storage import ImageStore
+
+logger = logging.getLogger(__name__)
+
+# How far back a restarted scheduler looks for days it missed.
+MAX_CATCH_UP_DAYS = 14
+HOST = socket.gethostname()
+INTERRUPTED = "stopped before the run ended (Ctrl-C or SIGTERM)"
+
+
+@dataclass
+class RunResult:
+    """What one job did for one stream."""
+
+    terminal: str
+    stream: str
+    days: list[str] = field(default_factory=list)
+    discovered: int = 0
+    downloaded: int = 0
+    pending: int = 0
+    failed: list[FailedDownload] = field(default_factory=list)
+    error: str | None = None
+    interrupted: bool = False
+    # Another instance holds this stream's job for this tick: nothing was done here.
+    skipped: bool = False
+    found_by: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failed and not self.interrupted
+
+    @property
+    def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        return "failed" if self.error is not None else "success"
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        name = f"{self.terminal}/{self.stream}"
+        if self.skipped:
+            return f"{name}: skipped, another gatecam instance is running this stream's job"
+        text = (
+            f"{name} {','.join(self.days)}: {self.discovered} listed, "
+            f"{self.downloaded} new, {len(self.failed)} failed, {self.pending} not published yet"
+        )
+        if self.interrupted:
+            text += f"; {INTERRUPTED}"
+        elif self.error:
+            text += f"; error: {self.error}"
+        elif self.failed:
+            first = self.failed[0]
+            text += f"; first failure: {first.ref.timestamp:%H:%M:%S} {first.reason}"
+        return text
+
+
+class _Tools:
+    """The browser and the HTTP pool of one pass, each opened on first use only."""
+
+    def __init__(self, stack: ExitStack, source: Source, store: ImageStore, concurrency: int):
+        self._stack, self._source, self._store, self._concurrency = (
+            stack,
+            source,
+            store,
+            concurrency,
+        )
+        self._lister: Lister | None = None
+        self._downloader: DrayDogDownloader | None = None
+
+    @property
+    def lister(self) -> Lister:
+        if self._lister is None:
+            self._lister = self._stack.enter_context(self._source.lister())
+        return self._lister
+
+    @property
+    def downloader(self) -> DrayDogDownloader:
+        if self._downloader is None:
+            self._downloader = self._stack.enter_context(
+                DrayDogDownloader(self._store, source=self._source, concurrency=self._concurrency)
+            )
+        return self._downloader
+
+
+def file_info(image: DownloadedImage) -> ImageRecord:
+    return ImageRecord(
+        terminal=image.ref.terminal,
+        camera_id=image.ref.stream,
+        filepath=image.key,
+        timestamp=image.ref.timestamp,
+        file_size=image.file_size,
+        sha256=image.sha256,
+        thumbnail=image.thumbnail,
+    )
+
+
+class DownloadJob:
+    """Runs passes for ``config.targets`` against one database, source and image store."""
+
+    def __init__(
+        self,
+        config: DownloadConfig,
+        db: Database,
+        source: Source,
+        store: ImageStore,
+        *,
+        stop: threading.Event | None = None,
+        next_try: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.source = source
+        self.store = store
+        self.stop = stop or threading.Event()
+        self._next_try = next_try
+
+    def run(
+        self,
+        day: date | None = None,
+        *,
+        days: Sequence[date] = (),
+        on_result: Callable[[RunResult], None] = lambda _: None,
+    ) -> list[RunResult]:
+        """One pass over every target, for ``day`` (default: today and any missed days).
+
+        ``days`` runs one run per target and day instead (a backfill), sharing one browser;
+        ``on_result`` hears of each run as it ends.
+        """
+        results: list[RunResult] = []
+        with ExitStack() as stack:
+            tools = _Tools(stack, self.source, self.store, self.config.concurrency)
+            for target in self.config.targets:
+                for one_day in list(days) or [day]:
+                    if self.stop.is_set():
+                        return results
+                    results.append(self._claimed_run(target, one_day, tools))
+                    on_result(results[-1])
+        return results
+
+    def _claimed_run(self, target: Target, day: date | None, tools: _Tools) -> RunResult:
+        result = RunResult(target.terminal, target.stream)
+        try:
+            with claim(self.db, target.terminal, target.stream) as mine:
+                if not mine:
+                    result.skipped = True
+                    return result
+                return self._run(target, day, tools)
+        except (SQLAlchemyError, GatecamError) as exc:
+            # The claim itself needs the database: one line, and the next tick tries again.
+            metrics.database_error()
+            result.error = self._with_next_try(f"database unavailable: {_reason(exc)}")
+            return result
+
+    def _run(self, target: Target, day: date | None, tools: _Tools) -> RunResult:
+        terminal, stream = target
+        result = RunResult(terminal, stream)
+        started = time.monotonic()
+        try:
+            with self.db.session_scope() as session:
+                stale = queries.interrupt_stale_runs(session, terminal, stream)
+                days = self._days_to_list(session, target, day)
+                result.days = [d.isoformat() for d in days]
+                run_id = queries.start_run(
+                    session, terminal, stream, result.days, host=HOST, pid=os.getpid()
+                )
+        except SQLAlchemyError as exc:
+            # The files of a job cut short get their rows next time (issue 3, item 2).
+            metrics.database_error()
+            result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
+            return result
+        if stale:
+            logger.info(
+                "%s: marked %d run(s) left by a stopped process as interrupted", target, stale
+            )
+        try:
+            index_files(
+                self.db, self.store, terminal, stream, days, batch_size=self.config.batch_size
+            )
+            refs = self._discover(target, days, day is None, tools, result)
+            self._download(target, refs, tools, result)
+            if self.config.retention_days and not self.stop.is_set():
+                before = datetime.now(UTC) - timedelta(days=self.config.retention_days)
+                expire(self.db, self.store, terminal, stream, before)
+        except GatecamError as exc:
+            result.error = str(exc)
+        except SQLAlchemyError as exc:
+            metrics.database_error()
+            result.error = f"database unavailable: {reason(exc)}"
+        except Exception as exc:
+            # The top of the job loop: whatever went wrong is recorded and the scheduler goes on.
+            logger.exception("download job for %s crashed", target)
+            result.error = f"unexpected error: {type(exc).__name__}: {exc}"
+        if self.stop.is_set() and (result.error or result.interrupted):
+            # Ctrl-C also reaches the browser, so a failure during a stop is the stop's doing.
+            result.interrupted, result.error = True, None
+        if result.error:
+            result.error = self._with_next_try(result.error)
+        self._finish(run_id, result)
+        metrics.run_finished(terminal, stream, time.monotonic() - started, result.ok)
+        return result
+
+    def _with_next_try(self, error: str) -> str:
+        upcoming = self._next_try()
+        if upcoming is None:
+            return error
+        return f"{error}; next try at {upcoming.astimezone(UTC).isoformat(timespec='seconds')}"
+
+    def _days_to_list(self, session: Session, target: Target, day: date | None) -> list[date]:
+        """The asked-for day, or today plus every day since the last run that fully covered its day.
+
+        A scheduler that was down across midnight or for days catches up on what the source
+        still shows (issue 3, item 3).
+        """
+        if day is not None:
+            return [day]
+        today = datetime.now(UTC).date()
+        last = queries.last_covered_day(session, target.terminal, target.stream)
+        # Never further back than retention would keep, nor than the source plausibly holds.
+        horizon = min(MAX_CATCH_UP_DAYS, self.config.retention_days or MAX_CATCH_UP_DAYS)
+        first = today if last is None else max(last, today - timedelta(days=horizon))
+        return [first + timedelta(days=n) for n in range((today - first).days + 1)]
+
+    def _discover(
+        self, target: Target, days: list[date], scheduled: bool, tools: _Tools, result: RunResult
+    ) -> set[ImageRef]:
+        terminal, stream = target
+        today = datetime.now(UTC).date()
+        refs: set[ImageRef] = set()
+        started = time.monotonic()
+        for day in days:
+            if self.stop.is_set():
+                result.interrupted = True
+                break
+            known: frozenset[datetime] = frozenset()
+            if scheduled and day == today:
+                # Steady state: a paged list may stop where the archive already holds all.
+                with self.db.session_scope() as session:
+                    known = queries.held_timestamps(session, terminal, stream, day)
+            listing = tools.lister.list_images(terminal, stream, day, known=known)
+            refs.update(ref for ref in listing.refs if ref.timestamp.date() == day)
+            result.found_by.update(listing.found_by)
+        metrics.discovery_finished(terminal, stream, time.monotonic() - started)
+        result.discovered = len(refs)
+        return refs
+
+    def _download(
+        self, target: Target, refs: set[ImageRef], tools: _Tools, result: RunResult
+    ) -> None:
+        terminal, stream = target
+        if not refs or result.interrupted:
+            return
+        with self.db.session_scope() as session:
+            missing = queries.missing_timestamps(
+                session, terminal, stream, (r.timestamp for r in refs)
+            )
+        for batch in chunked(missing, self.config.batch_size):
+            if self.stop.is_set():
+                result.interrupted = True
+                break
+            fetched = tools.downloader.download_images_direct(stream, batch, terminal=terminal)
+            records = [file_info(image) for image in fetched.downloaded]
+            if records:
+                with self.db.session_scope() as session:
+                    result.downloaded += queries.insert_images(
+                        session, records, batch_size=self.config.batch_size
+                    )
+            result.failed += fetched.failed
+            result.pending += len(fetched.pending)
+
+    def _finish(self, run_id: int, result: RunResult) -> None:
+        error = result.error
+        if result.interrupted:
+            error = INTERRUPTED
+        elif error is None and result.failed:
+            error = f"{len(result.failed)} downloads failed, first: {result.failed[0].reason}"
+        try:
+            with self.db.session_scope() as session:
+                queries.finish_run(
+                    session,
+                    run_id,
+                    status=result.status,
+                    discovered=result.discovered,
+                    downloaded=result.downloaded,
+                    failed=len(result.failed),
+                    pending=result.pending,
+                    error=error,
+                    found_by=result.found_by,
+                )
+        except SQLAlchemyError as exc:
+            # Left "running": the next run of this stream marks it interrupted.
+            metrics.database_error()
+            result.error = result.error or f"database unavailable: {reason(exc)}"
+
+
+def _reason(exc: BaseException) -> str:
+    return reason(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
