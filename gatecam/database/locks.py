@@ -26,6 +26,12 @@ from gatecam.sources.base import check_name
 
 logger = logging.getLogger(__name__)
 
+# Seconds of silence before the first probe, between probes, and probes lost before the
+# server gives up on a lock holder's host: 30 + 3 * 10 = about a minute.
+KEEPALIVES = (
+    "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3"
+)
+
 
 def lock_key(terminal: str, stream: str) -> int:
     """A stable signed 64-bit key for the stream (Python's ``hash()`` differs per process)."""
@@ -72,6 +78,10 @@ def _claim_postgres(db: Database, key: int) -> Iterator[bool]:
         # Out of the pool: when this connection closes it is really closed, so a lock that a
         # failed unlock left behind can never ride along into someone else's session.
         conn.detach()
+        # A process killed with kill -9 closes its socket at once; a host that loses power
+        # does not, so the server probes this session's client and ends it (and the lock)
+        # within about a minute instead of the kernel's default two hours.
+        conn.execute(text(KEEPALIVES))
         held = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
     except SQLAlchemyError as exc:
         conn.close()
