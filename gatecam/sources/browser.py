@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import calendar
 import logging
 import os
 import re
 import time
-from contextlib import suppress
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from playwright.sync_api import Browser, Page, Playwright, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from gatecam.errors import DiscoveryError
 from gatecam.sources.base import ImageRef, Listing
+from gatecam.sources.datepicker import DayUnavailable, pick_day
 from gatecam.sources.draydog import DrayDogSource
+from gatecam.sources.network import NetworkLog
+from gatecam.sources.pagereader import Harvest, read_day
 
 logger = logging.getLogger(__name__)
 
@@ -30,41 +34,43 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Requests that can still change what the page renders; images and long-lived streams cannot.
-_RENDER_REQUESTS = {"document", "script", "xhr", "fetch"}
-# How long the page must stay unchanged before we trust it has rendered the chosen day.
-_QUIET_SECONDS = 0.5
-_POLL_MS = 100
-_MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
-_HEADER = re.compile(r"(\d{4})\D*?([A-Za-z]+|\d{1,2})\b")
-
-# Scrolls every scroll container one screen further (lazy images get their src only when
-# seen) and reports scroll positions and all image addresses, made absolute.
-_SCROLL_AND_READ = """() => {
-  const step = (el) => { el.scrollTop = el.scrollTop + el.clientHeight; return el.scrollTop; };
-  const positions = [step(document.scrollingElement || document.documentElement)];
-  for (const el of document.querySelectorAll('*')) {
-    const overflow = getComputedStyle(el).overflowY;
-    if ((overflow === 'auto' || overflow === 'scroll') && el.scrollHeight > el.clientHeight) {
-      positions.push(step(el));
-    }
-  }
-  const urls = [];
-  for (const img of document.images) {
-    if (img.src) urls.push(img.src);
-    for (const part of (img.getAttribute('srcset') || '').split(',')) {
-      const candidate = part.trim().split(/\\s+/)[0];
-      if (candidate) { try { urls.push(new URL(candidate, document.baseURI).href); } catch (e) {} }
-    }
-  }
-  const loading = [...document.querySelectorAll('.el-loading-mask')]
-    .some((el) => el.offsetParent !== null);
-  return {positions, urls, loading};
-}"""
+STRATEGIES = ("dom", "requests", "json")
+# "History", "history (24)", nested spans: any element whose text starts with the word.
+_HISTORY = re.compile(r"^\s*history\b", re.IGNORECASE)
+# A listed day whose first image comes this late after UTC midnight may have its start on
+# the site's previous day (a site cutting days in Pacific time, issue 6).
+_LATE_START = timedelta(minutes=45)
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@dataclass
+class Trace:
+    """What one discovery did, for `gatecam probe` and the logs."""
+
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    harvests: list[tuple[str, Harvest]] = field(default_factory=list)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.steps.append((name, round(time.monotonic() - started, 3)))
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Where `gatecam probe` wants the screenshot, DOM and HAR of a discovery."""
+
+    out_dir: Path
+
+    @property
+    def har(self) -> Path:
+        return self.out_dir / "network.har"
 
 
 class CameraPageBrowser:
@@ -76,14 +82,18 @@ class CameraPageBrowser:
         *,
         chromium_path: str = "/usr/bin/chromium",
         timeout: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._source = source
         self._chromium_path = chromium_path
         self._timeout = timeout
+        # Which UTC day is "today" decides between the page's own day and the picker.
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
-        # Warn about each stray URL once per browser, not on every poll of the same page.
+        # Warn about each stray URL once per browser, not on every listing of the same page.
         self._warned: set[str] = set()
+        self.launches = 0
 
     def __enter__(self) -> CameraPageBrowser:
         path = self._chromium_path
@@ -102,6 +112,7 @@ class CameraPageBrowser:
                 headless=True,
                 timeout=self._timeout * 1000,
             )
+            self.launches += 1
         except PlaywrightError as exc:
             self.__exit__()
             raise DiscoveryError(f"could not start Chromium at {path}: {_first_line(exc)}") from exc
@@ -121,124 +132,193 @@ class CameraPageBrowser:
     def list_images(
         self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()
     ) -> Listing:
-        """Every image of the UTC ``day`` the camera page lists."""
-        # The page opens on today; other days are picked in its date picker.
-        shown = self._list(terminal, stream, None if day == datetime.now(UTC).date() else day)
-        # A past day's page still shows today's latest image; keep the asked-for day only.
-        refs = [ref for ref in shown if ref.timestamp.date() == day]
-        return Listing(refs=refs, found_by={"dom": len(refs)})
+        """Every image of the UTC ``day`` the camera page lists (see Lister)."""
+        return self.discover(terminal, stream, day, known=known)
 
-    def _list(self, terminal: str, stream: str, day: date | None = None) -> list[ImageRef]:
+    def discover(
+        self,
+        terminal: str,
+        stream: str,
+        day: date,
+        *,
+        known: frozenset[datetime] = frozenset(),
+        trace: Trace | None = None,
+        artifacts: Artifacts | None = None,
+    ) -> Listing:
+        """list_images, recording steps in ``trace`` and the page into ``artifacts``."""
+        trace = trace if trace is not None else Trace()
         url = self._source.camera_page_url(terminal, stream)
+        with self._page(url, artifacts) as (page, network):
+            today = self._clock().astimezone(UTC).date()
+            with trace.step("open"):
+                self._open(page, url)
+            if day == today:
+                # The page opens on the site's today: read it, and stop paging at known images.
+                self._read(page, network, url, "default", day, known, trace)
+            else:
+                # Let the first listing render so it cannot overwrite the chosen day.
+                self._read(page, network, url, "initial", day, known, trace, follow=False)
+                self._pick_and_read(page, network, url, day, day, known, trace)
+            self._cover_neighbours(page, network, url, day, today, known, trace)
+        return self._listing(terminal, stream, day, trace)
+
+    @contextmanager
+    def _page(self, url: str, artifacts: Artifacts | None) -> Iterator[tuple[Page, NetworkLog]]:
         if self._browser is None:
             raise DiscoveryError("CameraPageBrowser must be used inside a 'with' block")
-        cdn = self._source.cdn_url.rstrip("/") + "/"
-        seen: list[str] = []
-        in_flight: set[Request] = set()
+        har = None if artifacts is None else artifacts.har
         try:
             # UTC and English so "today" and the picker's month names match the CDN's dates.
-            context = self._browser.new_context(timezone_id="UTC", locale="en-US")
+            context: BrowserContext = self._browser.new_context(
+                timezone_id="UTC", locale="en-US", service_workers="block", record_har_path=har
+            )
         except PlaywrightError as exc:
             raise DiscoveryError(f"Chromium failed opening {url}: {_first_line(exc)}") from exc
         try:
             page = context.new_page()
             page.set_default_timeout(self._timeout * 1000)
-
-            def started(request: Request) -> None:
-                # Scripts, styles and API calls are not candidates; images and CDN hits are.
-                if request.resource_type == "image" or request.url.startswith(cdn):
-                    seen.append(request.url)
-                if request.resource_type in _RENDER_REQUESTS:
-                    in_flight.add(request)
-
-            def ended(request: Request) -> None:
-                in_flight.discard(request)
-
-            page.on("request", started)
-            page.on("requestfinished", ended)
-            page.on("requestfailed", ended)
-            self._open(page, url)
-            if day is not None:
-                # Let today's listing finish first so it cannot overwrite the chosen day.
-                self._settle(page, url, in_flight)
-                seen.clear()
-                self._pick_day(page, url, day)
-            seen.extend(self._settle(page, url, in_flight))
-        except PlaywrightError as exc:
-            raise DiscoveryError(f"reading {url} failed: {_first_line(exc)}") from exc
+            network = NetworkLog(page, self._source.cdn_url)
+            try:
+                yield page, network
+            except PlaywrightError as exc:
+                raise DiscoveryError(
+                    f"reading {url} failed: {_first_line(exc)}; run `gatecam probe`"
+                ) from exc
+            finally:
+                if artifacts is not None:
+                    _save_page(page, artifacts)
         finally:
             with suppress(PlaywrightError):
                 context.close()
-        return self._refs(seen, terminal, stream, cdn)
 
     def _open(self, page: Page, url: str) -> None:
         try:
             response = page.goto(url, wait_until="domcontentloaded")
         except PlaywrightError as exc:
-            raise DiscoveryError(f"camera page {url} did not load: {_first_line(exc)}") from exc
+            raise DiscoveryError(
+                f"camera page {url} did not load: {_first_line(exc)}; "
+                "check the network and the app URL"
+            ) from exc
         if response is not None and response.status >= 400:
-            raise DiscoveryError(f"camera page {url} answered HTTP {response.status}")
+            raise DiscoveryError(
+                f"camera page {url} answered HTTP {response.status}: the site is down or "
+                "the terminal/stream name is wrong"
+            )
         try:
-            page.get_by_text("History", exact=True).first.wait_for(state="visible")
+            page.get_by_text(_HISTORY).first.wait_for(state="visible")
         except PlaywrightError as exc:
-            raise DiscoveryError(f"no History section on {url}") from exc
+            raise DiscoveryError(
+                f"History section not found on {url}: the page layout may have changed; "
+                "run `gatecam probe`"
+            ) from exc
 
-    def _pick_day(self, page: Page, url: str, day: date) -> None:
-        page.locator('input.el-input__inner[placeholder="Pick a day"]').first.click()
-        header = page.locator(".el-date-picker__header:visible").first
-        wanted = day.year * 12 + day.month - 1
-        for _ in range(12 * 50):  # bounded: a broken header must not loop forever
-            text = " ".join(header.inner_text().split())
-            shown = self._header_month(text, url)
-            if shown == wanted:
-                break
-            arrow = "right" if shown < wanted else "left"
-            header.locator(f".el-icon-arrow-{arrow}").first.click()
-            # Vue re-renders after the click returns; wait so we never click twice per month.
-            page.locator(".el-date-picker__header:visible").filter(has_not_text=text).wait_for()
-        else:
-            raise DiscoveryError(f"the date picker on {url} never reached {day:%Y %B}")
-        cells = page.locator(
-            "table.el-date-table:visible td.available:not(.prev-month):not(.next-month)"
-        ).filter(has=page.locator("span", has_text=re.compile(rf"^\s*{day.day}\s*$")))
-        if cells.count() == 0:
-            raise DiscoveryError(f"{day.isoformat()} is not available in the date picker on {url}")
-        cells.first.click()
+    def _read(
+        self,
+        page: Page,
+        network: NetworkLog,
+        url: str,
+        label: str,
+        day: date,
+        known: frozenset[datetime],
+        trace: Trace,
+        *,
+        follow: bool = True,
+    ) -> Harvest:
+        def enough(new: set[str]) -> bool:
+            # Paging may stop once the oldest image of the day on this page is archived.
+            stamps = [r.timestamp for r in self._parse(new) if r.timestamp.date() == day]
+            return bool(known) and bool(stamps) and min(stamps) in known
 
-    @staticmethod
-    def _header_month(text: str, url: str) -> int:
-        match = _HEADER.search(text)
-        month = 0
-        if match:
-            name = match[2]
-            month = int(name) if name.isdigit() else _MONTHS.get(name.lower(), 0)
-        if not match or not 1 <= month <= 12:
-            raise DiscoveryError(f"cannot read the date picker header {text!r} on {url}")
-        return int(match[1]) * 12 + month - 1
+        with trace.step(f"read {label}"):
+            harvest = read_day(
+                page,
+                network,
+                url=url,
+                cdn_url=self._source.cdn_url,
+                timeout=self._timeout,
+                follow=follow,
+                enough=enough,
+            )
+        if follow:
+            trace.harvests.append((label, harvest))
+        return harvest
 
-    def _settle(self, page: Page, url: str, in_flight: set[Request]) -> list[str]:
-        """Scroll to the bottom and wait until nothing loads or changes; return image URLs."""
-        deadline = time.monotonic() + self._timeout
-        last: Any = None
-        quiet_since = time.monotonic()
-        while True:
-            state = page.evaluate(_SCROLL_AND_READ)
-            now = time.monotonic()
-            if in_flight or state["loading"] or state != last:
-                last, quiet_since = state, now
-            elif now - quiet_since >= _QUIET_SECONDS:
-                return list(state["urls"])
-            if now > deadline:
-                raise DiscoveryError(f"camera page {url} kept loading for {self._timeout:g} s")
-            page.wait_for_timeout(_POLL_MS)  # lets Playwright deliver the request events
+    def _pick_and_read(
+        self,
+        page: Page,
+        network: NetworkLog,
+        url: str,
+        site_day: date,
+        day: date,
+        known: frozenset[datetime],
+        trace: Trace,
+    ) -> Harvest | None:
+        with trace.step(f"pick {site_day}"):
+            try:
+                pick_day(page, url, site_day)
+            except DayUnavailable:
+                if site_day != day:
+                    return None  # a neighbour the site does not offer (yet) holds nothing
+                raise
+        # Images of the previous listing stay in the DOM until the new one renders.
+        network.images.clear()
+        network.json_urls.clear()
+        return self._read(page, network, url, str(site_day), day, known, trace)
 
-    def _refs(self, urls: list[str], terminal: str, stream: str, cdn: str) -> list[ImageRef]:
-        refs: set[ImageRef] = set()
-        for url in dict.fromkeys(urls):
+    def _cover_neighbours(
+        self,
+        page: Page,
+        network: NetworkLog,
+        url: str,
+        day: date,
+        today: date,
+        known: frozenset[datetime],
+        trace: Trace,
+    ) -> None:
+        """Read the site's neighbouring day when its days are not cut at UTC midnight."""
+        dates = {r.timestamp.date() for _, h in trace.harvests for r in self._parse(h.all())}
+        stamps = [r.timestamp for _, h in trace.harvests for r in self._parse(h.all())]
+        first = min((ts for ts in stamps if ts.date() == day), default=None)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        if day + timedelta(days=1) in dates or (
+            # Today's page starts late and shows nothing of yesterday: the site's today may
+            # have begun after UTC midnight (Pacific time), so read its previous day too.
+            day == today
+            and day - timedelta(days=1) not in dates
+            and (first is None or first - midnight > _LATE_START)
+        ):
+            self._pick_and_read(page, network, url, day - timedelta(days=1), day, known, trace)
+        elif day - timedelta(days=1) in dates and day < today and day != today:
+            self._pick_and_read(page, network, url, day + timedelta(days=1), day, known, trace)
+
+    def _parse(self, urls: set[str]) -> list[ImageRef]:
+        return [ref for url in urls if (ref := self._source.parse_image_url(url)) is not None]
+
+    def _listing(self, terminal: str, stream: str, day: date, trace: Trace) -> Listing:
+        by_strategy: dict[str, set[ImageRef]] = {name: set() for name in STRATEGIES}
+        for _, harvest in trace.harvests:
+            for name, urls in (
+                ("dom", harvest.dom),
+                ("requests", harvest.requests),
+                ("json", harvest.json),
+            ):
+                for ref in self._refs(urls, terminal, stream):
+                    if ref.timestamp.date() == day:
+                        by_strategy[name].add(ref)
+        refs = set().union(*by_strategy.values())
+        return Listing(
+            refs=sorted(refs, key=lambda ref: ref.timestamp),
+            found_by={name: len(found) for name, found in by_strategy.items()},
+        )
+
+    def _refs(self, urls: set[str], terminal: str, stream: str) -> list[ImageRef]:
+        cdn = self._source.cdn_url.rstrip("/") + "/"
+        refs: list[ImageRef] = []
+        for url in sorted(urls):
             ref = self._source.parse_image_url(url)
             if ref is not None:
                 if (ref.terminal, ref.stream) == (terminal, stream):
-                    refs.add(ref)
+                    refs.append(ref)
                 continue
             # data: and blob: images (placeholders, icons) never name a camera image.
             if not url.startswith(("http:", "https:")) or url in self._warned:
@@ -247,4 +327,12 @@ class CameraPageBrowser:
             self._warned.add(url)
             reason = "not a camera image with a valid timestamp" if on_cdn else "outside the CDN"
             logger.warning("ignoring image URL %s: %s", url, reason)
-        return sorted(refs, key=lambda ref: ref.timestamp)
+        return refs
+
+
+def _save_page(page: Page, artifacts: Artifacts) -> None:
+    """Screenshot and DOM of the page as discovery left it; never fails the probe."""
+    with suppress(PlaywrightError):
+        page.screenshot(path=str(artifacts.out_dir / "screenshot.png"), full_page=True)
+    with suppress(PlaywrightError):
+        (artifacts.out_dir / "page.html").write_text(page.content(), encoding="utf-8")

@@ -1,6 +1,6 @@
 """A local stand-in of the Dray Dog camera page and CDN, for tests and demos with no internet."""
 
 from gatecam.standin.catalogue import Catalogue
-from gatecam.standin.server import FAULT_KINDS, StandIn
+from gatecam.standin.server import FAULT_KINDS, VARIANTS, StandIn
 
-__all__ = ["FAULT_KINDS", "Catalogue", "StandIn"]
+__all__ = ["FAULT_KINDS", "VARIANTS", "Catalogue", "StandIn"]

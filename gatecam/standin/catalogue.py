@@ -49,10 +49,13 @@ class Catalogue:
         clock: Callable[[], datetime] | None = None,
         history_days: int = 60,
         publish_delay: timedelta = timedelta(seconds=60),
+        scheduled: bool = True,
     ) -> None:
+        """``scheduled=False`` holds only the images tests add, e.g. exactly 60 on a day."""
         self._clock = clock or (lambda: datetime.now(UTC))
         self.history_days = history_days
         self.publish_delay = publish_delay
+        self.scheduled = scheduled
         self._lock = threading.Lock()
         self._extra: dict[tuple[str, str, date], set[datetime]] = {}
 
@@ -78,7 +81,7 @@ class Catalogue:
         check_name(stream, "stream")
         now = self.now()
         found: set[datetime] = set()
-        if (now.date() - day).days <= self.history_days:
+        if self.scheduled and (now.date() - day).days <= self.history_days:
             cutoff = now - self.publish_delay
             found.update(ts for ts in _schedule(terminal, stream, day) if ts <= cutoff)
         with self._lock:

@@ -9,13 +9,15 @@ import re
 import socket
 import struct
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from http import HTTPStatus
 from importlib import resources
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from gatecam.httpserver import LocalHandler, LocalServer
 from gatecam.sources.base import NAME_PATTERN, ImageRef
@@ -31,6 +33,40 @@ CDN_FAULTS = frozenset(
 )
 PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
 FAULT_KINDS = CDN_FAULTS | PAGE_FAULTS
+
+# Harder but plausible pages (issue 6): same CDN and Element UI markup, different habits.
+VARIANTS: dict[str, str] = {
+    "longpoll": "a request the page keeps open, and the latest image refreshed every 3 s",
+    "paged": "History paged 20 at a time with Element UI el-pagination (btn-next, li.number)",
+    "loadmore": "History shows 20 images and a 'Load more' button for the next 20",
+    "lazy": "thumbnails in a scroll box get their src only when seen (200 ms throttle)",
+    "heading": "heading 'history (N)' in lower case with nested spans, images in hour groups",
+    "element-plus": "Element Plus date picker: arrow buttons with aria-labels, no icon classes",
+    "json": "no thumbnail in the DOM: drawn on canvases, URLs only in the page's JSON",
+    "pacific": "the site cuts days in America/Los_Angeles, not UTC",
+}
+# What "all" turns into; every variant at once.
+ALL_VARIANTS = "all"
+PAGE_SIZE = 20
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+# How long the held-open request of the "longpoll" variant stays open.
+_LONG_POLL_SECONDS = 20.0
+
+
+def parse_variants(names: Iterable[str]) -> frozenset[str]:
+    """The variant set for ``names`` ("all" means every one); ValueError names an unknown one."""
+    chosen: set[str] = set()
+    for name in names:
+        name = name.strip()
+        if name == ALL_VARIANTS:
+            chosen.update(VARIANTS)
+        elif name in VARIANTS:
+            chosen.add(name)
+        elif name:
+            known = ", ".join([*VARIANTS, ALL_VARIANTS])
+            raise ValueError(f"unknown stand-in variant {name!r}; known: {known}")
+    return frozenset(chosen)
+
 
 _PAGE_PATH = re.compile(r"/terminal_cameras/(?P<terminal>[^/]+)")
 # How soon stop() is noticed: every test stops a stand-in, so the default 0.5 s adds up.
@@ -68,12 +104,15 @@ class StandIn(LocalServer):
         *,
         latency: float = 0.0,
         catalogue: Catalogue | None = None,
+        variants: Iterable[str] = (),
     ) -> None:
         self.latency = latency
+        self.variants = parse_variants(variants)
         self._catalogue = catalogue if catalogue is not None else Catalogue()
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
         self._cdn_requests = 0
+        self._thumbnail_requests = 0
         self._stopping = threading.Event()
         super().__init__(host, port, _Handler)
         self.source = DrayDogSource(app_url=self.app_url, cdn_url=self.cdn_url)
@@ -95,6 +134,27 @@ class StandIn(LocalServer):
         """How many CDN image requests arrived, whatever they were answered."""
         with self._lock:
             return self._cdn_requests
+
+    @property
+    def thumbnail_requests(self) -> int:
+        """How many of those CDN requests asked for a thumbnail."""
+        with self._lock:
+            return self._thumbnail_requests
+
+    def site_today(self) -> date:
+        """The day the camera page opens on: UTC, or Pacific with the "pacific" variant."""
+        now = self._catalogue.now()
+        return now.astimezone(_PACIFIC).date() if "pacific" in self.variants else now.date()
+
+    def site_day(self, terminal: str, stream: str, day: date) -> list[datetime]:
+        """The timestamps the page lists for its ``day``, newest first."""
+        catalogue = self._catalogue
+        if "pacific" not in self.variants:
+            return catalogue.list(terminal, stream, day)
+        # A Pacific day spans two UTC days.
+        found = catalogue.list(terminal, stream, day + timedelta(days=1))
+        found += catalogue.list(terminal, stream, day)
+        return [ts for ts in found if ts.astimezone(_PACIFIC).date() == day]
 
     def stop(self) -> None:
         """Stop serving and close the port; sleeping answers (latency, timeouts) wake up."""
@@ -135,9 +195,10 @@ class StandIn(LocalServer):
                     return fault
         return None
 
-    def _count_cdn_request(self) -> None:
+    def _count_cdn_request(self, *, thumbnail: bool) -> None:
         with self._lock:
             self._cdn_requests += 1
+            self._thumbnail_requests += thumbnail
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -177,10 +238,16 @@ class _Handler(LocalHandler):
             self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", head=method == "HEAD")
         elif path == "/api/history" and method == "GET":
             self._history(query)
+        elif path == "/api/live" and method == "GET":
+            self._live()
         elif path == "/_standin/images" and method in ("GET", "POST"):
             self._control_images(method, query, body)
         elif path == "/_standin/requests" and method == "GET":
-            self._json(HTTPStatus.OK, {"cdn_requests": self.standin.cdn_requests})
+            counts = {
+                "cdn_requests": self.standin.cdn_requests,
+                "thumbnail_requests": self.standin.thumbnail_requests,
+            }
+            self._json(HTTPStatus.OK, counts)
         elif path == "/_standin/faults" and method in ("POST", "DELETE"):
             self._control_faults(method, body)
         else:
@@ -235,7 +302,9 @@ class _Handler(LocalHandler):
             self._html(HTTPStatus.INTERNAL_SERVER_ERROR, head=head)
             return
         mode = fault.kind if fault is not None else "normal"
-        body = _page_template().replace("__STANDIN_MODE__", mode).encode()
+        variants = ",".join(sorted(self.standin.variants))
+        page = _page_template().replace("__STANDIN_MODE__", mode)
+        body = page.replace("__STANDIN_VARIANTS__", variants).encode()
         headers = {"Cache-Control": "no-store"}
         self._send(HTTPStatus.OK, body, "text/html; charset=utf-8", headers, head=head)
 
@@ -244,17 +313,29 @@ class _Handler(LocalHandler):
         if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
             self._bad_request("terminal and stream must be names of a-z, 0-9, _ and -")
             return
-        catalogue, source = self.standin.catalogue, self.standin.source
-        today = catalogue.today()
+        standin = self.standin
+        catalogue, source = standin.catalogue, standin.source
+        today = standin.site_today()
         day = _day(_param(query, "date"), today)
-        if day is None:
-            self._bad_request("date must be YYYY-MM-DD")
+        page, size = _int(_param(query, "page"), 1), _int(_param(query, "size"), 0)
+        if day is None or page < 1 or size < 0:
+            self._bad_request("date must be YYYY-MM-DD, page and size positive numbers")
             return
-        latest = catalogue.list(terminal, stream, today)[:1]
-        images = [ImageRef(terminal, stream, ts) for ts in catalogue.list(terminal, stream, day)]
+        utc_today = catalogue.today()
+        latest = (
+            catalogue.list(terminal, stream, utc_today)[:1]
+            or catalogue.list(terminal, stream, utc_today - timedelta(days=1))[:1]
+        )
+        stamps = standin.site_day(terminal, stream, day)
+        total = len(stamps)
+        if size:
+            stamps = stamps[(page - 1) * size : page * size]
+        images = [ImageRef(terminal, stream, ts) for ts in stamps]
         data: dict[str, Any] = {
             "date": day.isoformat(),
             "today": today.isoformat(),
+            "total": total,
+            "page": page,
             "latest": source.image_url(ImageRef(terminal, stream, latest[0])) if latest else None,
             "images": [
                 {
@@ -269,13 +350,18 @@ class _Handler(LocalHandler):
             data["extra"] = _foreign_urls(source, terminal, stream, day, images)
         self._json(HTTPStatus.OK, data)
 
+    def _live(self) -> None:
+        # Like a long-poll or server-sent events: nothing to say for a long time.
+        self.standin._sleep(_LONG_POLL_SECONDS)
+        self._send(HTTPStatus.NO_CONTENT, b"", "text/plain", {"Cache-Control": "no-store"})
+
     def _cdn(self, path: str, *, head: bool) -> None:
         standin = self.standin
-        standin._count_cdn_request()
+        thumbnail = path.endswith("-thumbnail.jpeg")
+        standin._count_cdn_request(thumbnail=thumbnail)
         fault = standin._take_fault(self.path, CDN_FAULTS)
         standin._sleep(standin.latency)
         ref = standin.source.parse_image_url(standin.url + path)
-        thumbnail = path.endswith("-thumbnail.jpeg")
         if fault is not None and fault.kind != "timeout":
             self._cdn_fault(fault, ref or _PLACEHOLDER, thumbnail, head=head)
             return
@@ -368,6 +454,10 @@ class _Handler(LocalHandler):
 
 def _param(query: dict[str, list[str]], name: str) -> str:
     return query.get(name, [""])[0]
+
+
+def _int(text: str, default: int) -> int:
+    return int(text) if text.isdigit() else (default if not text else -1)
 
 
 def _day(text: str, default: date) -> date | None:
