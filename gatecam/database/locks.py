@@ -14,13 +14,15 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.database.engine import Database, reason, redact
+from gatecam.database.models import DownloadRun
 from gatecam.errors import DatabaseError
 from gatecam.sources.base import check_name
 
@@ -117,3 +119,25 @@ def _claim_file(folder: Path | None, name: str) -> Iterator[bool]:
     finally:
         # Closing the descriptor drops the lock; the file stays for the next claim.
         os.close(fd)
+
+
+def finished_since(db: Database, terminal: str, stream: str, since: datetime) -> bool:
+    """True if a run of this stream that started at or after ``since`` has ended.
+
+    A claim alone stops two instances running a stream's job at the same time, not one after
+    the other in the same tick; call this once the claim is held, with the tick's time, and
+    skip the job if it says True. A run still marked "running" does not count: while we hold
+    the claim its instance cannot be alive (killed mid-job), so this tick's job is still due.
+    """
+    stmt = (
+        select(DownloadRun.id)
+        .where(
+            DownloadRun.terminal == terminal,
+            DownloadRun.camera_id == stream,
+            DownloadRun.started_at >= since,
+            DownloadRun.status.in_(("success", "failed")),
+        )
+        .limit(1)
+    )
+    with db.session_scope() as session:
+        return session.scalar(stmt) is not None

@@ -9,12 +9,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from gatecam.database.engine import Database
-from gatecam.database.locks import claim, lock_key
+from gatecam.database.locks import claim, finished_since, lock_key
+from gatecam.database.models import DownloadRun
 
 # A second gatecam process: claims the stream, says so, and holds it until stdin closes.
 HOLDER = textwrap.dedent(
@@ -113,3 +115,27 @@ def test_sqlite_lock_files_sit_beside_the_database(tmp_path: Path) -> None:
         assert (tmp_path / "gatecam.db.locks" / "apm__in_gate.lock").is_file()
     finally:
         db.dispose()
+
+
+def test_a_tick_is_done_once_a_run_of_it_has_ended(database: Database) -> None:
+    tick = datetime(2025, 9, 1, 20, 10, tzinfo=UTC)
+    with database.session_scope() as session:
+        session.add_all(
+            [
+                DownloadRun(terminal="apm", camera_id="in_gate", started_at=tick, status="failed"),
+                # Killed mid-job: still "running", so out_gate's job is still due this tick.
+                DownloadRun(
+                    terminal="apm", camera_id="out_gate", started_at=tick, status="running"
+                ),
+                DownloadRun(
+                    terminal="fms",
+                    camera_id="in_gate",
+                    started_at=tick - timedelta(minutes=10),
+                    status="success",
+                ),
+            ]
+        )
+    assert finished_since(database, "apm", "in_gate", tick)
+    assert not finished_since(database, "apm", "in_gate", tick + timedelta(seconds=1))
+    assert not finished_since(database, "apm", "out_gate", tick)
+    assert not finished_since(database, "fms", "in_gate", tick)
