@@ -7,10 +7,12 @@ from typing import Any
 NAME = {"type": "string", "pattern": "^[a-z0-9_-]+$", "maxLength": 64}
 MOMENT = {
     "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$",
     "description": "ISO 8601 date-time (an offset, or UTC if none) or a date (its UTC midnight)",
     "examples": ["2025-09-02T14:30:00-07:00", "2025-09-02"],
 }
 _TIME = {"type": "string", "format": "date-time"}
+_DATE = {"type": "string", "format": "date", "pattern": r"^(19[7-9]\d|2\d{3})-\d{2}-\d{2}$"}
 _NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
@@ -181,8 +183,8 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": "Per stream and UTC hour: images held against the cadence, and gaps",
                 "parameters": [
-                    _query("from", {"type": "string", "format": "date"}, "first UTC day"),
-                    _query("to", {"type": "string", "format": "date"}, "last UTC day (at most 92)"),
+                    _query("from", _DATE, "first UTC day (default: 6 days before to)"),
+                    _query("to", _DATE, "last UTC day (default: today; at most 92 days)"),
                     _query("terminal", NAME, "only this terminal"),
                     _query(
                         "cadence",

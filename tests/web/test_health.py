@@ -1,0 +1,137 @@
+"""/healthz, /metrics, the token and the server's own errors, over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from gatecam import metrics
+from gatecam.database import queries
+from gatecam.database.engine import Database
+from gatecam.database.models import DownloadRun
+from gatecam.storage import LocalStore
+from gatecam.web import ServeError, WebServer, create_app
+
+
+def record_run(db: Database, stream: str, status: str, ended: datetime) -> None:
+    with db.session_scope() as session:
+        run = queries.start_run(session, "apm", stream, [f"{ended:%Y-%m-%d}"])
+        queries.finish_run(
+            session, run, status=status, discovered=1, downloaded=1, failed=0, pending=0,
+            error=None if status == "success" else "page did not load",
+        )  # fmt: skip
+        session.execute(update(DownloadRun).where(DownloadRun.id == run).values(finished_at=ended))
+
+
+def serve(db: Database, tmp_path: Path, **options: object) -> WebServer:
+    return WebServer(create_app(db, LocalStore(tmp_path), **options))  # type: ignore[arg-type]
+
+
+def test_healthz_is_200_while_every_stream_ran_well_lately(
+    database: Database, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    record_run(database, "in_gate", "success", now - timedelta(minutes=5))
+    record_run(database, "out_gate", "success", now - timedelta(minutes=25))
+    with serve(database, tmp_path, interval_minutes=10) as web:
+        response = httpx.get(f"{web.url}/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["database"] == "ok" and body["reason"] is None
+    assert [(s["stream"], s["fresh"]) for s in body["streams"]] == [
+        ("in_gate", True),
+        ("out_gate", True),
+    ]
+
+
+def test_healthz_is_503_with_the_reason_when_a_stream_went_stale(
+    database: Database, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    record_run(database, "in_gate", "success", now - timedelta(minutes=5))
+    record_run(database, "out_gate", "success", now - timedelta(minutes=45))
+    record_run(database, "out_gate", "failed", now - timedelta(minutes=2))
+    record_run(database, "side_gate", "failed", now - timedelta(minutes=2))
+    with serve(database, tmp_path, interval_minutes=10) as web:
+        response = httpx.get(f"{web.url}/healthz")
+    assert response.status_code == 503
+    reason = response.json()["reason"]
+    assert "apm/out_gate: last successful run 45 min ago (limit 30 min)" in reason
+    assert "apm/side_gate: no successful run yet" in reason
+    assert "in_gate" not in reason
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"this is not an SQLite database, only text" * 100)
+    db = Database(f"sqlite:///{broken}")
+    try:
+        with serve(db, tmp_path) as web:
+            response = httpx.get(f"{web.url}/healthz")
+            page = httpx.get(f"{web.url}/")
+    finally:
+        db.dispose()
+    assert response.status_code == 503
+    assert response.json()["reason"].startswith("database: file is not a database")
+    assert page.status_code == 503 and "database error" in page.text
+
+
+def test_the_token_guards_all_but_healthz(database: Database, tmp_path: Path) -> None:
+    with serve(database, tmp_path, token="s3cret") as web:
+        for path in ["/", "/api/stats", "/metrics", "/openapi.json", "/image/1"]:
+            response = httpx.get(f"{web.url}{path}")
+            assert response.status_code == 401, path
+            assert response.headers["www-authenticate"] == "Bearer"
+        assert (
+            httpx.get(f"{web.url}/api/stats", headers={"Authorization": "Bearer nope"}).status_code
+            == 401
+        )
+        assert httpx.get(f"{web.url}/healthz").status_code == 200
+        ok = httpx.get(f"{web.url}/api/stats", headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+        # A page opened with ?token= hands the browser a cookie for its images and links.
+        with httpx.Client(base_url=web.url) as browser:
+            assert browser.get("/", params={"token": "s3cret"}).status_code == 200
+            assert browser.get("/api/stats").status_code == 200
+
+
+def test_metrics_report_this_process_and_the_archive(database: Database, tmp_path: Path) -> None:
+    record_run(database, "in_gate", "success", datetime(2025, 9, 2, 12, 0, tzinfo=UTC))
+    metrics.download_finished("apm", "in_gate", "downloaded", 3)
+    metrics.cdn_response(1234)
+    with serve(database, tmp_path) as web:
+        response = httpx.get(f"{web.url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'gatecam_downloads_total{outcome="downloaded",stream="in_gate",terminal="apm"}' in text
+    assert "gatecam_cdn_bytes_total" in text
+    assert "gatecam_archive_database_up 1.0" in text
+    line = 'gatecam_archive_last_success_timestamp_seconds{stream="in_gate",terminal="apm"}'
+    value = next(v for k, v in (ln.rsplit(" ", 1) for ln in text.splitlines()) if k == line)
+    assert float(value) == datetime(2025, 9, 2, 12, tzinfo=UTC).timestamp()
+
+
+def test_a_taken_or_impossible_port_is_one_clean_error(database: Database) -> None:
+    app = create_app(database, LocalStore("."))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(
+            ServeError, match=re.escape(f"cannot listen on 127.0.0.1:{port}: Address")
+        ):
+            WebServer(app, "127.0.0.1", port)
+    with pytest.raises(
+        OSError, match=re.escape("cannot listen on 127.0.0.1:99999: a port is a number")
+    ):
+        WebServer(app, "127.0.0.1", 99999)
+    with pytest.raises(ServeError) as caught:
+        WebServer(app, "no-such-host.invalid", 0)
+    assert caught.value.strerror and "\n" not in str(caught.value)
