@@ -16,6 +16,7 @@ from datetime import date, datetime
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
+from gatecam.errors import StorageError
 from gatecam.storage import ImageStore, LocalStore, parse_image_key
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,10 @@ def index_files(
     *,
     batch_size: int = 100,
 ) -> int:
-    """Give every stored image of these days that has no row its row; return how many."""
+    """Give every stored image of these days that has no row its row; return how many.
+
+    Raises StorageError (one line) if the store cannot be listed or read.
+    """
     keys: dict[datetime, str] = {}
     for day in days:
         for key in store.keys(day_prefix(terminal, stream, day)):
@@ -71,8 +75,12 @@ def index_files(
     # round trip per image, and no lock should be held meanwhile. ON CONFLICT settles a race.
     records = []
     for ts in unindexed:
-        with contextlib.suppress(FileNotFoundError):  # expired or deleted meanwhile
+        try:
             records.append(stored_record(store, keys[ts]))
+        except FileNotFoundError:
+            continue  # expired or deleted meanwhile
+        except OSError as exc:
+            raise _store_error(store, "read", keys[ts], exc) from None
     if not records:
         return 0
     with db.session_scope() as session:
@@ -84,8 +92,9 @@ def index_files(
 def expire(db: Database, store: ImageStore, terminal: str, stream: str, before: datetime) -> int:
     """Delete the rows, then the stored images, captured before ``before``; return how many.
 
-    Rows go first: a crash in between leaves images without rows in days no job lists again
-    (the sweep below removes them next time), never a row that points at nothing. Lifetime
+    Rows go first: a crash or a store error in between leaves images without rows in days no
+    job lists again (the sweep below removes them next time), never a row that points at
+    nothing. Store failures raise StorageError (one line). Lifetime
     counters are not touched. Only image keys are deleted: a row naming an absolute path or
     one with ``..`` (rows saved through the plan's API) never deletes anything.
     """
@@ -96,7 +105,7 @@ def expire(db: Database, store: ImageStore, terminal: str, stream: str, before: 
             queries.delete_images(session, [image_id for image_id, _ in expired])
         for _, filepath in expired:
             if parse_image_key(filepath) is not None:
-                store.delete(filepath)
+                _delete(store, filepath)
         removed += len(expired)
         if len(expired) < EXPIRE_BATCH:
             break
@@ -112,6 +121,19 @@ def expire(db: Database, store: ImageStore, terminal: str, stream: str, before: 
     return removed
 
 
+def _store_error(store: ImageStore, action: str, key: str, exc: OSError) -> StorageError:
+    # One line the job records as its error, like a listing failure, instead of a traceback.
+    return StorageError(f"cannot {action} {key} in {store.describe()}: {exc.strerror or exc}")
+
+
+def _delete(store: ImageStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except OSError as exc:
+        # The row is gone already; the sweep of old days removes the image next time.
+        raise _store_error(store, "delete", key, exc) from None
+
+
 def _sweep_old_days(store: ImageStore, terminal: str, stream: str, cutoff: date) -> None:
     """Delete images of whole days before ``cutoff`` whose rows were already gone."""
     first_kept = day_prefix(terminal, stream, cutoff)
@@ -119,7 +141,7 @@ def _sweep_old_days(store: ImageStore, terminal: str, stream: str, cutoff: date)
     for key in store.keys(f"{terminal}/{stream}/"):
         if key >= first_kept:
             break
-        store.delete(key)
+        _delete(store, key)
     if isinstance(store, LocalStore):
         # Folders are a local matter (object storage has none): drop the emptied day folders.
         for folder in (store.root / terminal / stream).glob("????-??-??"):

@@ -6,16 +6,19 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.downloader.reconcile import expire, index_files, stored_record
+from gatecam.errors import StorageError
 from gatecam.sources.base import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
+from gatecam.storage.s3 import S3Store
 from tests.storage.s3server import *  # noqa: F403  (the store fixtures)
-from tests.storage.s3server import put_raw
+from tests.storage.s3server import free_port, put_raw
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"
@@ -110,3 +113,25 @@ def test_retention_keeps_a_day_folder_that_holds_something_else(
     assert (store.path(keys[0]).parent / "notes.txt").exists()
     assert not store.path(keys[1]).parent.exists()  # emptied day folders go
     assert list(store.keys()) == []
+
+
+def test_an_unreachable_bucket_is_one_line_and_rows_still_expire(
+    database: Database,
+    aws_environ: None,
+) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    store = S3Store("archive", endpoint_url=endpoint)
+    old = NOW - timedelta(days=5)
+    key = image_key(ImageRef("apm", "in_gate", old))
+    with database.session_scope() as session:
+        queries.insert_images(
+            session, [queries.ImageRecord("apm", "in_gate", key, old, 10, "0" * 64)]
+        )
+
+    with pytest.raises(StorageError, match="cannot reach the S3 endpoint") as listing:
+        index_files(database, store, "apm", "in_gate", [NOW.date()])
+    assert "\n" not in str(listing.value)
+    with pytest.raises(StorageError, match=f"cannot delete {key} in s3://archive at ") as deleting:
+        expire(database, store, "apm", "in_gate", NOW - timedelta(days=2))
+    assert "\n" not in str(deleting.value)
+    assert rows(database) == {}  # rows first: no row is left pointing at nothing
