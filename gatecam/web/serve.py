@@ -82,6 +82,7 @@ class WebServer:
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        self._done = threading.Event()
 
     @property
     def port(self) -> int:
@@ -98,9 +99,9 @@ class WebServer:
         """Serve in a daemon thread; returns once connections are accepted."""
         if self._thread is not None:
             raise RuntimeError("WebServer already started")
+        self._done.clear()
         self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
+            target=self._run,
             name=f"WebServer-{self.port}",
             daemon=True,
         )
@@ -113,13 +114,20 @@ class WebServer:
             time.sleep(0.01)
         return self
 
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._socket])
+        finally:
+            self._done.set()
+
     def serve_forever(self) -> None:
         """Serve until KeyboardInterrupt (or the server ends), then stop cleanly."""
         self.start()
-        assert self._thread is not None
         try:
-            while self._thread.is_alive():
-                self._thread.join(0.2)
+            # An Event, not Thread.join: a KeyboardInterrupt inside join(timeout) can leave
+            # the thread looking finished (CPython gh-90882), and the server would be cut off.
+            while not self._done.wait(0.2):
+                pass
         finally:
             self.stop()
 
