@@ -111,6 +111,12 @@ class CameraPageBrowser:
                 args=CHROMIUM_ARGS,
                 headless=True,
                 timeout=self._timeout * 1000,
+                # Ctrl-C and SIGTERM are gatecam's to handle: it finishes the batch in flight
+                # and records the run. The driver would otherwise close the browser under
+                # the running job (issue 7, item 1).
+                handle_sigint=False,
+                handle_sigterm=False,
+                handle_sighup=False,
             )
             self.launches += 1
         except PlaywrightError as exc:
@@ -148,19 +154,37 @@ class CameraPageBrowser:
         """list_images, recording steps in ``trace`` and the page into ``artifacts``."""
         trace = trace if trace is not None else Trace()
         url = self._source.camera_page_url(terminal, stream)
-        with self._page(url, artifacts) as (page, network):
-            today = self._clock().astimezone(UTC).date()
-            with trace.step("open"):
-                self._open(page, url)
-            if day == today:
-                # The page opens on the site's today: read it, and stop paging at known images.
-                self._read(page, network, url, "default", day, known, trace)
-            else:
-                # Let the first listing render so it cannot overwrite the chosen day.
-                self._read(page, network, url, "initial", day, known, trace, follow=False)
-                self._pick_and_read(page, network, url, day, day, known, trace)
-            self._cover_neighbours(page, network, url, day, today, known, trace)
+        try:
+            with self._page(url, artifacts) as (page, network):
+                self._discover(page, network, url, day, known, trace)
+        except DiscoveryError as exc:
+            # Every cause names the one command that shows what the page did.
+            hint = f"; run `gatecam probe --stream {stream}`"
+            if "gatecam probe" in str(exc) or "Chromium" in str(exc):
+                raise
+            raise DiscoveryError(f"{exc}{hint}") from exc
         return self._listing(terminal, stream, day, trace)
+
+    def _discover(
+        self,
+        page: Page,
+        network: NetworkLog,
+        url: str,
+        day: date,
+        known: frozenset[datetime],
+        trace: Trace,
+    ) -> None:
+        today = self._clock().astimezone(UTC).date()
+        with trace.step("open"):
+            self._open(page, url)
+        if day == today:
+            # The page opens on the site's today: read it, and stop paging at known images.
+            self._read(page, network, url, "default", day, known, trace)
+        else:
+            # Let the first listing render so it cannot overwrite the chosen day.
+            self._read(page, network, url, "initial", day, known, trace, follow=False)
+            self._pick_and_read(page, network, url, day, day, known, trace)
+        self._cover_neighbours(page, network, url, day, today, known, trace)
 
     @contextmanager
     def _page(self, url: str, artifacts: Artifacts | None) -> Iterator[tuple[Page, NetworkLog]]:
@@ -181,9 +205,7 @@ class CameraPageBrowser:
             try:
                 yield page, network
             except PlaywrightError as exc:
-                raise DiscoveryError(
-                    f"reading {url} failed: {_first_line(exc)}; run `gatecam probe`"
-                ) from exc
+                raise DiscoveryError(f"reading {url} failed: {_first_line(exc)}") from exc
             finally:
                 if artifacts is not None:
                     _save_page(page, artifacts)
@@ -208,8 +230,7 @@ class CameraPageBrowser:
             page.get_by_text(_HISTORY).first.wait_for(state="visible")
         except PlaywrightError as exc:
             raise DiscoveryError(
-                f"History section not found on {url}: the page layout may have changed; "
-                "run `gatecam probe`"
+                f"History section not found on {url}: the page layout may have changed"
             ) from exc
 
     def _read(

@@ -34,8 +34,7 @@ def header_month(text: str, url: str) -> int:
         month = int(name) if name.isdigit() else _MONTHS.get(name.lower(), 0)
     if not match or not 1 <= month <= 12:
         raise DiscoveryError(
-            f"cannot read the date picker header {text!r} on {url}: "
-            "the picker may have changed; run `gatecam probe`"
+            f"cannot read the date picker header {text!r} on {url}: the picker may have changed"
         )
     return int(match[1]) * 12 + month - 1
 
@@ -45,8 +44,7 @@ def pick_day(page: Page, url: str, day: date) -> None:
     field = page.locator(_INPUT).first
     if field.count() == 0:
         raise DiscoveryError(
-            f"no date picker (input 'Pick a day') on {url}: the page layout may have changed; "
-            "run `gatecam probe`"
+            f"no date picker (input 'Pick a day') on {url}: the page layout may have changed"
         )
     field.click()
     header = page.locator(".el-date-picker__header:visible").first

@@ -17,9 +17,9 @@ logger = logging.getLogger(__name__)
 
 # The page has settled once no new image address appeared, nothing scrolled and no young
 # request was open for this long (issue 6: settle on "no new URLs", not on the network).
-QUIET_SECONDS = 1.0
+QUIET_SECONDS = 0.7
 # Before clicking "next", the current page must have been this still.
-_PAGE_QUIET_SECONDS = 0.4
+_PAGE_QUIET_SECONDS = 0.3
 # Element UI checks lazy images through a 200 ms throttle: pause longer between steps.
 _SCROLL_PAUSE_MS = 250
 _POLL_MS = 100

@@ -135,6 +135,10 @@ class StandIn(LocalServer):
         with self._lock:
             return self._cdn_requests
 
+    def set_variants(self, names: Iterable[str]) -> None:
+        """Switch variants from the next page load on (tests share one site and browser)."""
+        self.variants = parse_variants(names)
+
     @property
     def thumbnail_requests(self) -> int:
         """How many of those CDN requests asked for a thumbnail."""

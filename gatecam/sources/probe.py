@@ -1,0 +1,94 @@
+"""`gatecam probe`: one discovery against the configured site, kept as a bundle to send."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from gatecam.errors import GatecamError
+from gatecam.sources.browser import Artifacts, CameraPageBrowser, Trace
+from gatecam.sources.draydog import DrayDogSource
+
+BUNDLE_FILES = ("screenshot.png", "page.html", "network.har", "report.json")
+
+
+@dataclass
+class ProbeReport:
+    """What one probe found: images per strategy, per listed day, timings, and any error."""
+
+    url: str
+    day: str
+    images: int = 0
+    found_by: dict[str, int] = field(default_factory=dict)
+    listed: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    out_dir: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.images > 0
+
+    def lines(self) -> list[str]:
+        """A short human summary, one fact a line."""
+        verdict = "OK" if self.ok else ("FAILED" if self.error else "NO IMAGES")
+        out = [f"{verdict}: {self.images} images of {self.day} on {self.url}"]
+        out[0] += f" in {self.seconds:.1f} s"
+        if self.error:
+            out.append(f"error: {self.error}")
+        out.append("found by: " + ", ".join(f"{k} {v}" for k, v in self.found_by.items()))
+        for entry in self.listed:
+            out.append(
+                f"  listed {entry['listing']}: {entry['addresses']} addresses, "
+                f"{entry['pages']} page(s), {entry['scroll_steps']} scroll steps, "
+                f"{entry['seconds']:.1f} s" + (", stopped at known" if entry["stopped"] else "")
+            )
+        out.append("steps: " + ", ".join(f"{name} {secs:.1f} s" for name, secs in self.steps))
+        out.append(f"bundle: {self.out_dir} ({', '.join(BUNDLE_FILES)})")
+        return out
+
+
+def probe(
+    source: DrayDogSource, terminal: str, stream: str, day: date, out_dir: Path
+) -> ProbeReport:
+    """Run discovery once and write the bundle; a site failure is recorded, never raised.
+
+    Bad names still raise InputError (nothing to probe). Chromium missing or a page that
+    fails is written to report.json and returned in ``error``.
+    """
+    url = source.camera_page_url(terminal, stream)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = ProbeReport(url=url, day=day.isoformat(), out_dir=str(out_dir))
+    trace = Trace()
+    started = time.monotonic()
+    try:
+        with CameraPageBrowser(
+            source, chromium_path=source.chromium_path, timeout=source.page_timeout
+        ) as browser:
+            listing = browser.discover(
+                terminal, stream, day, trace=trace, artifacts=Artifacts(out_dir)
+            )
+        report.images = len(listing.refs)
+        report.found_by = listing.found_by
+    except GatecamError as exc:
+        report.error = str(exc)
+    report.seconds = round(time.monotonic() - started, 3)
+    report.steps = trace.steps
+    report.listed = [
+        {
+            "listing": label,
+            "addresses": len(h.all()),
+            "pages": h.pages,
+            "scroll_steps": h.scroll_steps,
+            "seconds": round(h.seconds, 3),
+            "stopped": h.stopped_at_known,
+        }
+        for label, h in trace.harvests
+    ]
+    (out_dir / "report.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    return report
