@@ -99,13 +99,13 @@ def time_per_row_path(url: str, records: list[dict[str, Any]]) -> Timing:
         for r in records:
             with db.session_scope() as session:
                 queries.insert_image(
+                    session,
                     r["filepath"],
                     r["camera_id"],
                     r["timestamp"],
                     r["file_size"],
                     terminal=r["terminal"],
                     sha256=r["sha256"],
-                    session=session,
                 )
         seconds = time.perf_counter() - start
     finally:

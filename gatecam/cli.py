@@ -50,7 +50,6 @@ db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 logger = logging.getLogger("gatecam")
 
 # Flags shared by the commands; None means "not given", so GATECAM_* or the default applies.
@@ -93,7 +92,9 @@ RetentionDays = Annotated[
     int | None,
     typer.Option("--retention-days", help="keep this many days [env GATECAM_RETENTION_DAYS]"),
 ]
-Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="port to listen on")]
+Port = Annotated[
+    int, typer.Option("--port", min=0, max=65535, help="port to listen on (0: any free one)")
+]
 Host = Annotated[str, typer.Option("--host", help="address to listen on")]
 Zone = Annotated[str, typer.Option("--tz", help="time zone the pages show times in (IANA name)")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log debug detail")]
@@ -172,9 +173,7 @@ def _open_store(settings: DownloadConfig) -> ImageStore:
     store = open_store(
         settings.storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
     )
-    check = getattr(store, "check", None)
-    if callable(check):
-        check()
+    store.check()
     return store
 
 
@@ -249,7 +248,7 @@ def run(
     terminal: Terminal = None,
     streams: Streams = None,
     interval: Annotated[
-        int | None,
+        float | None,
         typer.Option("--interval", help="minutes between jobs [env GATECAM_INTERVAL_MINUTES]"),
     ] = None,
     concurrency: Concurrency = None,
@@ -275,6 +274,7 @@ def run(
         stack.callback(scheduler.stop)
         if web:
             server = _web_server(scheduler.db, scheduler.store, settings, host, port, "")
+            server.start()
             stack.callback(server.stop)
         where = scheduler.store.describe()
         logger.info("archiving into %s, database %s", where, redact(settings.database_url))
@@ -342,7 +342,8 @@ def backfill(
     if first > last:
         raise InputError(f"--from {first} is after --to {last}")
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    _setup_logging(verbose, err)
+    # Bar, results and log lines share one console, so log lines never cut through the bar.
+    _setup_logging(verbose, out)
     scheduler = _scheduler(settings)
     columns = (
         SpinnerColumn(),
@@ -354,7 +355,7 @@ def backfill(
     try:
         with (
             _stop_on_signals(scheduler.job.stop.set) as stopped,
-            Progress(*columns, console=err, transient=True) as progress,
+            Progress(*columns, console=out, transient=True) as progress,
         ):
             targets = settings.targets
             task = progress.add_task(f"{targets[0]} {days[0]}", total=len(days) * len(targets))
@@ -472,9 +473,8 @@ def _web_server(
         raise InputError(f"--tz: {exc}") from None
     try:
         server = WebServer(app_, host, port)
-        server.start()
     except OSError as exc:
-        raise InputError(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise InputError(f"--port / --host: {exc}") from None
     out.print(f"web page and API on {server.url} (Ctrl-C stops)", markup=False)
     return server
 
@@ -499,10 +499,7 @@ def web(
     db = _read_database(settings)
     try:
         server = _web_server(db, _open_store(settings), settings, host, port, tz)
-        try:
-            _serve_until_stopped(server.wait)
-        finally:
-            server.stop()
+        _serve_until_stopped(server.serve_forever)
     finally:
         db.dispose()
 

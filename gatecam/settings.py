@@ -69,7 +69,9 @@ class DownloadConfig(BaseModel):
         validation_alias=AliasChoices("streams", "stream_names"),
         description="comma-separated streams, each `stream` or `terminal/stream`",
     )
-    interval_minutes: int = Field(10, ge=1, le=1440, description="minutes between jobs (run)")
+    interval_minutes: float = Field(
+        10, gt=0, le=1440, description="minutes between jobs (run); fractions allowed"
+    )
     concurrency: int = Field(8, ge=1, le=64, description="parallel image downloads")
     batch_size: int = Field(100, ge=1, le=1000, description="image rows per database statement")
     app_url: str = Field(
@@ -115,8 +117,8 @@ class DownloadConfig(BaseModel):
             parts = entry.split("/")
             if len(parts) > 2:
                 raise ValueError(f"{entry!r} is not `stream` or `terminal/stream`")
-            for part in parts:
-                _name(part)
+            if not all(NAME_PATTERN.fullmatch(part) for part in parts):
+                raise ValueError(f"{entry!r} is not a valid name (only a-z, 0-9, _, - and /)")
         return list(dict.fromkeys(value))
 
     @field_validator("terminal")

@@ -2,3 +2,4 @@
 
 from tests.fixtures_db import *  # noqa: F403
 from tests.fixtures_standin import *  # noqa: F403
+from tests.storage.s3server import *  # noqa: F403

@@ -143,17 +143,20 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (["once", "--date", "yesterday"], {}, "--date: 'yesterday' is not a date"),
         (["once", "--date", "2999-01-01"], {}, "in the future"),
         (["backfill", "--from", "2025-09-05", "--to", "2025-09-01"], {}, "is after --to"),
-        (["run", "--interval", "0"], {}, "--interval: Input should be greater than 0"),
+        (["run", "--interval", "0"], {}, "--interval: Input should be greater than or equal to 1"),
         (["run"], {"GATECAM_INTERVAL_MINUTES": "-5"}, "GATECAM_INTERVAL_MINUTES"),
         (["once"], {"GATECAM_COLOUR": "blue"}, "unknown setting GATECAM_COLOUR"),
         (["once", "--streams", "in_gate,../x"], {}, "--streams: '../x' is not a valid name"),
         (["once", "--terminal", "APM"], {}, "--terminal"),
         (["once", "--database-url", "nonsense"], {}, "database URL is malformed"),
-        (
-            ["once", "--database-url", "postgresql+psycopg://u:pw@127.0.0.1:9/x"],
-            {},
-            "cannot connect",
-        ),
+        (["once", "--database-url", "sqlite:////etc/passwd/x.db"], {}, "/etc/passwd"),
+        (["once", "--download-dir", "/proc/forbidden"], {}, "--download-dir"),
+        (["once", "--download-dir", "/sys/gatecam"], {}, "--download-dir"),
+        (["stats", "--database-url", "sqlite:///nothing/x.db"], {}, "no database at"),
+        (["web", "--database-url", "sqlite:///nothing/x.db"], {}, "no database at"),
+        (["verify", "--database-url", "sqlite:///nothing/x.db"], {}, "no database at"),
+        (["web", "--port", "99999"], {}, "--port"),
+        (["once", "--streams", "apm/in_gate/x"], {}, "--streams"),
         (["once", "--app-url", "ftp://x"], {}, "--app-url"),
         (["once", "--bogus"], {}, "No such option: --bogus"),
     ],
@@ -202,7 +205,26 @@ def test_stats_json_is_one_object_with_every_key(
     assert code == 0
     data = json.loads(out)
     assert data["total_downloaded"] == 0 and data["last_download"] is None
-    assert len(data) == 10
+    assert len(data) == 11
+
+
+def test_stats_names_an_unknown_terminal(
+    capsys: pytest.CaptureFixture[str], database_url: str
+) -> None:
+    code, _, err = run_main(capsys, "stats", "--terminal", "zzz", "--database-url", database_url)
+    assert code == 2 and "no terminal 'zzz'" in err and err.count("\n") == 1
+
+
+def test_a_database_server_that_is_down_is_not_bad_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 7, item 3: a script retries exit 3 later, and fixes its input on exit 2."""
+    monkeypatch.chdir(tmp_path)
+    url = "postgresql+psycopg://u:pw@127.0.0.1:9/x"
+    code, _, err = run_main(capsys, "once", "--database-url", url)
+    assert code == 3 and "cannot connect" in err and "pw@" not in err
+    code, _, err = run_main(capsys, "stats", "--database-url", url)
+    assert code == 3
 
 
 def test_db_upgrade_then_stats_on_a_new_database(

@@ -20,7 +20,6 @@ from gatecam.sources.base import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
 from gatecam.verify import verify_archive
-from tests.storage.s3server import *  # noqa: F403  (the store fixtures)
 from tests.storage.s3server import put_raw
 
 T0 = datetime(2025, 9, 1, 20, 8, 39, tzinfo=UTC)

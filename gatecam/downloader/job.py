@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from gatecam import metrics
 from gatecam.database import queries
 from gatecam.database.engine import Database, reason
-from gatecam.database.locks import claim
+from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
 from gatecam.downloader.fetch import DownloadedImage, DrayDogDownloader, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
@@ -73,7 +73,7 @@ class RunResult:
         """One line for logs and the CLI."""
         name = f"{self.terminal}/{self.stream}"
         if self.skipped:
-            return f"{name}: skipped, another gatecam instance is running this stream's job"
+            return f"{name}: skipped, another gatecam instance runs this stream's job this tick"
         text = (
             f"{name} {','.join(self.days)}: {self.discovered} listed, "
             f"{self.downloaded} new, {len(self.failed)} failed, {self.pending} not published yet"
@@ -153,29 +153,43 @@ class DownloadJob:
         day: date | None = None,
         *,
         days: Sequence[date] = (),
+        tick: datetime | None = None,
         on_result: Callable[[RunResult], None] = lambda _: None,
     ) -> list[RunResult]:
         """One pass over every target, for ``day`` (default: today and any missed days).
 
-        ``days`` runs one run per target and day instead (a backfill), sharing one browser;
+        ``days`` runs one run per target and day instead (a backfill), sharing one browser.
+        ``tick`` is the scheduled slot: a stream whose run another instance already finished
+        since then is skipped, so each stream runs once per tick across instances (issue 8).
         ``on_result`` hears of each run as it ends.
         """
         results: list[RunResult] = []
         with ExitStack() as stack:
             tools = _Tools(stack, self.source, self.store, self.config.concurrency)
+            asked: list[date | None] = [*days] if days else [day]
             for target in self.config.targets:
-                for one_day in list(days) or [day]:
+                for one_day in asked:
                     if self.stop.is_set():
                         return results
-                    results.append(self._claimed_run(target, one_day, tools))
+                    results.append(self._claimed_run(target, one_day, tools, tick))
                     on_result(results[-1])
+            if tick is not None:
+                # A stream skipped because another instance held it is looked at once more:
+                # if that instance died mid-job, its claim is gone and the tick is still due.
+                for n, result in enumerate(results):
+                    if result.skipped and not self.stop.is_set():
+                        target = Target(result.terminal, result.stream)
+                        results[n] = self._claimed_run(target, day, tools, tick)
         return results
 
-    def _claimed_run(self, target: Target, day: date | None, tools: _Tools) -> RunResult:
+    def _claimed_run(
+        self, target: Target, day: date | None, tools: _Tools, tick: datetime | None
+    ) -> RunResult:
         result = RunResult(target.terminal, target.stream)
         try:
             with claim(self.db, target.terminal, target.stream) as mine:
-                if not mine:
+                done = tick is not None and mine and finished_since(self.db, *target, tick)
+                if not mine or done:
                     result.skipped = True
                     return result
                 return self._run(target, day, tools)

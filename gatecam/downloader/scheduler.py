@@ -88,6 +88,7 @@ class ImageDownloadScheduler:
         try:
             # Fail at construction, not at the first tick: these are settings to fix now.
             prepare(self.db)
+            self.store.check()
         except BaseException:
             self.db.dispose()
             raise
@@ -103,7 +104,7 @@ class ImageDownloadScheduler:
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
-                "misfire_grace_time": config.interval_minutes * 60,
+                "misfire_grace_time": max(1, int(config.interval_minutes * 60)),
             },
         )
         self.job = DownloadJob(
@@ -185,7 +186,14 @@ class ImageDownloadScheduler:
         return self.job.run(day)
 
     def _tick(self) -> None:
-        for result in self.job.run():
+        # Instances tick on the same wall-clock slots, so "this tick" means the same to all.
+        slot = self.config.interval_minutes * 60
+        now = datetime.now(UTC).timestamp()
+        tick = datetime.fromtimestamp(now - now % slot, UTC)
+        for result in self.job.run(tick=tick):
+            if result.skipped:
+                logger.debug("run %s", result.summary())
+                continue
             log = logger.info
             if result.error:
                 log = logger.error
@@ -211,7 +219,12 @@ class ImageDownloadScheduler:
         self._join_writers()
         self.scheduler.add_job(
             self._tick,
-            IntervalTrigger(minutes=self.config.interval_minutes, timezone=UTC),
+            IntervalTrigger(
+                minutes=self.config.interval_minutes,
+                # Aligned on the epoch: every instance's ticks fall on the same slots.
+                start_date=datetime(1970, 1, 1, tzinfo=UTC),
+                timezone=UTC,
+            ),
             id="download",
             name="download " + ",".join(str(t) for t in self.config.targets),
             next_run_time=datetime.now(UTC),
@@ -219,7 +232,7 @@ class ImageDownloadScheduler:
         self.scheduler.start()
         self.is_running = True
         logger.info(
-            "scheduler started: %s every %d min",
+            "scheduler started: %s every %g min",
             ",".join(str(t) for t in self.config.targets),
             self.config.interval_minutes,
         )

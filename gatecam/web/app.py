@@ -251,11 +251,11 @@ def create_app(
     *,
     tz: str = "America/Los_Angeles",
     token: str | None = None,
-    interval_minutes: int = 10,
+    interval_minutes: float = 10,
 ) -> Starlette:
     """The archive's web app; raises InputError if ``tz`` is not a zone."""
     if interval_minutes <= 0:
-        raise InputError(f"interval must be at least 1 minute, not {interval_minutes}")
+        raise InputError(f"interval must be positive, not {interval_minutes}")
     archive = Archive(
         db, store, timeline.zone(tz), timedelta(minutes=interval_minutes), ThumbnailCache()
     )

@@ -17,7 +17,6 @@ from gatecam.errors import StorageError
 from gatecam.sources.base import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
-from tests.storage.s3server import *  # noqa: F403  (the store fixtures)
 from tests.storage.s3server import free_port, put_raw
 
 NOW = datetime.now(UTC).replace(microsecond=0)

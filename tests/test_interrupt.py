@@ -1,0 +1,119 @@
+"""Ctrl-C at a terminal: a clean stop, the run recorded as interrupted, no traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from gatecam.database.engine import Database
+from gatecam.database.models import DownloadRun
+from gatecam.database.queries import get_stats
+from gatecam.standin import StandIn
+
+
+def _runs(db: Database) -> list[tuple[str, str | None]]:
+    with db.session_scope() as session:
+        return [(r.status, r.error) for r in session.scalars(select(DownloadRun))]
+
+
+def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"gatecam once ended or stalled before {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("moment", ["discovery", "download"])
+def test_ctrl_c_stops_cleanly_and_records_the_run_as_interrupted(
+    standin: StandIn, tmp_path: Path, moment: str
+) -> None:
+    standin.latency = 0.2  # downloads take long enough to be caught in the middle
+    day = standin.catalogue.today() - timedelta(days=1)
+    url = f"sqlite:///{tmp_path / 'gatecam.db'}"
+    args = [sys.executable, "-m", "gatecam", "once", "--date", str(day), "--concurrency", "2"]
+    env = {
+        **os.environ,
+        "GATECAM_DATABASE_URL": url,
+        "GATECAM_DOWNLOAD_DIR": str(tmp_path / "images"),
+        "GATECAM_APP_URL": standin.app_url,
+        "GATECAM_CDN_URL": standin.cdn_url,
+    }
+    # A session of its own, like a shell's job: SIGINT to the group is what Ctrl-C sends,
+    # and it reaches the browser and its driver too.
+    proc = subprocess.Popen(
+        args, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    db: Database | None = None
+    try:
+        if moment == "discovery":
+            _wait_for(lambda: (tmp_path / "gatecam.db").exists(), proc, "the database")
+            db = Database(url, create=False)
+            _wait_for(lambda: bool(_runs(db)), proc, "the run started")  # type: ignore[arg-type]
+        else:
+            _wait_for(lambda: standin.cdn_requests > 0, proc, "the downloads")
+            db = Database(url, create=False)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert db is not None
+    try:
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and "Traceback" not in out
+        assert err.strip().splitlines()[-1].startswith("gatecam: error: stopped")
+        assert _runs(db) == [("interrupted", "stopped before the run ended (Ctrl-C or SIGTERM)")]
+        with db.session_scope() as session:
+            stats = get_stats(session)
+        assert stats["last_error"] is None and stats["failed_runs"] == 0
+        assert stats["interrupted_runs"] == 1
+    finally:
+        db.dispose()
+
+
+@pytest.mark.browser
+def test_a_run_left_by_a_killed_process_is_marked_interrupted_at_the_next_start(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    standin.latency = 0.2
+    day = standin.catalogue.today() - timedelta(days=1)
+    url = f"sqlite:///{tmp_path / 'gatecam.db'}"
+    env = {
+        **os.environ,
+        "GATECAM_DATABASE_URL": url,
+        "GATECAM_DOWNLOAD_DIR": str(tmp_path / "images"),
+        "GATECAM_APP_URL": standin.app_url,
+        "GATECAM_CDN_URL": standin.cdn_url,
+    }
+    once = [sys.executable, "-m", "gatecam", "once", "--date", str(day)]
+    proc = subprocess.Popen(
+        once, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for(lambda: standin.cdn_requests > 0, proc, "the downloads")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    db = Database(url, create=False)
+    try:
+        assert [status for status, _ in _runs(db)] == ["running"]
+        standin.latency = 0.0
+        again = subprocess.run(once, env=env, text=True, capture_output=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        statuses = sorted(status for status, _ in _runs(db))
+        assert statuses == ["interrupted", "success"]
+    finally:
+        db.dispose()
