@@ -42,7 +42,7 @@ def site() -> Iterator[StandIn]:
 
 @pytest.fixture(scope="class")
 def browser(site: StandIn) -> Iterator[CameraPageBrowser]:
-    with CameraPageBrowser(site.source, timeout=20) as opened:
+    with CameraPageBrowser(site.source, timeout=20, clock=lambda: NOW) as opened:
         yield opened
 
 
@@ -54,19 +54,19 @@ class TestOneBrowser:
     def test_today_lists_the_published_images(
         self, site: StandIn, browser: CameraPageBrowser
     ) -> None:
-        refs = browser.list_images("apm", "in_gate")
-        assert refs
-        assert refs == expected(site, "apm", "in_gate", TODAY)
+        listing = browser.list_images("apm", "in_gate", TODAY)
+        assert listing.refs
+        assert listing.refs == expected(site, "apm", "in_gate", TODAY)
+        assert listing.found_by["dom"] == len(listing.refs)
 
     @pytest.mark.parametrize("days_ago", [3, 40], ids=["this-or-last-month", "earlier-month"])
     def test_picking_a_past_day(
         self, site: StandIn, browser: CameraPageBrowser, days_ago: int
     ) -> None:
         day = TODAY - timedelta(days=days_ago)
-        refs = browser.list_images("apm", "out_gate", day)
-        # The page's latest image stays on top whatever day the history shows.
-        latest = ImageRef("apm", "out_gate", site.catalogue.list("apm", "out_gate", TODAY)[0])
-        assert refs == [*expected(site, "apm", "out_gate", day), latest]
+        refs = browser.list_images("apm", "out_gate", day).refs
+        # The page's latest image (today's) is not part of the asked-for day.
+        assert refs == expected(site, "apm", "out_gate", day)
         assert len(refs) > 50
 
     def test_a_future_day_is_not_in_the_picker(self, browser: CameraPageBrowser) -> None:
@@ -79,7 +79,7 @@ class TestOneBrowser:
     ) -> None:
         site.inject("foreign_url", match="/terminal_cameras/fenix?")
         with caplog.at_level(logging.WARNING, logger="gatecam.sources.browser"):
-            refs = browser.list_images("fenix", "in_gate")
+            refs = browser.list_images("fenix", "in_gate", TODAY).refs
         assert refs == expected(site, "fenix", "in_gate", TODAY)
         warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         foreign = [m for m in warned if "http://evil.invalid/fenix/" in m]
@@ -93,10 +93,11 @@ class TestOneBrowser:
         url = site.source.camera_page_url("apm", "in_gate")
         site.inject("page_500", match="/terminal_cameras/apm?")
         with pytest.raises(DiscoveryError, match="HTTP 500") as caught:
-            browser.list_images("apm", "in_gate")
+            browser.list_images("apm", "in_gate", TODAY)
         assert url in str(caught.value)
+        assert str(caught.value).endswith("run `gatecam probe --stream in_gate`")
         with pytest.raises(InputError):
-            browser.list_images("APM", "in_gate")
+            browser.list_images("APM", "in_gate", TODAY)
 
 
 @pytest.mark.browser
@@ -106,9 +107,13 @@ def test_no_history_section(site: StandIn) -> None:
     # A short timeout: the test waits it out.
     with (
         CameraPageBrowser(site.source, timeout=3) as browser,
-        pytest.raises(DiscoveryError, match=f"^no History section on {re.escape(url)}$"),
+        pytest.raises(
+            DiscoveryError,
+            match=f"^History section not found on {re.escape(url)}: the page layout may have "
+            "changed; run `gatecam probe --stream in_gate`$",
+        ),
     ):
-        browser.list_images("apm", "in_gate")
+        browser.list_images("apm", "in_gate", TODAY)
 
 
 @pytest.mark.browser
@@ -125,7 +130,7 @@ def test_page_that_does_not_load() -> None:
         CameraPageBrowser(source, timeout=5) as browser,
         pytest.raises(DiscoveryError, match="ERR_CONNECTION_REFUSED") as caught,
     ):
-        browser.list_images("apm", "in_gate")
+        browser.list_images("apm", "in_gate", TODAY)
     assert url in str(caught.value)
     assert "\n" not in str(caught.value)
 
@@ -138,5 +143,5 @@ def test_missing_chromium(tmp_path: Path) -> None:
     ):
         browser.__enter__()
     with pytest.raises(DiscoveryError, match="inside a 'with' block"):
-        browser.list_images("apm", "in_gate")
+        browser.list_images("apm", "in_gate", TODAY)
     browser.__exit__(None, None, None)

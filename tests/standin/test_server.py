@@ -14,7 +14,7 @@ from PIL import Image
 
 from gatecam.sources.base import ImageRef
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.standin import Catalogue, StandIn
+from gatecam.standin import VARIANTS, Catalogue, StandIn
 
 NOW = datetime(2025, 9, 1, 20, 30, 15, tzinfo=UTC)
 PAGE = "/terminal_cameras/apm?streamName=in_gate"
@@ -239,7 +239,8 @@ def test_control_api_adds_lists_and_counts(site: StandIn, client: httpx.Client) 
     url = site.source.image_url(ImageRef("apm", "in_gate", added))
     assert client.get(url).status_code == 200
     assert client.get(f"{site.cdn_url}/apm/nothing.jpeg").status_code == 404
-    assert client.get("/_standin/requests").json() == {"cdn_requests": before + 2}
+    counts = client.get("/_standin/requests").json()
+    assert counts == {"cdn_requests": before + 2, "thumbnail_requests": 0}
     assert site.cdn_requests == before + 2
 
 
@@ -393,3 +394,33 @@ def test_serve_forever_blocks_until_stopped(clock: Clock) -> None:
     site.stop()
     serving.join(timeout=10)
     assert not serving.is_alive()
+
+
+# --- variants (issue 6) -------------------------------------------------------------------
+
+
+def test_unknown_variant_is_refused_and_all_means_every_one(clock: Clock) -> None:
+    with pytest.raises(ValueError, match=r"unknown stand-in variant 'nope'; known: .*pacific"):
+        StandIn(catalogue=Catalogue(clock=clock), variants=["nope"])
+    site = StandIn(catalogue=Catalogue(clock=clock), variants=["all"])
+    try:
+        assert site.variants == set(VARIANTS)
+    finally:
+        site.stop()
+
+
+def test_api_pages_and_cuts_days_in_pacific_time(site: StandIn, client: httpx.Client) -> None:
+    day = date(2025, 8, 30)
+    whole = history(client, day.isoformat())["images"]
+    params = {"terminal": "apm", "stream": "in_gate", "date": day.isoformat(), "size": "20"}
+    second = client.get("/api/history", params=params | {"page": "2"}).json()
+    assert second["images"] == whole[20:40] and second["total"] == len(whole)
+    site.set_variants(["pacific"])
+    pacific = [
+        datetime.fromisoformat(i["timestamp"]) for i in history(client, "2025-08-30")["images"]
+    ]
+    # 2025-08-30 in Los Angeles (UTC-7) runs from 07:00 UTC that day to 07:00 UTC the next.
+    assert min(pacific) >= datetime(2025, 8, 30, 7, tzinfo=UTC)
+    assert max(pacific) < datetime(2025, 8, 31, 7, tzinfo=UTC)
+    assert max(pacific).date() == date(2025, 8, 31)
+    assert history(client)["today"] == "2025-09-01"  # 13:30 in Los Angeles
