@@ -113,6 +113,7 @@ class StandIn(LocalServer):
         self._faults: list[_Fault] = []
         self._cdn_requests = 0
         self._thumbnail_requests = 0
+        self._cdn_bytes = 0
         self._stopping = threading.Event()
         super().__init__(host, port, _Handler)
         self.source = DrayDogSource(app_url=self.app_url, cdn_url=self.cdn_url)
@@ -144,6 +145,12 @@ class StandIn(LocalServer):
         """How many of those CDN requests asked for a thumbnail."""
         with self._lock:
             return self._thumbnail_requests
+
+    @property
+    def cdn_bytes(self) -> int:
+        """Image bytes the CDN sent in full answers."""
+        with self._lock:
+            return self._cdn_bytes
 
     def site_today(self) -> date:
         """The day the camera page opens on: UTC, or Pacific with the "pacific" variant."""
@@ -375,6 +382,9 @@ class _Handler(LocalHandler):
             self._html(HTTPStatus.NOT_FOUND, head=head, **{"Cache-Control": "no-store"})
             return
         jpeg = render_jpeg(ref.terminal, ref.stream, ref.timestamp, thumbnail=thumbnail)
+        if not head:
+            with standin._lock:
+                standin._cdn_bytes += len(jpeg)
         self._send(HTTPStatus.OK, jpeg, "image/jpeg", {"Cache-Control": _IMMUTABLE}, head=head)
 
     def _cdn_fault(self, fault: _Fault, ref: ImageRef, thumbnail: bool, *, head: bool) -> None:
