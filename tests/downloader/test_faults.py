@@ -317,7 +317,8 @@ def test_a_missing_chromium_fails_the_run_until_the_path_is_fixed(
     [run] = run_rows(database)
     assert run.status == "failed" and run.error == broken.error
 
-    scheduler.config.chromium_path = "/usr/bin/chromium"
+    scheduler.stop()
+    scheduler = scheduler_for(sparse_site)  # restarted with the path fixed
     [fixed] = scheduler.run_once(day)
 
     assert fixed.ok, fixed.summary()
@@ -365,7 +366,9 @@ def test_a_camera_page_without_history_fails_one_run_and_the_next_is_fine(
     sparse_site.inject("no_history", match="/terminal_cameras/apm?")
     # The browser waits the whole page timeout for the missing History section.
     scheduler = scheduler_for(sparse_site, page_timeout=5.0)
-    check_broken_page_fails_one_run(database, sparse_site, scheduler, "no History section")
+    check_broken_page_fails_one_run(
+        database, sparse_site, scheduler, "History section not found"
+    )
 
 
 def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
@@ -382,7 +385,7 @@ def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
     assert stats.last_error is not None and "Chromium" in stats.last_error
     assert scheduler.is_running
     [job] = scheduler.scheduler.get_jobs()
-    assert job.id == "download:apm:in_gate"
+    assert job.id == "download"
     assert job.next_run_time > datetime.now(UTC)  # the next tick is still coming
 
 
@@ -436,7 +439,8 @@ def test_retention_removes_old_days_but_not_the_counts(
     assert sorted(check_archive(database, root)) == old + recent
     assert old_folder.is_dir()
 
-    scheduler.config.retention_days = 2
+    scheduler.stop()
+    scheduler = scheduler_for(sparse_site, retention_days=2)
     [pruned] = scheduler.run_once()
 
     assert pruned.ok, pruned.summary()
