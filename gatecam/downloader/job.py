@@ -281,9 +281,12 @@ class DownloadJob:
                 break
             known: frozenset[datetime] = frozenset()
             if scheduled and day == today:
-                # Steady state: a paged list may stop where the archive already holds all.
+                # Steady state: a paged list may stop where the archive already holds all,
+                # but only once a run has left nothing of today failed or pending: those
+                # would sit on pages the list no longer reaches.
                 with self.db.session_scope() as session:
-                    known = queries.held_timestamps(session, terminal, stream, day)
+                    if queries.last_covered_day(session, terminal, stream) == today:
+                        known = queries.held_timestamps(session, terminal, stream, day)
             listing = tools.lister.list_images(terminal, stream, day, known=known)
             refs.update(ref for ref in listing.refs if ref.timestamp.date() == day)
             result.found_by.update(listing.found_by)
