@@ -544,9 +544,10 @@ def probe(
     date_: Annotated[
         str | None, typer.Option("--date", help="day to list (YYYY-MM-DD, UTC); default: today")
     ] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="folder for the bundle (created)")] = Path(
-        "gatecam-probe"
-    ),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="folder for the bundle; default probe-<stream>-<date>"),
+    ] = None,
     terminal: Terminal = None,
     app_url: AppUrl = None,
     cdn_url: CdnUrl = None,
@@ -564,6 +565,7 @@ def probe(
     settings = load_settings(streams=stream, terminal=terminal, app_url=app_url, cdn_url=cdn_url)
     day = _not_future(_parse_day(date_, "--date"), "--date") if date_ else datetime.now(UTC).date()
     target = settings.targets[0]
+    out_dir = out_dir or Path(f"probe-{target.stream}-{day}")
     _setup_logging(verbose)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -623,14 +625,13 @@ def simulate(
 
     Example: gatecam simulate --port 8765 --variant paged --variant longpoll
     """
-    from gatecam.standin.server import VARIANTS, StandIn
+    from gatecam.standin.server import StandIn
 
-    unknown = [v for v in variant or [] if v not in VARIANTS]
-    if unknown:
-        raise InputError(f"--variant: unknown {unknown[0]!r} (known: {', '.join(VARIANTS)})")
     _setup_logging()
     try:
         standin = StandIn(host, port, latency=latency, variants=variant or [])
+    except ValueError as exc:
+        raise InputError(f"--variant: {exc}") from None
     except OSError as exc:
         raise InputError(f"--port: cannot listen on {host}:{port}: {exc.strerror}") from None
 

@@ -298,3 +298,28 @@ def test_backfill_archives_each_day_and_skips_what_is_archived(
         ref.timestamp for ref, _ in iter_archive(tmp_path) if ref.timestamp.date() == third
     ]
     assert sorted(third_day) == sorted(standin.catalogue.list("apm", "in_gate", third))
+
+
+@pytest.mark.browser
+def test_probe_writes_a_bundle_and_says_what_it_found(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    standin: StandIn,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("GATECAM_PAGE_TIMEOUT", "5")  # the broken page waits this long
+    urls = ["--app-url", standin.app_url, "--cdn-url", standin.cdn_url]
+    bundle = tmp_path / "bundle"
+    code, out, err = run_main(capsys, "probe", "--stream", "in_gate", "--out", str(bundle), *urls)
+    assert code == 0, err
+    assert {p.name for p in bundle.iterdir()} >= {"screenshot.png", "page.html", "report.json"}
+    today = standin.catalogue.today()
+    assert f"{len(standin.catalogue.list('apm', 'in_gate', today))} images" in out
+
+    standin.inject("no_history", match="/terminal_cameras/", times=None)
+    broken = tmp_path / "broken"
+    code, out, err = run_main(
+        capsys, "probe", "--stream", "apm/in_gate", "--out", str(broken), *urls
+    )
+    assert code == 1 and "History section not found" in out
+    assert err.count("\n") == 1 and str(broken) in err
