@@ -366,9 +366,7 @@ def test_a_camera_page_without_history_fails_one_run_and_the_next_is_fine(
     sparse_site.inject("no_history", match="/terminal_cameras/apm?")
     # The browser waits the whole page timeout for the missing History section.
     scheduler = scheduler_for(sparse_site, page_timeout=5.0)
-    check_broken_page_fails_one_run(
-        database, sparse_site, scheduler, "History section not found"
-    )
+    check_broken_page_fails_one_run(database, sparse_site, scheduler, "History section not found")
 
 
 def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
