@@ -86,6 +86,9 @@ def test_once_archives_then_skips_then_picks_up_new_images(
     day = datetime.now(UTC).date() - timedelta(days=3)
     first = gatecam("once", "--date", str(day), "--streams", "in_gate,out_gate", env=env)
     assert first.returncode == 0, first.stderr
+    # Each run's line once, on stdout; the log says nothing of a scheduler `once` never ran.
+    assert first.stdout.count("apm/in_gate ") == first.stdout.count("apm/out_gate ") == 1
+    assert " listed" not in first.stderr and "scheduler" not in first.stderr
     archived = sorted((ref.stream, ref.timestamp) for ref, _ in iter_archive(images))
     expected = sorted(
         [("in_gate", ts) for ts in listed(simulate, day, "in_gate")]

@@ -1,0 +1,166 @@
+"""The job on its own: catch-up, one browser per pass, claims, several terminals.
+
+The job takes any ``Source``. Here the source lists straight from the stand-in's catalogue,
+so these tests need no Chromium (issue 7); images still come over HTTP from the stand-in CDN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from gatecam.database.engine import Database
+from gatecam.database.locks import claim
+from gatecam.database.models import DownloadRun, Image
+from gatecam.downloader.job import DownloadJob
+from gatecam.settings import DownloadConfig
+from gatecam.sources.base import ImageRef, Listing
+from gatecam.standin import StandIn
+from gatecam.storage import LocalStore
+
+
+class CatalogueSource:
+    """A Source whose listing is the stand-in's catalogue; counts how often it is opened."""
+
+    def __init__(self, site: StandIn) -> None:
+        self.site = site
+        self.opened = 0
+        self.listed: list[tuple[str, str, date]] = []
+
+    @contextmanager
+    def lister(self) -> Iterator[CatalogueSource]:
+        self.opened += 1
+        yield self
+
+    def list_images(
+        self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()
+    ) -> Listing:
+        self.listed.append((terminal, stream, day))
+        refs = [
+            ImageRef(terminal, stream, ts) for ts in self.site.catalogue.list(terminal, stream, day)
+        ]
+        return Listing(refs=refs, found_by={"catalogue": len(refs)})
+
+    def image_url(self, ref: ImageRef, *, thumbnail: bool = False) -> str:
+        return self.site.source.image_url(ref, thumbnail=thumbnail)
+
+    def parse_image_url(self, url: str) -> ImageRef | None:
+        return self.site.source.parse_image_url(url)
+
+
+@pytest.fixture
+def site() -> Iterator[StandIn]:
+    """A stand-in with no scheduled images: each test adds the few it needs."""
+    from gatecam.standin.catalogue import Catalogue
+
+    now = datetime.now(UTC)
+    if now.hour == 0 and now.minute < 40:
+        pytest.skip("too soon after UTC midnight for today's images to be published")
+    with StandIn(catalogue=Catalogue(scheduled=False)) as standin:
+        yield standin
+
+
+def add(site: StandIn, terminal: str, stream: str, day: date, count: int = 3) -> list[datetime]:
+    stamps = [datetime.combine(day, datetime.min.time(), UTC) + timedelta(minutes=1)]
+    stamps += [stamps[0] + timedelta(minutes=11 * n, seconds=n) for n in range(1, count)]
+    for ts in stamps:
+        site.catalogue.add(terminal, stream, ts)
+    return stamps
+
+
+def make_job(
+    database: Database, site: StandIn, tmp_path: Path, streams: list[str]
+) -> tuple[DownloadJob, CatalogueSource]:
+    source = CatalogueSource(site)
+    config = DownloadConfig(
+        streams=streams, database_url=database.url, download_dir=tmp_path / "images"
+    )
+    return DownloadJob(config, database, source, LocalStore(tmp_path / "images")), source
+
+
+def held(database: Database) -> set[tuple[str, str, datetime]]:
+    with database.session_scope() as session:
+        rows = session.execute(select(Image.terminal, Image.camera_id, Image.timestamp))
+        return {(t, s, ts) for t, s, ts in rows if ts is not None}
+
+
+def test_one_pass_opens_one_lister_for_every_terminal_stream_and_day(
+    database: Database, site: StandIn, tmp_path: Path
+) -> None:
+    days = [site.catalogue.today() - timedelta(days=n) for n in (3, 2)]
+    streams = ["apm/in_gate", "apm/out_gate", "fms/in_gate"]
+    expected = {
+        (t, s, ts)
+        for t, s in (x.split("/") for x in streams)
+        for day in days
+        for ts in add(site, t, s, day)
+    }
+    job, source = make_job(database, site, tmp_path, streams)
+
+    results = job.run(days=days)
+
+    assert source.opened == 1
+    assert [r.ok for r in results] == [True] * 6
+    assert held(database) == expected
+    with database.session_scope() as session:
+        runs = session.scalars(select(DownloadRun)).all()
+    assert {(r.terminal, r.camera_id, r.days) for r in runs} == {
+        (t, s, str(d)) for t, s in (x.split("/") for x in streams) for d in days
+    }
+    assert all(r.found_by == '{"catalogue": 3}' and r.host and r.pid for r in runs)
+
+
+def test_catch_up_lists_every_day_since_the_last_complete_run(
+    database: Database, site: StandIn, tmp_path: Path
+) -> None:
+    today = site.catalogue.today()
+    job, source = make_job(database, site, tmp_path, ["in_gate"])
+    [first] = job.run()
+    assert first.ok and first.days == [str(today)]
+    # The scheduler was down for three days: pretend its last run was then.
+    with database.session_scope() as session:
+        then = datetime.now(UTC) - timedelta(days=3)
+        session.execute(update(DownloadRun).values(started_at=then, days=str(then.date())))
+    missed = {ts for n in (1, 2, 3) for ts in add(site, "apm", "in_gate", today - timedelta(n))}
+
+    [caught_up] = job.run()
+
+    assert caught_up.days == [str(today - timedelta(days=n)) for n in (3, 2, 1, 0)]
+    assert missed <= {ts for _, _, ts in held(database)}
+    assert source.opened == 2  # one browser per pass, not per day
+
+
+def test_a_stream_claimed_by_another_instance_is_skipped(
+    database: Database, site: StandIn, tmp_path: Path
+) -> None:
+    day = site.catalogue.today() - timedelta(days=1)
+    add(site, "apm", "in_gate", day)
+    add(site, "apm", "out_gate", day)
+    job, _ = make_job(database, site, tmp_path, ["in_gate", "out_gate"])
+
+    with claim(database, "apm", "in_gate") as mine:
+        assert mine
+        skipped, done = job.run(day)
+
+    assert skipped.skipped and "another gatecam instance" in skipped.summary()
+    assert done.ok and done.downloaded == 3
+    with database.session_scope() as session:
+        assert session.scalars(select(DownloadRun.camera_id)).all() == ["out_gate"]
+
+
+def test_a_run_finished_elsewhere_this_tick_is_not_run_again(
+    database: Database, site: StandIn, tmp_path: Path
+) -> None:
+    add(site, "apm", "in_gate", site.catalogue.today())
+    job, source = make_job(database, site, tmp_path, ["in_gate"])
+    tick = datetime.now(UTC) - timedelta(seconds=1)
+    [first] = job.run(tick=tick)
+    [second] = job.run(tick=tick)
+    [next_tick] = job.run(tick=datetime.now(UTC))
+    assert first.ok and second.skipped and next_tick.ok
+    assert len(source.listed) == 2
