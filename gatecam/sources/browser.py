@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
 from playwright.sync_api import Error as PlaywrightError
 
 from gatecam.errors import DiscoveryError
@@ -40,6 +47,7 @@ _HISTORY = re.compile(r"^\s*history\b", re.IGNORECASE)
 # A listed day whose first image comes this late after UTC midnight may have its start on
 # the site's previous day (a site cutting days in Pacific time, issue 6).
 _LATE_START = timedelta(minutes=45)
+VIEWPORT: ViewportSize = {"width": 1280, "height": 2400}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -194,7 +202,12 @@ class CameraPageBrowser:
         try:
             # UTC and English so "today" and the picker's month names match the CDN's dates.
             context: BrowserContext = self._browser.new_context(
-                timezone_id="UTC", locale="en-US", service_workers="block", record_har_path=har
+                timezone_id="UTC",
+                locale="en-US",
+                service_workers="block",
+                record_har_path=har,
+                # A tall window shows a long History list in a few scroll steps.
+                viewport=VIEWPORT,
             )
         except PlaywrightError as exc:
             raise DiscoveryError(f"Chromium failed opening {url}: {_first_line(exc)}") from exc
@@ -297,19 +310,20 @@ class CameraPageBrowser:
         trace: Trace,
     ) -> None:
         """Read the site's neighbouring day when its days are not cut at UTC midnight."""
-        dates = {r.timestamp.date() for _, h in trace.harvests for r in self._parse(h.all())}
         stamps = [r.timestamp for _, h in trace.harvests for r in self._parse(h.all())]
-        first = min((ts for ts in stamps if ts.date() == day), default=None)
+        dates = {ts.date() for ts in stamps}
+        ours = [ts for ts in stamps if ts.date() == day]
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        if day + timedelta(days=1) in dates or (
-            # Today's page starts late and shows nothing of yesterday: the site's today may
-            # have begun after UTC midnight (Pacific time), so read its previous day too.
-            day == today
-            and day - timedelta(days=1) not in dates
-            and (first is None or first - midnight > _LATE_START)
+        # Judged by the UTC day's own first and last image: every page also shows today's
+        # latest image, so a stray later date says nothing about where the site cuts days.
+        if day - timedelta(days=1) not in dates and (
+            not ours or min(ours) - midnight > _LATE_START
         ):
+            # The listing starts late: the site's day may begin after UTC midnight (Pacific
+            # time), so its previous day holds the start of ours.
             self._pick_and_read(page, network, url, day - timedelta(days=1), day, known, trace)
-        elif day - timedelta(days=1) in dates and day < today and day != today:
+        elif day < today and ours and midnight + timedelta(days=1) - max(ours) > _LATE_START:
+            # The listing ends early: the site's day may end before UTC midnight.
             self._pick_and_read(page, network, url, day + timedelta(days=1), day, known, trace)
 
     def _parse(self, urls: set[str]) -> list[ImageRef]:
