@@ -310,7 +310,7 @@ def once(
     scheduler = _scheduler(settings)
     try:
         with _stop_on_signals(scheduler.job.stop.set) as stopped:
-            results = scheduler.job.run(
+            results = scheduler.run_once(
                 day, on_result=lambda r: out.print(r.summary(), markup=False)
             )
     finally:
@@ -368,7 +368,7 @@ def backfill(
                 if done < len(runs):
                     progress.update(task, description=f"{runs[done][0]} {runs[done][1]}")
 
-            results = scheduler.job.run(days=days, on_result=_done)
+            results = scheduler.run_once(days=days, on_result=_done)
     finally:
         scheduler.stop()
     _report(results, stopped.is_set())

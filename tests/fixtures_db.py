@@ -61,3 +61,8 @@ def database(database_url: str) -> Iterator[Database]:
     # Every session must have gone back to the pool (APScheduler's leak check, adapted).
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     db.dispose()
+
+
+# For tests of the job's behaviour, where the database is not what is under test: SQLite
+# alone keeps the suite short; persistence, recovery and instance tests run on both.
+sqlite_only = pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)

@@ -18,6 +18,7 @@ import pytest
 from gatecam.cli import main
 from gatecam.downloader.archive import iter_archive
 from gatecam.standin import StandIn
+from tests.fixtures_db import sqlite_only
 
 GATECAM = [sys.executable, "-m", "gatecam"]
 
@@ -72,6 +73,7 @@ def listed(url: str, day: date, stream: str = "in_gate") -> list[datetime]:
     return sorted(datetime.fromisoformat(ts) for ts in answer["timestamps"])
 
 
+@sqlite_only
 @pytest.mark.browser
 def test_once_archives_then_skips_then_picks_up_new_images(
     simulate: str, database_url: str, tmp_path: Path
@@ -146,7 +148,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (["once", "--date", "yesterday"], {}, "--date: 'yesterday' is not a date"),
         (["once", "--date", "2999-01-01"], {}, "in the future"),
         (["backfill", "--from", "2025-09-05", "--to", "2025-09-01"], {}, "is after --to"),
-        (["run", "--interval", "0"], {}, "--interval: Input should be greater than or equal to 1"),
+        (["run", "--interval", "0"], {}, "--interval: Input should be greater than 0"),
         (["run"], {"GATECAM_INTERVAL_MINUTES": "-5"}, "GATECAM_INTERVAL_MINUTES"),
         (["once"], {"GATECAM_COLOUR": "blue"}, "unknown setting GATECAM_COLOUR"),
         (["once", "--streams", "in_gate,../x"], {}, "--streams: '../x' is not a valid name"),
@@ -265,6 +267,7 @@ def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path)
     assert f"127.0.0.1:{port}" in out
 
 
+@sqlite_only
 @pytest.mark.browser
 def test_backfill_archives_each_day_and_skips_what_is_archived(
     capsys: pytest.CaptureFixture[str], standin: StandIn, database_url: str, tmp_path: Path

@@ -306,7 +306,7 @@ def test_postgres_outage_mid_job_loses_nothing_and_downloads_nothing_twice(
         assert proc.wait(timeout=60) == 0, log.read_text()
     output = log.read_text()
     [failure] = failed_jobs()
-    assert "ERROR run in_gate" in failure, output
+    assert "ERROR run apm/in_gate" in failure, output
     assert "Traceback" not in output
 
     today = datetime.now(UTC).date()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -180,10 +180,19 @@ class ImageDownloadScheduler:
 
     # -- the job ----------------------------------------------------------------------------
 
-    def run_once(self, day: date | None = None) -> list[RunResult]:
-        """One pass over every stream, for ``day`` (default: today and any missed days)."""
+    def run_once(
+        self,
+        day: date | None = None,
+        *,
+        days: Sequence[date] = (),
+        on_result: Callable[[RunResult], None] = lambda _: None,
+    ) -> list[RunResult]:
+        """One pass over every stream, for ``day`` (default: today and any missed days).
+
+        ``days`` makes one run per stream and day (a backfill); ``on_result`` hears of each.
+        """
         self._join_writers()
-        return self.job.run(day)
+        return self.job.run(day, days=days, on_result=on_result)
 
     def _tick(self) -> None:
         # Instances tick on the same wall-clock slots, so "this tick" means the same to all.
@@ -217,17 +226,18 @@ class ImageDownloadScheduler:
     def start(self) -> None:
         """Run the job now, then every ``interval_minutes``, in the background."""
         self._join_writers()
+        name = "download " + ",".join(str(t) for t in self.config.targets)
+        # Now, then on slots aligned on the epoch, so every instance's ticks are the same.
+        self.scheduler.add_job(self._tick, id="download-now", name=name)
         self.scheduler.add_job(
             self._tick,
             IntervalTrigger(
                 minutes=self.config.interval_minutes,
-                # Aligned on the epoch: every instance's ticks fall on the same slots.
                 start_date=datetime(1970, 1, 1, tzinfo=UTC),
                 timezone=UTC,
             ),
             id="download",
-            name="download " + ",".join(str(t) for t in self.config.targets),
-            next_run_time=datetime.now(UTC),
+            name=name,
         )
         self.scheduler.start()
         self.is_running = True

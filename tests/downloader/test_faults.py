@@ -25,6 +25,7 @@ from gatecam.downloader.scheduler import ImageDownloadScheduler
 from gatecam.standin import Catalogue, StandIn
 from tests.downloader.test_archive import mount_tmpfs
 from tests.downloader.test_scheduler import image_rows, make_scheduler
+from tests.fixtures_db import sqlite_only
 
 
 @pytest.fixture
@@ -127,6 +128,7 @@ def record_covered_run(database: Database, started_at: datetime) -> None:
 # -- item 3: missed time ---------------------------------------------------------------------
 
 
+@sqlite_only
 @pytest.mark.browser
 @pytest.mark.parametrize("days_down", [1, 3], ids=["across-midnight", "three-days"])
 def test_a_restarted_scheduler_catches_up_every_missed_day(
@@ -161,7 +163,7 @@ def test_a_restarted_scheduler_catches_up_every_missed_day(
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+@sqlite_only
 def test_catching_up_never_reaches_past_the_retention_window(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers
 ) -> None:
@@ -248,6 +250,7 @@ def test_every_bad_answer_at_once_loses_nothing_and_stores_nothing_corrupt(
     assert scheduler.stats.failed_downloads == len(failed)  # a lifetime count
 
 
+@sqlite_only
 @pytest.mark.browser
 def test_a_404_for_a_fresh_image_is_pending_and_stored_later(
     database: Database, standin: StandIn, scheduler_for: _Schedulers
@@ -301,6 +304,7 @@ def yesterday_with_images(site: StandIn) -> date:
     return day
 
 
+@sqlite_only
 @pytest.mark.browser
 def test_a_missing_chromium_fails_the_run_until_the_path_is_fixed(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers, tmp_path: Path
@@ -350,6 +354,7 @@ def check_broken_page_fails_one_run(
     ]
 
 
+@sqlite_only
 @pytest.mark.browser
 def test_a_camera_page_answering_500_fails_one_run_and_the_next_is_fine(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers
@@ -359,6 +364,7 @@ def test_a_camera_page_answering_500_fails_one_run_and_the_next_is_fine(
     check_broken_page_fails_one_run(database, sparse_site, scheduler, "answered HTTP 500")
 
 
+@sqlite_only
 @pytest.mark.browser
 def test_a_camera_page_without_history_fails_one_run_and_the_next_is_fine(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers
@@ -419,6 +425,7 @@ def test_a_full_disk_fails_the_rest_and_leaves_files_and_rows_in_step(
 # -- item 9: retention -----------------------------------------------------------------------
 
 
+@sqlite_only
 @pytest.mark.browser
 def test_retention_removes_old_days_but_not_the_counts(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers

@@ -15,6 +15,7 @@ from gatecam.downloader.archive import iter_archive
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.errors import DatabaseError, InputError, Unavailable
 from gatecam.standin import StandIn
+from tests.fixtures_db import sqlite_only
 
 STATS_KEYS = {
     "total_downloaded",
@@ -148,6 +149,7 @@ def test_run_once_archives_a_day_and_a_second_run_downloads_nothing(
     assert datetime.fromisoformat(stats["last_download"]).utcoffset() == timedelta(0)
 
 
+@sqlite_only
 @pytest.mark.browser
 def test_started_scheduler_runs_at_once_and_stops_cleanly(
     database_url: str, standin: StandIn, tmp_path: Path
