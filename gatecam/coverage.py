@@ -168,7 +168,9 @@ def _count(n: int, noun: str) -> str:
 
 
 def _held(held: int, expected: float, completeness: float | None) -> str:
-    return f"{held}/{expected:g} images  {completeness}%"
+    # Expected counts are fractional where the archive began or ends mid-hour: a whole
+    # number of images reads better, and the percentage keeps the precision.
+    return f"{held}/{round(expected)} images  {completeness}%"
 
 
 def _day_line(s: StreamCoverage, day: Slot, now: datetime) -> str:
@@ -177,7 +179,7 @@ def _day_line(s: StreamCoverage, day: Slot, now: datetime) -> str:
         return "not begun yet" if ahead else "before the archive began"
     end = day.start + timedelta(days=1)
     gaps = [g for g in s.gaps if g.start < end and g.end > day.start]
-    held = _held(day.held, round(day.expected, 1), day.completeness)
+    held = _held(day.held, day.expected, day.completeness)
     text = f"{held}  {_count(len(gaps), 'gap')}"
     if gaps:
         spans = ", ".join(
