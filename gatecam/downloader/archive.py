@@ -1,8 +1,8 @@
 """Where archived images live on disk, and how they get there without partial files.
 
-Layout: ``<download_dir>/<terminal>/<stream>/<YYYY-MM-DD>/<HHMMSS>.jpg`` (UTC). The
-(terminal, stream, timestamp) triple identifies an image (shared/DRAYDOG.md), so the path is
-a pure function of it and can be parsed back to reconcile files with the database.
+Layout: ``<download_dir>/<key>``, the storage key of gatecam.storage.base
+(``<terminal>/<stream>/<YYYY-MM-DD>/<HHMMSS>.jpg``, UTC), so a path parses back to its image
+and files can be reconciled with the database.
 """
 
 from __future__ import annotations
@@ -10,52 +10,28 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-from gatecam.sources.base import NAME_PATTERN, ImageRef
+from gatecam.sources.base import ImageRef
+from gatecam.storage.base import IMAGE_SUFFIX, image_key, parse_image_key
 
 PART_SUFFIX = ".part"
-IMAGE_SUFFIX = ".jpg"
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{6}")
 
 
 def image_path(download_dir: Path, ref: ImageRef) -> Path:
     """Return where ``ref`` is stored under ``download_dir``."""
-    ts = ref.timestamp.astimezone(UTC)
-    return (
-        Path(download_dir)
-        / ref.terminal
-        / ref.stream
-        / f"{ts:%Y-%m-%d}"
-        / f"{ts:%H%M%S}{IMAGE_SUFFIX}"
-    )
+    return Path(download_dir) / image_key(ref)
 
 
 def parse_image_path(download_dir: Path, path: Path) -> ImageRef | None:
     """Return the image ``path`` holds, or None if it is not exactly an ``image_path``."""
     try:
-        parts = Path(path).relative_to(download_dir).parts
+        relative = Path(path).relative_to(download_dir)
     except ValueError:
         return None
-    if len(parts) != 4:
-        return None
-    terminal, stream, day, name = parts
-    if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
-        return None
-    stem, suffix = name[: -len(IMAGE_SUFFIX)], name[-len(IMAGE_SUFFIX) :]
-    if suffix != IMAGE_SUFFIX or not _DATE.fullmatch(day) or not _TIME.fullmatch(stem):
-        return None
-    try:
-        ts = datetime.strptime(f"{day} {stem}", "%Y-%m-%d %H%M%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return ImageRef(terminal=terminal, stream=stream, timestamp=ts)
+    return parse_image_key(relative.as_posix())
 
 
 def write_atomic(path: Path, data: bytes) -> None:
