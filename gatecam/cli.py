@@ -33,7 +33,14 @@ from gatecam.database.migrate import require_current, upgrade
 from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import DownloadStats, ImageDownloadScheduler
 from gatecam.errors import GatecamError, InputError, Interrupted
-from gatecam.settings import DownloadConfig, load_settings, settings_from_flags, settings_table
+from gatecam.settings import (
+    DownloadConfig,
+    env_name,
+    flag_name,
+    load_settings,
+    settings_from_flags,
+    settings_table,
+)
 from gatecam.sources.base import check_name
 from gatecam.storage import ImageStore, open_store
 
@@ -52,46 +59,25 @@ app.add_typer(db_app, name="db")
 out = Console(highlight=False, soft_wrap=True)
 logger = logging.getLogger("gatecam")
 
+
+def _setting(field: str) -> Any:
+    """The flag of a setting, its help taken from the settings table (one place for both)."""
+    info = DownloadConfig.model_fields[field]
+    return typer.Option(flag_name(field), help=f"{info.description} [env {env_name(field)}]")
+
+
 # Flags shared by the commands; None means "not given", so GATECAM_* or the default applies.
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="database URL [env GATECAM_DATABASE_URL or DATABASE_URL]"),
-]
-DownloadDir = Annotated[
-    Path | None, typer.Option("--download-dir", help="archive folder [env GATECAM_DOWNLOAD_DIR]")
-]
-StorageUrl = Annotated[
-    str | None,
-    typer.Option("--storage-url", help="s3://bucket/prefix [env GATECAM_STORAGE_URL]"),
-]
-Terminal = Annotated[
-    str | None,
-    typer.Option("--terminal", help="terminal of streams given without one [env GATECAM_TERMINAL]"),
-]
-Streams = Annotated[
-    str | None,
-    typer.Option(
-        "--streams",
-        help="comma-separated streams, `stream` or `terminal/stream` [env GATECAM_STREAMS]",
-    ),
-]
-Concurrency = Annotated[
-    int | None, typer.Option("--concurrency", help="parallel downloads [env GATECAM_CONCURRENCY]")
-]
-BatchSize = Annotated[
-    int | None,
-    typer.Option("--batch-size", help="rows per database batch [env GATECAM_BATCH_SIZE]"),
-]
-AppUrl = Annotated[
-    str | None, typer.Option("--app-url", help="Dray Dog app URL [env GATECAM_APP_URL]")
-]
-CdnUrl = Annotated[
-    str | None, typer.Option("--cdn-url", help="Dray Dog CDN URL [env GATECAM_CDN_URL]")
-]
-RetentionDays = Annotated[
-    int | None,
-    typer.Option("--retention-days", help="keep this many days [env GATECAM_RETENTION_DAYS]"),
-]
+DatabaseUrl = Annotated[str | None, _setting("database_url")]
+DownloadDir = Annotated[Path | None, _setting("download_dir")]
+StorageUrl = Annotated[str | None, _setting("storage_url")]
+Terminal = Annotated[str | None, _setting("terminal")]
+Streams = Annotated[str | None, _setting("streams")]
+Interval = Annotated[float | None, _setting("interval_minutes")]
+Concurrency = Annotated[int | None, _setting("concurrency")]
+BatchSize = Annotated[int | None, _setting("batch_size")]
+AppUrl = Annotated[str | None, _setting("app_url")]
+CdnUrl = Annotated[str | None, _setting("cdn_url")]
+RetentionDays = Annotated[int | None, _setting("retention_days")]
 Port = Annotated[
     int, typer.Option("--port", min=0, max=65535, help="port to listen on (0: any free one)")
 ]
@@ -247,10 +233,7 @@ def run(
     storage_url: StorageUrl = None,
     terminal: Terminal = None,
     streams: Streams = None,
-    interval: Annotated[
-        float | None,
-        typer.Option("--interval", help="minutes between jobs [env GATECAM_INTERVAL_MINUTES]"),
-    ] = None,
+    interval: Interval = None,
     concurrency: Concurrency = None,
     batch_size: BatchSize = None,
     app_url: AppUrl = None,
