@@ -31,7 +31,7 @@ from tests.fixtures_db import POSTGRES_URL, reset_postgres
 pytestmark = pytest.mark.browser
 
 TARGETS = [f"{t}/{s}" for t in ("apm", "fms") for s in ("in_gate", "out_gate", "rail")]
-INTERVAL_SECONDS = 15
+INTERVAL_SECONDS = 20  # a whole pass of 6 streams by one instance fits with room to spare
 TICKS = 4
 IMAGES = 12
 
