@@ -78,6 +78,12 @@ BatchSize = Annotated[int | None, _setting("batch_size")]
 AppUrl = Annotated[str | None, _setting("app_url")]
 CdnUrl = Annotated[str | None, _setting("cdn_url")]
 RetentionDays = Annotated[int | None, _setting("retention_days")]
+OnlyTerminal = Annotated[
+    str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+FromDay = Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD, UTC)")]
+ToDay = Annotated[str, typer.Option("--to", help="last day (YYYY-MM-DD, UTC), included")]
 Port = Annotated[
     int, typer.Option("--port", min=0, max=65535, help="port to listen on (0: any free one)")
 ]
@@ -113,6 +119,13 @@ def _parse_day(value: str, flag: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _day_range(from_: str, to: str) -> tuple[date, date]:
+    first, last = _parse_day(from_, "--from"), _parse_day(to, "--to")
+    if first > last:
+        raise InputError(f"--from {first} is after --to {last}")
+    return first, last
 
 
 def _not_future(day: date, flag: str) -> date:
@@ -156,17 +169,19 @@ def _remove_folders(folders: list[Path]) -> None:
 
 
 def _open_store(settings: DownloadConfig) -> ImageStore:
-    store = open_store(
+    """The configured store, for commands that read it: nothing is created or contacted.
+
+    Writers (the scheduler) check their store themselves; `verify` checks before it judges.
+    """
+    return open_store(
         settings.storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
     )
-    store.check()
-    return store
 
 
 def _scheduler(settings: DownloadConfig) -> ImageDownloadScheduler:
     """A scheduler writing into the configured archive; bad settings leave nothing behind."""
     if settings.storage_url:
-        return ImageDownloadScheduler(settings, store=_open_store(settings))
+        return ImageDownloadScheduler(settings)
     with _download_dir(settings.download_dir):
         return ImageDownloadScheduler(settings)
 
@@ -303,8 +318,8 @@ def once(
 
 @app.command()
 def backfill(
-    from_: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD, UTC)")],
-    to: Annotated[str, typer.Option("--to", help="last day (YYYY-MM-DD, UTC), included")],
+    from_: FromDay,
+    to: ToDay,
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
     storage_url: StorageUrl = None,
@@ -321,9 +336,8 @@ def backfill(
     Example: gatecam backfill --from 2025-09-01 --to 2025-09-07 --streams in_gate
     """
     settings = settings_from_flags(locals())
-    first, last = _parse_day(from_, "--from"), _not_future(_parse_day(to, "--to"), "--to")
-    if first > last:
-        raise InputError(f"--from {first} is after --to {last}")
+    first, last = _day_range(from_, to)
+    _not_future(last, "--to")
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     # Bar, results and log lines share one console, so log lines never cut through the bar.
     _setup_logging(verbose, out)
@@ -359,11 +373,9 @@ def backfill(
 
 @app.command()
 def stats(
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: AsJson = False,
     database_url: DatabaseUrl = None,
-    terminal: Annotated[
-        str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
-    ] = None,
+    terminal: OnlyTerminal = None,
 ) -> None:
     """Print download statistics from the database.
 
@@ -406,9 +418,7 @@ def verify(
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
     storage_url: StorageUrl = None,
-    terminal: Annotated[
-        str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
-    ] = None,
+    terminal: OnlyTerminal = None,
     verbose: Verbose = False,
 ) -> None:
     """Check the archived files against the database; exit 1 unless they agree.
@@ -481,7 +491,10 @@ def web(
     _setup_logging()
     db = _read_database(settings)
     try:
-        server = _web_server(db, _open_store(settings), settings, host, port, tz)
+        store = _open_store(settings)
+        if settings.storage_url:
+            store.check()  # a bucket answers a HEAD without change; a folder is only read
+        server = _web_server(db, store, settings, host, port, tz)
         _serve_until_stopped(server.serve_forever)
     finally:
         db.dispose()
@@ -489,13 +502,11 @@ def web(
 
 @app.command()
 def coverage(
-    from_: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD, UTC)")],
-    to: Annotated[str, typer.Option("--to", help="last day (YYYY-MM-DD, UTC), included")],
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    from_: FromDay,
+    to: ToDay,
+    as_json: AsJson = False,
     database_url: DatabaseUrl = None,
-    terminal: Annotated[
-        str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
-    ] = None,
+    terminal: OnlyTerminal = None,
 ) -> None:
     """Per stream and hour: images held against the cadence, gaps over 20 min, completeness.
 
@@ -504,9 +515,7 @@ def coverage(
     from gatecam.coverage import coverage_report
 
     settings = load_settings(database_url=database_url)
-    first, last = _parse_day(from_, "--from"), _parse_day(to, "--to")
-    if first > last:
-        raise InputError(f"--from {first} is after --to {last}")
+    first, last = _day_range(from_, to)
     if terminal is not None:
         check_name(terminal, "--terminal")
     db = _read_database(settings)

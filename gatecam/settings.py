@@ -177,13 +177,15 @@ def flag_name(field: str) -> str | None:
     return FLAGS.get(field, f"--{field.replace('_', '-')}")
 
 
-_ALIASES = {"stream_names": "streams", "draydog_app_url": "app_url", "draydog_cdn_url": "cdn_url"}
-
-
 def _first_error(exc: ValidationError) -> tuple[str, str]:
     error = exc.errors()[0]
     field = str(error["loc"][0]) if error["loc"] else "settings"
-    return _ALIASES.get(field, field), error["msg"].removeprefix("Value error, ")
+    # An error is located at the alias the value came in by (``stream_names``): name the field.
+    for name, info in DownloadConfig.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices) and field in alias.choices:
+            field = name
+    return field, error["msg"].removeprefix("Value error, ")
 
 
 def _from_environ(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -329,3 +329,15 @@ def test_probe_writes_a_bundle_and_says_what_it_found(
     )
     assert code == 1 and "History section not found" in out
     assert err.count("\n") == 1 and str(broken) in err
+
+
+def test_verify_refuses_a_download_dir_that_does_not_exist_and_creates_nothing(
+    capsys: pytest.CaptureFixture[str], database_url: str, tmp_path: Path
+) -> None:
+    """A wrong or unmounted folder would make every row look lost: refuse, never mark."""
+    missing = tmp_path / "not-mounted"
+    code, _, err = run_main(
+        capsys, "verify", "--database-url", database_url, "--download-dir", str(missing)
+    )
+    assert code == 2 and "does not exist" in err
+    assert not missing.exists()

@@ -13,8 +13,6 @@ from sqlalchemy.orm import Session
 from gatecam.database import queries
 from gatecam.database.models import DownloadRun, Image, StreamCounter, UTCDateTime
 
-# "success" is what finish_run writes today; "succeeded" is the name the run states move to.
-SUCCESS_STATUSES = ("success", "succeeded")
 # The largest id a BIGINT holds: a larger one in a URL is simply not an image.
 MAX_ID = 2**63 - 1
 
@@ -229,7 +227,7 @@ def image_page(
 def last_successes(session: Session) -> dict[tuple[str, str], datetime | None]:
     """Per stream that has any run: when its newest successful run ended (None if never)."""
     ended = func.coalesce(DownloadRun.finished_at, DownloadRun.started_at)
-    succeeded = case((DownloadRun.status.in_(SUCCESS_STATUSES), ended))
+    succeeded = case((DownloadRun.status == "success", ended))
     rows = session.execute(
         select(
             DownloadRun.terminal, DownloadRun.camera_id, func.max(succeeded, type_=UTCDateTime())

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from gatecam import metrics
 from gatecam.database import queries
@@ -196,7 +195,7 @@ class DownloadJob:
         except (SQLAlchemyError, GatecamError) as exc:
             # The claim itself needs the database: one line, and the next tick tries again.
             metrics.database_error()
-            result.error = self._with_next_try(f"database unavailable: {_reason(exc)}")
+            result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
             return result
 
     def _run(self, target: Target, day: date | None, tools: _Tools) -> RunResult:
@@ -206,7 +205,8 @@ class DownloadJob:
         try:
             with self.db.session_scope() as session:
                 stale = queries.interrupt_stale_runs(session, terminal, stream)
-                days = self._days_to_list(session, target, day)
+                covered = None if day is not None else queries.last_covered_day(session, *target)
+                days = self._days_to_list(covered, day)
                 result.days = [d.isoformat() for d in days]
                 run_id = queries.start_run(
                     session, terminal, stream, result.days, host=HOST, pid=os.getpid()
@@ -224,7 +224,9 @@ class DownloadJob:
             index_files(
                 self.db, self.store, terminal, stream, days, batch_size=self.config.batch_size
             )
-            refs = self._discover(target, days, day is None, tools, result)
+            # Steady state (today fully archived by the last run): paging may stop early.
+            steady = covered is not None and covered == datetime.now(UTC).date()
+            refs = self._discover(target, days, steady, tools, result)
             self._download(target, refs, tools, result)
             if self.config.retention_days and not self.stop.is_set():
                 before = datetime.now(UTC) - timedelta(days=self.config.retention_days)
@@ -253,23 +255,23 @@ class DownloadJob:
             return error
         return f"{error}; next try at {upcoming.astimezone(UTC).isoformat(timespec='seconds')}"
 
-    def _days_to_list(self, session: Session, target: Target, day: date | None) -> list[date]:
-        """The asked-for day, or today plus every day since the last run that fully covered its day.
+    def _days_to_list(self, covered: date | None, day: date | None) -> list[date]:
+        """The asked-for day, or today plus every day since ``covered``.
 
-        A scheduler that was down across midnight or for days catches up on what the source
-        still shows (issue 3, item 3).
+        ``covered`` is the day of the last run that fully archived its own day. A scheduler
+        that was down across midnight or for days catches up on what the source still shows
+        (issue 3, item 3).
         """
         if day is not None:
             return [day]
         today = datetime.now(UTC).date()
-        last = queries.last_covered_day(session, target.terminal, target.stream)
         # Never further back than retention would keep, nor than the source plausibly holds.
         horizon = min(MAX_CATCH_UP_DAYS, self.config.retention_days or MAX_CATCH_UP_DAYS)
-        first = today if last is None else max(last, today - timedelta(days=horizon))
+        first = today if covered is None else max(covered, today - timedelta(days=horizon))
         return [first + timedelta(days=n) for n in range((today - first).days + 1)]
 
     def _discover(
-        self, target: Target, days: list[date], scheduled: bool, tools: _Tools, result: RunResult
+        self, target: Target, days: list[date], steady: bool, tools: _Tools, result: RunResult
     ) -> set[ImageRef]:
         terminal, stream = target
         today = datetime.now(UTC).date()
@@ -280,13 +282,12 @@ class DownloadJob:
                 result.interrupted = True
                 break
             known: frozenset[datetime] = frozenset()
-            if scheduled and day == today:
-                # Steady state: a paged list may stop where the archive already holds all,
-                # but only once a run has left nothing of today failed or pending: those
-                # would sit on pages the list no longer reaches.
+            if steady and day == today:
+                # A paged list may stop where the archive already holds all; only once a run
+                # left nothing of today failed or pending, which would sit on pages the list
+                # no longer reaches.
                 with self.db.session_scope() as session:
-                    if queries.last_covered_day(session, terminal, stream) == today:
-                        known = queries.held_timestamps(session, terminal, stream, day)
+                    known = queries.held_timestamps(session, terminal, stream, day)
             listing = tools.lister.list_images(terminal, stream, day, known=known)
             refs.update(ref for ref in listing.refs if ref.timestamp.date() == day)
             result.found_by.update(listing.found_by)
@@ -341,7 +342,3 @@ class DownloadJob:
             # Left "running": the next run of this stream marks it interrupted.
             metrics.database_error()
             result.error = result.error or f"database unavailable: {reason(exc)}"
-
-
-def _reason(exc: BaseException) -> str:
-    return reason(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
