@@ -33,6 +33,7 @@ from gatecam.database.migrate import require_current, upgrade
 from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import DownloadStats, ImageDownloadScheduler
 from gatecam.errors import GatecamError, InputError, Interrupted
+from gatecam.model import check_name
 from gatecam.settings import (
     DownloadConfig,
     env_name,
@@ -41,7 +42,6 @@ from gatecam.settings import (
     settings_from_flags,
     settings_table,
 )
-from gatecam.sources.base import check_name
 from gatecam.storage import ImageStore, open_store
 
 app = typer.Typer(

@@ -10,24 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gatecam.errors import InputError
-from gatecam.sources.base import NAME_PATTERN
+from gatecam.model import NAME_RULE, Target, is_name
 
 ENV_PREFIX = "GATECAM_"
-
-
-class Target(NamedTuple):
-    """One (terminal, stream) pair: the unit a job archives and an instance claims."""
-
-    terminal: str
-    stream: str
-
-    def __str__(self) -> str:
-        return f"{self.terminal}/{self.stream}"
 
 
 class InvalidSetting(InputError):
@@ -40,8 +30,8 @@ class InvalidSetting(InputError):
 
 
 def _name(value: str) -> str:
-    if not NAME_PATTERN.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid name (only a-z, 0-9, _ and -)")
+    if not is_name(value):
+        raise ValueError(f"{value!r} is not a valid name ({NAME_RULE})")
     return value
 
 
@@ -117,7 +107,7 @@ class DownloadConfig(BaseModel):
             parts = entry.split("/")
             if len(parts) > 2:
                 raise ValueError(f"{entry!r} is not `stream` or `terminal/stream`")
-            if not all(NAME_PATTERN.fullmatch(part) for part in parts):
+            if not all(is_name(part) for part in parts):
                 raise ValueError(f"{entry!r} is not a valid name (only a-z, 0-9, _, - and /)")
         return list(dict.fromkeys(value))
 

@@ -21,7 +21,7 @@ from gatecam.database.queries import ImageRecord, chunked
 from gatecam.downloader.archive import PART_SUFFIX
 from gatecam.downloader.reconcile import stored_record
 from gatecam.errors import InputError
-from gatecam.sources.base import check_name
+from gatecam.model import check_name
 from gatecam.storage import ImageStore, LocalStore, parse_image_key
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.sources.browser import CameraPageBrowser
 from gatecam.standin import VARIANTS, Catalogue, StandIn
 

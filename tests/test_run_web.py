@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.standin import StandIn
 from gatecam.standin.catalogue import Catalogue
 from tests.test_cli import free_port

@@ -16,7 +16,7 @@ from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.database.queries import ImageRecord
 from gatecam.errors import InputError, StorageError
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
 from gatecam.verify import verify_archive

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gatecam.database.models import Image
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 
 
 class StoredRow(NamedTuple):

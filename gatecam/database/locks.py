@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gatecam.database.engine import Database, reason, redact
 from gatecam.database.models import DownloadRun
 from gatecam.errors import DatabaseError
-from gatecam.sources.base import check_name
+from gatecam.model import check_name
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.storage.base import IMAGE_SUFFIX, image_key, parse_image_key
 
 PART_SUFFIX = ".part"

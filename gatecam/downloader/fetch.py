@@ -23,7 +23,8 @@ import httpx
 from gatecam import metrics
 from gatecam.downloader.archive import is_complete_jpeg
 from gatecam.errors import InputError
-from gatecam.sources.base import ImageRef, Source, check_name
+from gatecam.model import ImageRef, check_name
+from gatecam.sources.base import Source
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.storage import ImageStore, LocalStore, image_key
 

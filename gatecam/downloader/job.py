@@ -29,8 +29,9 @@ from gatecam.database.queries import ImageRecord, chunked
 from gatecam.downloader.fetch import DownloadedImage, DrayDogDownloader, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import GatecamError
-from gatecam.settings import DownloadConfig, Target
-from gatecam.sources.base import ImageRef, Lister, Source
+from gatecam.model import ImageRef, Target
+from gatecam.settings import DownloadConfig
+from gatecam.sources.base import Lister, Source
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)

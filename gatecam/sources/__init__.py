@@ -1,6 +1,5 @@
 """Camera sources: each knows how to list what exists and how to address one image."""
 
-from gatecam.sources.base import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 
-__all__ = ["DrayDogSource", "ImageRef"]
+__all__ = ["DrayDogSource"]

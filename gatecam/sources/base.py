@@ -1,36 +1,13 @@
-"""What every camera source hands to the job: image references, listings, and the protocol."""
+"""What every camera source hands to the job: listings, and the protocol a site implements."""
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from gatecam.errors import InputError
-
-# Terminal and stream names become path parts and URL parts (issue 3, item 7).
-NAME_PATTERN = re.compile(r"[a-z0-9_-]+")
-
-
-def check_name(value: str, setting: str) -> str:
-    """Return ``value`` if it is a safe terminal or stream name, else raise InputError."""
-    if not NAME_PATTERN.fullmatch(value):
-        raise InputError(f"{setting}: {value!r} is not a valid name (only a-z, 0-9, _ and -)")
-    return value
-
-
-@dataclass(frozen=True, order=True)
-class ImageRef:
-    """One image of one stream: the (terminal, stream, timestamp) triple identifies it.
-
-    ``timestamp`` is always timezone-aware UTC.
-    """
-
-    terminal: str
-    stream: str
-    timestamp: datetime
+from gatecam.model import ImageRef
 
 
 @dataclass

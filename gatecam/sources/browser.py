@@ -23,7 +23,8 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from gatecam.errors import DiscoveryError
-from gatecam.sources.base import ImageRef, Listing
+from gatecam.model import ImageRef
+from gatecam.sources.base import Listing
 from gatecam.sources.datepicker import DayUnavailable, pick_day
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.network import NetworkLog

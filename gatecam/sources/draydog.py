@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from gatecam.sources.base import ImageRef, check_name
+from gatecam.model import ImageRef, check_name
 
 if TYPE_CHECKING:
     from gatecam.sources.browser import CameraPageBrowser

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-from gatecam.sources.base import check_name
+from gatecam.model import check_name
 
 # Like the real site (shared/DRAYDOG.md): an image about every 8 to 12 minutes, irregular
 # seconds, and now and then a gap while a camera is offline.

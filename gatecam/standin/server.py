@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from gatecam.httpserver import LocalHandler, LocalServer
-from gatecam.sources.base import NAME_PATTERN, ImageRef
+from gatecam.model import ImageRef, is_name
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin.catalogue import Catalogue
 from gatecam.standin.images import render_jpeg
@@ -305,7 +305,7 @@ class _Handler(LocalHandler):
     # --- the site ------------------------------------------------------------------------
 
     def _page(self, terminal: str, stream: str, *, head: bool) -> None:
-        if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
+        if not (is_name(terminal) and is_name(stream)):
             self._html(HTTPStatus.NOT_FOUND, head=head)
             return
         fault = self.standin._take_fault(self.path, PAGE_FAULTS)
@@ -321,7 +321,7 @@ class _Handler(LocalHandler):
 
     def _history(self, query: dict[str, list[str]]) -> None:
         terminal, stream = _param(query, "terminal"), _param(query, "stream")
-        if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
+        if not (is_name(terminal) and is_name(stream)):
             self._bad_request("terminal and stream must be names of a-z, 0-9, _ and -")
             return
         standin = self.standin
@@ -427,7 +427,7 @@ class _Handler(LocalHandler):
         if method == "GET":
             terminal, stream = _param(query, "terminal"), _param(query, "stream")
             day = _day(_param(query, "date"), catalogue.today())
-            if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
+            if not (is_name(terminal) and is_name(stream)):
                 self._bad_request("terminal and stream must be names of a-z, 0-9, _ and -")
             elif day is None:
                 self._bad_request("date must be YYYY-MM-DD")

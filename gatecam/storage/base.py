@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Protocol
 
-from gatecam.sources.base import NAME_PATTERN, ImageRef
+from gatecam.model import ImageRef, is_name
 
 IMAGE_SUFFIX = ".jpg"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -31,7 +31,7 @@ def parse_image_key(key: str) -> ImageRef | None:
     if len(parts) != 4:
         return None
     terminal, stream, day, name = parts
-    if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)):
+    if not (is_name(terminal) and is_name(stream)):
         return None
     stem, suffix = name[: -len(IMAGE_SUFFIX)], name[-len(IMAGE_SUFFIX) :]
     if suffix != IMAGE_SUFFIX or not _DATE.fullmatch(day) or not _TIME.fullmatch(stem):

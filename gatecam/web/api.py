@@ -15,7 +15,7 @@ from gatecam import coverage
 from gatecam.database import browse
 from gatecam.database.models import Image
 from gatecam.errors import InputError
-from gatecam.sources.base import NAME_PATTERN
+from gatecam.model import is_name
 from gatecam.web.common import Archive, json_response
 
 MAX_LIMIT = 1000
@@ -78,7 +78,7 @@ def _name(request: Request, key: str) -> str | None:
     value = request.query_params.get(key)
     if value is None:
         return None
-    if not NAME_PATTERN.fullmatch(value):
+    if not is_name(value):
         raise InputError(f"{key} must be a name of a-z, 0-9, _ and -")
     return value
 

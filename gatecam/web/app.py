@@ -22,7 +22,7 @@ from gatecam import coverage, metrics
 from gatecam.database import browse
 from gatecam.database.engine import Database, reason
 from gatecam.errors import InputError
-from gatecam.sources.base import NAME_PATTERN
+from gatecam.model import is_name
 from gatecam.storage.base import ImageStore
 from gatecam.web import api, pages, timeline
 from gatecam.web.auth import TokenGuard
@@ -109,7 +109,7 @@ def index(archive: Archive, request: Request) -> Response:
 def day_page(archive: Archive, request: Request) -> Response:
     terminal, stream, text = (request.path_params[k] for k in ("terminal", "stream", "day"))
     day = timeline.parse_day(text) if _DAY.fullmatch(text) else None
-    if not (NAME_PATTERN.fullmatch(terminal) and NAME_PATTERN.fullmatch(stream)) or day is None:
+    if not (is_name(terminal) and is_name(stream)) or day is None:
         raise HTTPException(404)
     view = _view(archive, request)
     start, end = timeline.day_bounds(day, view.zone)
@@ -136,7 +136,7 @@ def at_page(archive: Archive, request: Request) -> Response:
     terminal, stream, text = (params.get(k, "") for k in ("terminal", "stream", "time"))
     if not (stream and text):
         raise InputError(f"stream and time are both needed ({timeline.TIME_HELP})")
-    if not (NAME_PATTERN.fullmatch(terminal or "x") and NAME_PATTERN.fullmatch(stream)):
+    if not (is_name(terminal or "x") and is_name(stream)):
         raise InputError("terminal and stream must be names of a-z, 0-9, _ and -")
     view = _view(archive, request)
     moment = timeline.parse_moment(text, view.zone)

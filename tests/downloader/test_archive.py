@@ -19,7 +19,7 @@ from gatecam.downloader.archive import (
     remove_partials,
     write_atomic,
 )
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"
 

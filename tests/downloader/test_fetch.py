@@ -18,7 +18,7 @@ import pytest
 from gatecam.downloader.archive import image_path, is_complete_jpeg
 from gatecam.downloader.fetch import DownloadResult, DrayDogDownloader
 from gatecam.errors import InputError
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin import StandIn
 from tests.downloader.test_archive import mount_tmpfs

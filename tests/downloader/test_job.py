@@ -18,8 +18,9 @@ from gatecam.database.engine import Database
 from gatecam.database.locks import claim
 from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.job import DownloadJob
+from gatecam.model import ImageRef
 from gatecam.settings import DownloadConfig
-from gatecam.sources.base import ImageRef, Listing
+from gatecam.sources.base import Listing
 from gatecam.standin import StandIn
 from gatecam.storage import LocalStore
 

@@ -14,7 +14,7 @@ from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.downloader.reconcile import expire, index_files, stored_record
 from gatecam.errors import StorageError
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
 from tests.storage.s3server import free_port, put_raw

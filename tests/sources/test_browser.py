@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gatecam.errors import DiscoveryError, InputError
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.sources.browser import CameraPageBrowser
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin import Catalogue, StandIn

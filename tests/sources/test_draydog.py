@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from gatecam.errors import InputError
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 
 SOURCE = DrayDogSource()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin import VARIANTS, Catalogue, StandIn
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gatecam.errors import InputError, StorageError
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.storage import LocalStore, image_key, open_store
 from gatecam.storage.base import ImageStore
 from gatecam.storage.s3 import S3Store

@@ -20,7 +20,7 @@ from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.database.queries import ImageRecord
 from gatecam.downloader.archive import image_path, write_atomic
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.storage import LocalStore
 from gatecam.web import WebServer, create_app
 

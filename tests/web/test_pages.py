@@ -21,7 +21,7 @@ from gatecam.database.models import Image
 from gatecam.database.queries import ImageRecord
 from gatecam.downloader.archive import image_path, write_atomic
 from gatecam.errors import InputError
-from gatecam.sources.base import ImageRef
+from gatecam.model import ImageRef
 from gatecam.storage import LocalStore
 from gatecam.web import create_app
 from tests.web.conftest import DAY, IN_GATE, LA, index, jpeg, local, write
