@@ -18,11 +18,11 @@ from gatecam.database.archive_queries import StoredRow
 from gatecam.database.engine import Database
 from gatecam.database.models import utcnow
 from gatecam.database.queries import ImageRecord, chunked
-from gatecam.downloader.archive import PART_SUFFIX
 from gatecam.downloader.reconcile import stored_record
 from gatecam.errors import InputError
 from gatecam.model import check_name
 from gatecam.storage import ImageStore, LocalStore, parse_image_key
+from gatecam.storage.local import PART_SUFFIX
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from gatecam.cli import main
-from gatecam.downloader.archive import iter_archive
 from gatecam.standin import StandIn
 from tests.fixtures_db import sqlite_only
+from tests.helpers import iter_archive
 
 GATECAM = [sys.executable, "-m", "gatecam"]
 

@@ -28,9 +28,11 @@ from sqlalchemy import func, select
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 from gatecam.database.models import Image
-from gatecam.downloader.archive import PART_SUFFIX, is_complete_jpeg, iter_archive
 from gatecam.standin import StandIn
+from gatecam.storage.base import is_complete_jpeg
+from gatecam.storage.local import PART_SUFFIX
 from tests.downloader.test_scheduler import archive_state, image_rows, make_scheduler
+from tests.helpers import iter_archive
 from tests.test_cli import GATECAM, free_port, gatecam, listed
 
 pytestmark = pytest.mark.browser

@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 
 from gatecam import metrics
-from gatecam.downloader.archive import is_complete_jpeg
 from gatecam.errors import InputError
 from gatecam.model import ImageRef, check_name
 from gatecam.sources.base import Source
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.storage import ImageStore, LocalStore, image_key
+from gatecam.storage.base import is_complete_jpeg
 
 logger = logging.getLogger(__name__)
 

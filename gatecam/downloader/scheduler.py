@@ -23,13 +23,13 @@ from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.migrate import prepare
 from gatecam.database.queries import ImageRecord
-from gatecam.downloader.archive import WriterLock
 from gatecam.downloader.job import DownloadJob, RunResult
 from gatecam.errors import InputError
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Source
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.storage import ImageStore, LocalStore, open_store
+from gatecam.storage.local import WriterLock
 
 __all__ = ["DownloadConfig", "DownloadStats", "ImageDownloadScheduler", "RunResult"]
 

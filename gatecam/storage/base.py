@@ -43,6 +43,11 @@ def parse_image_key(key: str) -> ImageRef | None:
     return ImageRef(terminal=terminal, stream=stream, timestamp=ts)
 
 
+def is_complete_jpeg(data: bytes) -> bool:
+    """Return True if ``data`` starts with a JPEG SOI marker and ends with its EOI marker."""
+    return len(data) >= 5 and data.startswith(b"\xff\xd8\xff") and data.endswith(b"\xff\xd9")
+
+
 class ImageStore(Protocol):
     """Image bytes by key. ``put`` is atomic: a reader sees nothing or the whole image."""
 

@@ -1,14 +1,111 @@
-"""The default image store: a folder on this host, written atomically."""
+"""The default image store: a folder on this host, written atomically.
+
+A file is written under a ``.part`` name and renamed into place, so a reader sees nothing or
+the whole image. Every gatecam process writing into the folder holds a shared ``WriterLock``;
+leftover ``.part`` files are removed only by a process that is alone, since another writer's
+are in flight.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from gatecam.errors import StorageError
 from gatecam.storage.base import IMAGE_SUFFIX, parse_image_key
+
+PART_SUFFIX = ".part"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
+
+    The bytes go to ``.<name>.<random>.part`` beside ``path`` (same file system, so
+    ``os.replace`` is atomic) and are fsynced first; the directory is fsynced after so the
+    rename survives a power cut. On any OSError (e.g. ENOSPC) the temporary file is removed
+    and the error re-raised.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{PART_SUFFIX}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_partials(download_dir: Path) -> int:
+    """Delete every ``*.part`` left under ``download_dir`` by a crash; return how many."""
+    removed = 0
+    for part in Path(download_dir).rglob(f"*{PART_SUFFIX}"):
+        if part.is_file() or part.is_symlink():
+            # Another process may have cleaned up the same file meanwhile.
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+                removed += 1
+    return removed
+
+
+LOCK_NAME = ".gatecam.lock"
+
+
+class WriterLock:
+    """Held, shared, by every gatecam process that writes into one archive folder.
+
+    A ``.part`` file is only stale when no other writer is alive, so partial files are
+    removed only by a process that manages to take the lock exclusively; the kernel drops
+    the lock of a killed process.
+    """
+
+    def __init__(self, download_dir: Path) -> None:
+        self.download_dir = Path(download_dir)
+        self._fd: int | None = None
+
+    def acquire(self) -> int:
+        """Join the writers; first remove stale partial files if alone. Return how many."""
+        if self._fd is not None:
+            return 0
+        self.download_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.download_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        removed = 0
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # another writer is alive: its .part files are in flight
+        else:
+            removed = remove_partials(self.download_dir)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        self._fd = fd
+        return removed
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class LocalStore:
@@ -23,10 +120,6 @@ class LocalStore:
         return self.root / key
 
     def put(self, key: str, data: bytes) -> None:
-        # Imported here: gatecam.downloader imports this package, so a top-level import
-        # would be circular.
-        from gatecam.downloader.archive import write_atomic
-
         write_atomic(self.path(key), data)
 
     def get(self, key: str) -> bytes:

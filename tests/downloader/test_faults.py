@@ -20,12 +20,11 @@ from sqlalchemy import select
 
 from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, Image
-from gatecam.downloader.archive import iter_archive
 from gatecam.downloader.scheduler import ImageDownloadScheduler
 from gatecam.standin import Catalogue, StandIn
-from tests.downloader.test_archive import mount_tmpfs
 from tests.downloader.test_scheduler import image_rows, make_scheduler
 from tests.fixtures_db import sqlite_only
+from tests.helpers import iter_archive, mount_tmpfs
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from gatecam.downloader.archive import image_path, is_complete_jpeg
 from gatecam.downloader.fetch import DownloadResult, DrayDogDownloader
 from gatecam.errors import InputError
 from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin import StandIn
-from tests.downloader.test_archive import mount_tmpfs
+from gatecam.storage.base import is_complete_jpeg
+from tests.helpers import image_path, mount_tmpfs
 
 MakeDownloader = Callable[..., DrayDogDownloader]
 

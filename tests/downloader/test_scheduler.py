@@ -11,11 +11,11 @@ from sqlalchemy import func, select, text
 
 from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, Image
-from gatecam.downloader.archive import iter_archive
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.errors import DatabaseError, InputError, Unavailable
 from gatecam.standin import StandIn
 from tests.fixtures_db import sqlite_only
+from tests.helpers import iter_archive
 
 STATS_KEYS = {
     "total_downloaded",

@@ -19,10 +19,11 @@ from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.database.queries import ImageRecord
-from gatecam.downloader.archive import image_path, write_atomic
 from gatecam.model import ImageRef
 from gatecam.storage import LocalStore
+from gatecam.storage.local import write_atomic
 from gatecam.web import WebServer, create_app
+from tests.helpers import image_path
 
 LA = ZoneInfo("America/Los_Angeles")
 DAY = "/apm/in_gate/2025-09-02"

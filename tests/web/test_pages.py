@@ -19,11 +19,12 @@ from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.database.queries import ImageRecord
-from gatecam.downloader.archive import image_path, write_atomic
 from gatecam.errors import InputError
 from gatecam.model import ImageRef
 from gatecam.storage import LocalStore
+from gatecam.storage.local import write_atomic
 from gatecam.web import create_app
+from tests.helpers import image_path
 from tests.web.conftest import DAY, IN_GATE, LA, index, jpeg, local, write
 
 
