@@ -26,13 +26,14 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.database import queries
-from gatecam.database.engine import Database, redact
+from gatecam.database.engine import Database, reason, redact
 from gatecam.database.migrate import require_current, upgrade
 from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import DownloadStats, ImageDownloadScheduler
-from gatecam.errors import GatecamError, InputError, Interrupted
+from gatecam.errors import GatecamError, InputError, Interrupted, Unavailable
 from gatecam.model import check_name
 from gatecam.settings import (
     DownloadConfig,
@@ -650,4 +651,7 @@ def main(argv: list[str] | None = None) -> Any:
         _fail("interrupted", Interrupted.code)
     except GatecamError as exc:
         _fail(str(exc), exc.code)
+    except SQLAlchemyError as exc:
+        # The database answered at start-up and was lost later: an outage, not bad input.
+        _fail(f"database failed mid-command: {reason(exc)}", Unavailable.code)
     sys.exit(code if isinstance(code, int) else 0)

@@ -14,19 +14,10 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gatecam.errors import InputError
+from gatecam.errors import InputError, InvalidSetting
 from gatecam.model import NAME_RULE, Target, is_name
 
 ENV_PREFIX = "GATECAM_"
-
-
-class InvalidSetting(InputError):
-    """A setting's value is invalid; ``field`` names it so the CLI can name its flag."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def _name(value: str) -> str:

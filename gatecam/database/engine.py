@@ -128,10 +128,18 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            message = f"cannot connect to {redact(self.url)}: {reason(exc)}"
-            if self.dialect == "sqlite" or any(p in message for p in _CONFIG_PROBLEMS):
-                raise DatabaseError(message) from None
-            raise Unavailable(message) from None
+            raise self.error(exc, "cannot connect to") from None
+
+    def error(self, exc: SQLAlchemyError, action: str) -> DatabaseError | Unavailable:
+        """The one-line error for ``exc``: DatabaseError if the input is wrong, else Unavailable.
+
+        A file, a missing database or a refused login is fixed by changing the URL (exit 2); a
+        server that is down or went away is fixed by waiting (exit 3).
+        """
+        message = f"{action} {redact(self.url)}: {reason(exc)}"
+        if self.dialect == "sqlite" or any(p in message for p in _CONFIG_PROBLEMS):
+            return DatabaseError(message)
+        return Unavailable(message)
 
     def dispose(self) -> None:
         self.engine.dispose()

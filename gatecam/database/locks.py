@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.database.engine import Database, reason, redact
 from gatecam.database.models import DownloadRun
-from gatecam.errors import DatabaseError
+from gatecam.errors import Unavailable
 from gatecam.model import check_name
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def _claim_postgres(db: Database, key: int) -> Iterator[bool]:
     try:
         conn = db.engine.connect()
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot connect to {redact(db.url)}: {reason(exc)}") from None
+        raise Unavailable(f"cannot connect to {redact(db.url)}: {reason(exc)}") from None
     try:
         # Autocommit: no transaction stays open for the job's length (that would hold back
         # vacuum and trip idle_in_transaction_session_timeout).
@@ -87,7 +87,7 @@ def _claim_postgres(db: Database, key: int) -> Iterator[bool]:
         held = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
     except SQLAlchemyError as exc:
         conn.close()
-        raise DatabaseError(f"cannot claim a job in {redact(db.url)}: {reason(exc)}") from None
+        raise Unavailable(f"cannot claim a job in {redact(db.url)}: {reason(exc)}") from None
     except BaseException:
         conn.close()
         raise

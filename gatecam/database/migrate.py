@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 
-from gatecam.database.engine import Database, reason, redact
+from gatecam.database.engine import Database, redact
 from gatecam.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -40,7 +40,7 @@ def upgrade(db: Database) -> None:
     try:
         command.upgrade(alembic_config(db), "head")
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"upgrading {redact(db.url)} failed: {reason(exc)}") from None
+        raise db.error(exc, "upgrading") from None
 
 
 def require_current(db: Database) -> None:

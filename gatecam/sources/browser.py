@@ -22,10 +22,10 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
-from gatecam.errors import DiscoveryError
+from gatecam.errors import DayUnavailable, DiscoveryError
 from gatecam.model import ImageRef
 from gatecam.sources.base import Listing
-from gatecam.sources.datepicker import DayUnavailable, pick_day
+from gatecam.sources.datepicker import pick_day
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.network import NetworkLog
 from gatecam.sources.pagereader import Harvest, read_day

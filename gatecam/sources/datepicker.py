@@ -8,7 +8,7 @@ from datetime import date
 
 from playwright.sync_api import Page
 
-from gatecam.errors import DiscoveryError
+from gatecam.errors import DayUnavailable, DiscoveryError
 
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
 _HEADER = re.compile(r"(\d{4})\D*?([A-Za-z]+|\d{1,2})\b")
@@ -19,10 +19,6 @@ _ARROWS = {
     "left": '.el-icon-arrow-left, .arrow-left, [aria-label="Previous Month" i]',
     "right": '.el-icon-arrow-right, .arrow-right, [aria-label="Next Month" i]',
 }
-
-
-class DayUnavailable(DiscoveryError):
-    """The picker offers no such day (in the future, or before the site's history)."""
 
 
 def header_month(text: str, url: str) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gatecam.errors import InputError, StorageError
+from gatecam.errors import InputError, StorageError, Unavailable
 from gatecam.storage.base import parse_image_key
 
 # Few, short retries: a job runs again at the next tick, and a user waiting on `check()` should
@@ -153,9 +153,13 @@ class S3Store:
     def check(self) -> None:
         """Raise StorageError with one line if the bucket cannot be reached or used."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ConnectionError as EndpointDown
 
         try:
             self._client.head_bucket(Bucket=self.bucket)
+        except EndpointDown as exc:
+            # Nothing is wrong with the settings: the endpoint may answer in a minute.
+            raise Unavailable(f"image store {self.describe()}: {self._reason(exc)}") from None
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"image store {self.describe()}: {self._reason(exc)}") from None
 

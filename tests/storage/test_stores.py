@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gatecam.errors import InputError, StorageError
+from gatecam.errors import InputError, StorageError, Unavailable
 from gatecam.model import ImageRef
 from gatecam.storage import LocalStore, image_key, open_store
 from gatecam.storage.base import ImageStore
@@ -116,11 +116,12 @@ def test_a_damaged_upload_never_becomes_visible(
     assert store.size(KEY) is None
 
 
-def test_an_unreachable_endpoint_is_one_line(aws_environ: None) -> None:
+def test_an_unreachable_endpoint_is_one_line_and_an_outage(aws_environ: None) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"
     store = S3Store("archive", endpoint_url=endpoint)
-    with pytest.raises(StorageError) as opened:
+    with pytest.raises(Unavailable) as opened:
         store.check()
+    assert opened.value.code == 3  # the settings are fine: the same command may work later
     assert str(opened.value) == (
         f"image store s3://archive at {endpoint}: cannot reach the S3 endpoint {endpoint}"
     )
