@@ -146,6 +146,9 @@ def _download_dir(path: Path) -> Iterator[None]:
     while not folder.exists():
         missing.append(folder)
         folder = folder.parent
+    if not folder.is_dir():
+        # mkdir would say "File exists" or "Not a directory": name the file in the way.
+        raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {folder} is a file, not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".gatecam-write-test"
@@ -266,6 +269,8 @@ def run(
     Example: gatecam run --streams apm/in_gate,apm/out_gate --interval 10 --web
     """
     settings = settings_from_flags(locals())
+    if web:
+        _check_port(host, port)
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
     with contextlib.ExitStack() as stack:
@@ -303,7 +308,8 @@ def once(
     Example: gatecam once --streams in_gate,out_gate --date 2025-09-01
     """
     settings = settings_from_flags(locals())
-    day = _not_future(_parse_day(date_, "--date"), "--date") if date_ else None
+    # `--date ""` is a date given wrong, not "today": only a missing flag means today.
+    day = None if date_ is None else _not_future(_parse_day(date_, "--date"), "--date")
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
     try:
@@ -448,6 +454,16 @@ def verify(
         raise GatecamError(f"archive and database disagree: {report.problems} problem(s) left")
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail before the database or the archive folder is made if host:port cannot be served."""
+    from gatecam.web.serve import bind
+
+    try:
+        bind(host, port).close()
+    except OSError as exc:
+        raise InputError(f"--port / --host: {exc}") from None
+
+
 def _web_server(
     db: Database, store: ImageStore, settings: DownloadConfig, host: str, port: int, tz: str
 ) -> Any:
@@ -555,7 +571,11 @@ def probe(
     from gatecam.sources.probe import probe as run_probe
 
     settings = load_settings(streams=stream, terminal=terminal, app_url=app_url, cdn_url=cdn_url)
-    day = _not_future(_parse_day(date_, "--date"), "--date") if date_ else datetime.now(UTC).date()
+    day = (
+        datetime.now(UTC).date()
+        if date_ is None
+        else _not_future(_parse_day(date_, "--date"), "--date")
+    )
     target = settings.targets[0]
     out_dir = out_dir or Path(f"probe-{target.stream}-{day}")
     _setup_logging(verbose)

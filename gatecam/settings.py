@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gatecam.errors import InputError
-from gatecam.sources.base import NAME_PATTERN
+from gatecam.sources.base import name_problem
 
 ENV_PREFIX = "GATECAM_"
 
@@ -40,8 +40,9 @@ class InvalidSetting(InputError):
 
 
 def _name(value: str) -> str:
-    if not NAME_PATTERN.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid name (only a-z, 0-9, _ and -)")
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -117,8 +118,10 @@ class DownloadConfig(BaseModel):
             parts = entry.split("/")
             if len(parts) > 2:
                 raise ValueError(f"{entry!r} is not `stream` or `terminal/stream`")
-            if not all(NAME_PATTERN.fullmatch(part) for part in parts):
-                raise ValueError(f"{entry!r} is not a valid name (only a-z, 0-9, _, - and /)")
+            for part in parts:
+                problem = name_problem(part)
+                if problem:
+                    raise ValueError(problem if len(parts) == 1 else f"{entry!r}: {problem}")
         return list(dict.fromkeys(value))
 
     @field_validator("terminal")

@@ -16,11 +16,14 @@ import httpx
 import pytest
 
 from gatecam.cli import main
+from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.archive import iter_archive
+from gatecam.sources.base import NAME_MAX, check_name
 from gatecam.standin import StandIn
 from tests.fixtures_db import sqlite_only
 
 GATECAM = [sys.executable, "-m", "gatecam"]
+PG = "postgresql+psycopg://u:pw@127.0.0.1"
 
 
 def free_port() -> int:
@@ -151,7 +154,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (["run", "--interval", "0"], {}, "--interval: Input should be greater than 0"),
         (["run"], {"GATECAM_INTERVAL_MINUTES": "-5"}, "GATECAM_INTERVAL_MINUTES"),
         (["once"], {"GATECAM_COLOUR": "blue"}, "unknown setting GATECAM_COLOUR"),
-        (["once", "--streams", "in_gate,../x"], {}, "--streams: '../x' is not a valid name"),
+        (["once", "--streams", "in_gate,../x"], {}, "--streams: '../x': '..' is not a valid name"),
         (["once", "--terminal", "APM"], {}, "--terminal"),
         (["once", "--database-url", "nonsense"], {}, "database URL is malformed"),
         (["once", "--database-url", "sqlite:////etc/passwd/x.db"], {}, "/etc/passwd"),
@@ -164,6 +167,20 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (["once", "--streams", "apm/in_gate/x"], {}, "--streams"),
         (["once", "--app-url", "ftp://x"], {}, "--app-url"),
         (["once", "--bogus"], {}, "No such option: --bogus"),
+        (["once", "--database-url", f"{PG}:notaport/db"], {}, "database URL is malformed"),
+        (["once", "--database-url", "postgresql+psycopg://u:pw@[::1/db"], {}, "malformed"),
+        (["once", "--database-url", f"{PG}/db?connect_timeout=abc"], {}, "connect_timeout"),
+        (["once", "--database-url", "sqlite:///sub/x.db?timeout=abc"], {}, "not usable"),
+        (["once", "--streams", "x" * 300], {}, "--streams: 'xxxxxxxxxxxxxxxxxxxx'... is 300"),
+        (["once", "--streams", "apm/" + "x" * 65], {}, "65 characters long (at most 64)"),
+        (["once", "--streams", "-"], {}, "--streams: '-' is not a valid name"),
+        (["once"], {"GATECAM_STREAMS": "_"}, "GATECAM_STREAMS: '_' is not a valid name"),
+        (["once", "--terminal", "-apm"], {}, "starting with a letter or digit"),
+        (["once", "--date", ""], {}, "--date: '' is not a date"),
+        (["probe", "--stream", "in_gate", "--date", ""], {}, "--date: '' is not a date"),
+        (["once", "--download-dir", "a-file"], {}, "a-file is a file, not a folder"),
+        (["once", "--download-dir", "a-file/images"], {}, "a-file is a file, not a folder"),
+        (["run", "--web", "--port", "{busy}"], {}, "--port / --host: cannot listen on"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -175,14 +192,28 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     message: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("in the way")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    code, _out, err = run_main(capsys, *args)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        code, _out, err = run_main(capsys, *(arg.replace("{busy}", port) for arg in args))
     assert code == 2
     assert err.startswith("gatecam: error: ") and err.count("\n") == 1
     assert message in err
     assert "pw@" not in err
-    assert list(tmp_path.iterdir()) == []  # no database, no download folder
+    # No database, no download folder: only the file the test put there.
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+    assert (tmp_path / "a-file").read_text() == "in the way"
+
+
+def test_a_valid_name_always_fits_its_columns() -> None:
+    """Names are refused at input, never by the database (SQLite would store a longer one)."""
+    columns = [Image.terminal, Image.camera_id, DownloadRun.terminal, DownloadRun.camera_id]
+    assert {column.type.length for column in columns} == {NAME_MAX}  # type: ignore[attr-defined]
+    assert check_name("a" * NAME_MAX, "--streams")
 
 
 def test_unusable_download_dir_is_rejected_before_the_database_is_touched(

@@ -10,14 +10,27 @@ from typing import Protocol
 
 from gatecam.errors import InputError
 
-# Terminal and stream names become path parts and URL parts (issue 3, item 7).
-NAME_PATTERN = re.compile(r"[a-z0-9_-]+")
+# Terminal and stream names become path parts, URL parts and String(64) columns. A first
+# letter or digit keeps folders named `-` or `_` (and option-like names) out of the archive.
+NAME_MAX = 64
+NAME_PATTERN = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{NAME_MAX - 1}}}")
+NAME_RULE = f"1 to {NAME_MAX} of a-z, 0-9, _ and -, starting with a letter or digit"
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` is not a valid terminal or stream name, or None if it is one."""
+    if NAME_PATTERN.fullmatch(value):
+        return None
+    if len(value) > NAME_MAX:
+        return f"{value[:20]!r}... is {len(value)} characters long (at most {NAME_MAX})"
+    return f"{value!r} is not a valid name ({NAME_RULE})"
 
 
 def check_name(value: str, setting: str) -> str:
     """Return ``value`` if it is a safe terminal or stream name, else raise InputError."""
-    if not NAME_PATTERN.fullmatch(value):
-        raise InputError(f"{setting}: {value!r} is not a valid name (only a-z, 0-9, _ and -)")
+    problem = name_problem(value)
+    if problem:
+        raise InputError(f"{setting}: {problem}")
     return value
 
 
