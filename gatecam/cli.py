@@ -615,10 +615,16 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     settings = load_settings(database_url=database_url)
     db = Database(settings.database_url)
     try:
-        upgrade(db)
+        before, after = upgrade(db)
     finally:
         db.dispose()
-    out.print(f"{redact(settings.database_url)} is at the latest schema", markup=False)
+    where = redact(settings.database_url)
+    if before == after:
+        out.print(
+            f"{where} was already at the latest schema ({after}): nothing to do", markup=False
+        )
+    else:
+        out.print(f"{where}: upgraded {before or 'none'} → {after}", markup=False)
 
 
 @app.command()
