@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -92,19 +91,32 @@ Zone = Annotated[str, typer.Option("--tz", help="time zone the pages show times 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log debug detail")]
 
 
+class _ConsoleHandler(logging.Handler):
+    """Log lines printed through a Rich console, so they never cut through its progress bar."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(self.format(record), markup=False, highlight=False)
+        except Exception:
+            self.handleError(record)
+
+
 def _setup_logging(verbose: bool = False, console: Console | None = None) -> None:
     handler: logging.Handler
     if console is not None and console.is_terminal:
-        # Log lines printed through the progress bar's console keep the bar intact.
-        handler = RichHandler(console=console, show_path=False, markup=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler = _ConsoleHandler(console)
     else:
         handler = logging.StreamHandler(sys.stderr)
-        formatter = logging.Formatter(
-            "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S+00:00"
-        )
-        formatter.converter = time.gmtime  # log times in UTC, like everything else
-        handler.setFormatter(formatter)
+    # One format on a terminal and off it, before and after Ctrl-C: ISO 8601 times in UTC.
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S+00:00"
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

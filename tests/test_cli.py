@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,8 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from rich.console import Console
 
-from gatecam.cli import main
+from gatecam.cli import _setup_logging, main
 from gatecam.database.migrate import head_revision
 from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.archive import iter_archive
@@ -233,6 +237,28 @@ def test_unusable_download_dir_is_rejected_before_the_database_is_touched(
     )
     assert code == 2 and "--download-dir" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
+
+
+def test_log_lines_have_one_iso_format_on_a_terminal_and_off_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Backfill logs through its bar's console on a terminal: the lines look the same."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=60, soft_wrap=True)
+    long = "SIGINT received: finishing the batch in flight " + "x" * 60
+    try:
+        _setup_logging(console=terminal)
+        logging.getLogger("gatecam").info(long)
+        _setup_logging()
+        logging.getLogger("gatecam").info(long)
+    finally:
+        root.handlers[:], root.level = saved
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    for output in (shown, capsys.readouterr().err):
+        line = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 INFO " + re.escape(long) + "\n"
+        assert re.fullmatch(line, output), output
 
 
 def test_stats_json_is_one_object_with_every_key(
