@@ -26,6 +26,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from gatecam import __version__
 from gatecam.database import queries
 from gatecam.database.engine import Database, redact
 from gatecam.database.migrate import require_current, upgrade
@@ -57,6 +58,24 @@ app.add_typer(db_app, name="db")
 
 out = Console(highlight=False, soft_wrap=True)
 logger = logging.getLogger("gatecam")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"gatecam {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Archive Dray Dog gate-camera images on a schedule, with every image in a database."""
 
 
 def _setting(field: str) -> Any:

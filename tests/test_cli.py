@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
 import io
 import json
 import logging
@@ -20,11 +22,14 @@ import pytest
 from rich.console import Console
 
 from gatecam.cli import _setup_logging, main
+from gatecam.database.engine import Database
 from gatecam.database.migrate import head_revision
 from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.archive import iter_archive
 from gatecam.sources.base import NAME_MAX, check_name
 from gatecam.standin import StandIn
+from gatecam.storage import LocalStore
+from gatecam.web import create_app
 from tests.fixtures_db import sqlite_only
 
 GATECAM = [sys.executable, "-m", "gatecam"]
@@ -261,6 +266,23 @@ def test_log_lines_have_one_iso_format_on_a_terminal_and_off_it(
         assert re.fullmatch(line, output), output
 
 
+@sqlite_only
+def test_the_version_is_on_the_command_line_and_in_healthz(
+    capsys: pytest.CaptureFixture[str], database: Database, tmp_path: Path
+) -> None:
+    """A bug report names the version; a monitor reads it from /healthz."""
+    installed = importlib.metadata.version("gatecam")
+    code, out, _ = run_main(capsys, "--version")
+    assert (code, out) == (0, f"gatecam {installed}\n")
+
+    async def healthz() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(database, LocalStore(tmp_path)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gatecam") as client:
+            return await client.get("/healthz")
+
+    assert asyncio.run(healthz()).json()["version"] == installed
+
+
 def test_stats_json_is_one_object_with_every_key(
     capsys: pytest.CaptureFixture[str], database_url: str
 ) -> None:
@@ -379,6 +401,8 @@ def test_probe_writes_a_bundle_and_says_what_it_found(
     code, out, err = run_main(capsys, "probe", "--stream", "in_gate", "--out", str(bundle), *urls)
     assert code == 0, err
     assert {p.name for p in bundle.iterdir()} >= {"screenshot.png", "page.html", "report.json"}
+    report = json.loads((bundle / "report.json").read_text())
+    assert report["version"] == importlib.metadata.version("gatecam")
     today = standin.catalogue.today()
     assert f"{len(standin.catalogue.list('apm', 'in_gate', today))} images" in out
 

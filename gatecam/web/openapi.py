@@ -258,6 +258,7 @@ SPEC["components"]["schemas"]["Health"] = {
         "status": {"enum": ["ok", "unhealthy"]},
         "database": {"type": "string"},
         "reason": {"type": ["string", "null"]},
+        "version": {"type": "string", "description": "the gatecam version answering"},
         "streams": {
             "type": "array",
             "items": {
