@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,6 +27,7 @@ from rich.progress import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from gatecam import __version__
 from gatecam.database import queries
 from gatecam.database.engine import Database, reason, redact
 from gatecam.database.migrate import require_current, upgrade
@@ -59,6 +59,24 @@ app.add_typer(db_app, name="db")
 
 out = Console(highlight=False, soft_wrap=True)
 logger = logging.getLogger("gatecam")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"gatecam {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Archive Dray Dog gate-camera images on a schedule, with every image in a database."""
 
 
 def _setting(field: str) -> Any:
@@ -93,19 +111,32 @@ Zone = Annotated[str, typer.Option("--tz", help="time zone the pages show times 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log debug detail")]
 
 
+class _ConsoleHandler(logging.Handler):
+    """Log lines printed through a Rich console, so they never cut through its progress bar."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(self.format(record), markup=False, highlight=False)
+        except Exception:
+            self.handleError(record)
+
+
 def _setup_logging(verbose: bool = False, console: Console | None = None) -> None:
     handler: logging.Handler
     if console is not None and console.is_terminal:
-        # Log lines printed through the progress bar's console keep the bar intact.
-        handler = RichHandler(console=console, show_path=False, markup=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler = _ConsoleHandler(console)
     else:
         handler = logging.StreamHandler(sys.stderr)
-        formatter = logging.Formatter(
-            "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S+00:00"
-        )
-        formatter.converter = time.gmtime  # log times in UTC, like everything else
-        handler.setFormatter(formatter)
+    # One format on a terminal and off it, before and after Ctrl-C: ISO 8601 times in UTC.
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S+00:00"
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -147,6 +178,9 @@ def _download_dir(path: Path) -> Iterator[None]:
     while not folder.exists():
         missing.append(folder)
         folder = folder.parent
+    if not folder.is_dir():
+        # mkdir would say "File exists" or "Not a directory": name the file in the way.
+        raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {folder} is a file, not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".gatecam-write-test"
@@ -267,6 +301,8 @@ def run(
     Example: gatecam run --streams apm/in_gate,apm/out_gate --interval 10 --web
     """
     settings = settings_from_flags(locals())
+    if web:
+        _check_port(host, port)
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
     with contextlib.ExitStack() as stack:
@@ -304,7 +340,8 @@ def once(
     Example: gatecam once --streams in_gate,out_gate --date 2025-09-01
     """
     settings = settings_from_flags(locals())
-    day = _not_future(_parse_day(date_, "--date"), "--date") if date_ else None
+    # `--date ""` is a date given wrong, not "today": only a missing flag means today.
+    day = None if date_ is None else _not_future(_parse_day(date_, "--date"), "--date")
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
     try:
@@ -449,6 +486,16 @@ def verify(
         raise GatecamError(f"archive and database disagree: {report.problems} problem(s) left")
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail before the database or the archive folder is made if host:port cannot be served."""
+    from gatecam.web.serve import bind
+
+    try:
+        bind(host, port).close()
+    except OSError as exc:
+        raise InputError(f"--port / --host: {exc}") from None
+
+
 def _web_server(
     db: Database, store: ImageStore, settings: DownloadConfig, host: str, port: int, tz: str
 ) -> Any:
@@ -556,7 +603,11 @@ def probe(
     from gatecam.sources.probe import probe as run_probe
 
     settings = load_settings(streams=stream, terminal=terminal, app_url=app_url, cdn_url=cdn_url)
-    day = _not_future(_parse_day(date_, "--date"), "--date") if date_ else datetime.now(UTC).date()
+    day = (
+        datetime.now(UTC).date()
+        if date_ is None
+        else _not_future(_parse_day(date_, "--date"), "--date")
+    )
     target = settings.targets[0]
     out_dir = out_dir or Path(f"probe-{target.stream}-{day}")
     _setup_logging(verbose)
@@ -596,10 +647,16 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     settings = load_settings(database_url=database_url)
     db = Database(settings.database_url)
     try:
-        upgrade(db)
+        before, after = upgrade(db)
     finally:
         db.dispose()
-    out.print(f"{redact(settings.database_url)} is at the latest schema", markup=False)
+    where = redact(settings.database_url)
+    if before == after:
+        out.print(
+            f"{where} was already at the latest schema ({after}): nothing to do", markup=False
+        )
+    else:
+        out.print(f"{where}: upgraded {before or 'none'} → {after}", markup=False)
 
 
 @app.command()

@@ -169,8 +169,10 @@ def _count(n: int, noun: str) -> str:
 
 def _held(held: int, expected: float, completeness: float | None) -> str:
     # Expected counts are fractional where the archive began or ends mid-hour: a whole
-    # number of images reads better, and the percentage keeps the precision.
-    return f"{held}/{round(expected)} images  {completeness}%"
+    # number of images reads better, and the percentage keeps the precision. Nothing expected
+    # (the days were all before the archive began) has no percentage: a dash, as on the page.
+    shown = "\N{EN DASH}" if completeness is None else f"{completeness}%"
+    return f"{held}/{round(expected)} images  {shown}"
 
 
 def _day_line(s: StreamCoverage, day: Slot, now: datetime) -> str:

@@ -13,10 +13,11 @@ from typing import NamedTuple
 
 from gatecam.errors import InputError
 
-NAME_PATTERN = re.compile(r"[a-z0-9_-]+")
-
-
-NAME_RULE = "only a-z, 0-9, _ and -"
+# Terminal and stream names become path parts, URL parts and String(64) columns. A first
+# letter or digit keeps folders named `-` or `_` (and option-like names) out of the archive.
+NAME_MAX = 64
+NAME_PATTERN = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{NAME_MAX - 1}}}")
+NAME_RULE = f"1 to {NAME_MAX} of a-z, 0-9, _ and -, starting with a letter or digit"
 
 
 def is_name(value: str) -> bool:
@@ -24,10 +25,20 @@ def is_name(value: str) -> bool:
     return NAME_PATTERN.fullmatch(value) is not None
 
 
+def name_problem(value: str) -> str | None:
+    """Why ``value`` is not a valid terminal or stream name, or None if it is one."""
+    if is_name(value):
+        return None
+    if len(value) > NAME_MAX:
+        return f"{value[:20]!r}... is {len(value)} characters long (at most {NAME_MAX})"
+    return f"{value!r} is not a valid name ({NAME_RULE})"
+
+
 def check_name(value: str, setting: str) -> str:
     """Return ``value`` if it is a safe terminal or stream name, else raise InputError."""
-    if not is_name(value):
-        raise InputError(f"{setting}: {value!r} is not a valid name ({NAME_RULE})")
+    problem = name_problem(value)
+    if problem:
+        raise InputError(f"{setting}: {problem}")
     return value
 
 

@@ -15,14 +15,15 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gatecam.errors import InputError, InvalidSetting
-from gatecam.model import NAME_RULE, Target, is_name
+from gatecam.model import Target, name_problem
 
 ENV_PREFIX = "GATECAM_"
 
 
 def _name(value: str) -> str:
-    if not is_name(value):
-        raise ValueError(f"{value!r} is not a valid name ({NAME_RULE})")
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -98,8 +99,10 @@ class DownloadConfig(BaseModel):
             parts = entry.split("/")
             if len(parts) > 2:
                 raise ValueError(f"{entry!r} is not `stream` or `terminal/stream`")
-            if not all(is_name(part) for part in parts):
-                raise ValueError(f"{entry!r} is not a valid name (only a-z, 0-9, _, - and /)")
+            for part in parts:
+                problem = name_problem(part)
+                if problem:
+                    raise ValueError(problem if len(parts) == 1 else f"{entry!r}: {problem}")
         return list(dict.fromkeys(value))
 
     @field_validator("terminal")

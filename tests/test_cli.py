@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
+import io
 import json
+import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,13 +19,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from rich.console import Console
 
-from gatecam.cli import main
+from gatecam.cli import _setup_logging, main
+from gatecam.database.engine import Database
+from gatecam.database.migrate import head_revision
+from gatecam.database.models import DownloadRun, Image
+from gatecam.model import NAME_MAX, check_name
 from gatecam.standin import StandIn
+from gatecam.storage import LocalStore
+from gatecam.web import create_app
 from tests.fixtures_db import sqlite_only
 from tests.helpers import iter_archive
 
 GATECAM = [sys.executable, "-m", "gatecam"]
+PG = "postgresql+psycopg://u:pw@127.0.0.1"
 
 
 def free_port() -> int:
@@ -151,7 +164,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (["run", "--interval", "0"], {}, "--interval: Input should be greater than 0"),
         (["run"], {"GATECAM_INTERVAL_MINUTES": "-5"}, "GATECAM_INTERVAL_MINUTES"),
         (["once"], {"GATECAM_COLOUR": "blue"}, "unknown setting GATECAM_COLOUR"),
-        (["once", "--streams", "in_gate,../x"], {}, "--streams: '../x' is not a valid name"),
+        (["once", "--streams", "in_gate,../x"], {}, "--streams: '../x': '..' is not a valid name"),
         (["once", "--terminal", "APM"], {}, "--terminal"),
         (["once", "--database-url", "nonsense"], {}, "database URL is malformed"),
         (["once", "--database-url", "sqlite:////etc/passwd/x.db"], {}, "/etc/passwd"),
@@ -164,6 +177,20 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (["once", "--streams", "apm/in_gate/x"], {}, "--streams"),
         (["once", "--app-url", "ftp://x"], {}, "--app-url"),
         (["once", "--bogus"], {}, "No such option: --bogus"),
+        (["once", "--database-url", f"{PG}:notaport/db"], {}, "database URL is malformed"),
+        (["once", "--database-url", "postgresql+psycopg://u:pw@[::1/db"], {}, "malformed"),
+        (["once", "--database-url", f"{PG}/db?connect_timeout=abc"], {}, "connect_timeout"),
+        (["once", "--database-url", "sqlite:///sub/x.db?timeout=abc"], {}, "not usable"),
+        (["once", "--streams", "x" * 300], {}, "--streams: 'xxxxxxxxxxxxxxxxxxxx'... is 300"),
+        (["once", "--streams", "apm/" + "x" * 65], {}, "65 characters long (at most 64)"),
+        (["once", "--streams", "-"], {}, "--streams: '-' is not a valid name"),
+        (["once"], {"GATECAM_STREAMS": "_"}, "GATECAM_STREAMS: '_' is not a valid name"),
+        (["once", "--terminal", "-apm"], {}, "starting with a letter or digit"),
+        (["once", "--date", ""], {}, "--date: '' is not a date"),
+        (["probe", "--stream", "in_gate", "--date", ""], {}, "--date: '' is not a date"),
+        (["once", "--download-dir", "a-file"], {}, "a-file is a file, not a folder"),
+        (["once", "--download-dir", "a-file/images"], {}, "a-file is a file, not a folder"),
+        (["run", "--web", "--port", "{busy}"], {}, "--port / --host: cannot listen on"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -175,14 +202,28 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     message: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("in the way")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    code, _out, err = run_main(capsys, *args)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        code, _out, err = run_main(capsys, *(arg.replace("{busy}", port) for arg in args))
     assert code == 2
     assert err.startswith("gatecam: error: ") and err.count("\n") == 1
     assert message in err
     assert "pw@" not in err
-    assert list(tmp_path.iterdir()) == []  # no database, no download folder
+    # No database, no download folder: only the file the test put there.
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+    assert (tmp_path / "a-file").read_text() == "in the way"
+
+
+def test_a_valid_name_always_fits_its_columns() -> None:
+    """Names are refused at input, never by the database (SQLite would store a longer one)."""
+    columns = [Image.terminal, Image.camera_id, DownloadRun.terminal, DownloadRun.camera_id]
+    assert {column.type.length for column in columns} == {NAME_MAX}  # type: ignore[attr-defined]
+    assert check_name("a" * NAME_MAX, "--streams")
 
 
 def test_unusable_download_dir_is_rejected_before_the_database_is_touched(
@@ -201,6 +242,45 @@ def test_unusable_download_dir_is_rejected_before_the_database_is_touched(
     )
     assert code == 2 and "--download-dir" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
+
+
+def test_log_lines_have_one_iso_format_on_a_terminal_and_off_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Backfill logs through its bar's console on a terminal: the lines look the same."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=60, soft_wrap=True)
+    long = "SIGINT received: finishing the batch in flight " + "x" * 60
+    try:
+        _setup_logging(console=terminal)
+        logging.getLogger("gatecam").info(long)
+        _setup_logging()
+        logging.getLogger("gatecam").info(long)
+    finally:
+        root.handlers[:], root.level = saved
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    for output in (shown, capsys.readouterr().err):
+        line = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 INFO " + re.escape(long) + "\n"
+        assert re.fullmatch(line, output), output
+
+
+@sqlite_only
+def test_the_version_is_on_the_command_line_and_in_healthz(
+    capsys: pytest.CaptureFixture[str], database: Database, tmp_path: Path
+) -> None:
+    """A bug report names the version; a monitor reads it from /healthz."""
+    installed = importlib.metadata.version("gatecam")
+    code, out, _ = run_main(capsys, "--version")
+    assert (code, out) == (0, f"gatecam {installed}\n")
+
+    async def healthz() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(database, LocalStore(tmp_path)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gatecam") as client:
+            return await client.get("/healthz")
+
+    assert asyncio.run(healthz()).json()["version"] == installed
 
 
 def test_stats_json_is_one_object_with_every_key(
@@ -236,7 +316,9 @@ def test_db_upgrade_then_stats_on_a_new_database(
     capsys: pytest.CaptureFixture[str], empty_database_url: str
 ) -> None:
     code, out, _ = run_main(capsys, "db", "upgrade", "--database-url", empty_database_url)
-    assert code == 0 and "latest schema" in out
+    assert code == 0 and out.endswith(f": upgraded none → {head_revision()}\n")  # what it did
+    code, out, _ = run_main(capsys, "db", "upgrade", "--database-url", empty_database_url)
+    assert code == 0 and f"already at the latest schema ({head_revision()})" in out
     code, out, _ = run_main(capsys, "stats", "--database-url", empty_database_url)
     assert code == 0 and "total_downloaded" in out
 
@@ -319,6 +401,8 @@ def test_probe_writes_a_bundle_and_says_what_it_found(
     code, out, err = run_main(capsys, "probe", "--stream", "in_gate", "--out", str(bundle), *urls)
     assert code == 0, err
     assert {p.name for p in bundle.iterdir()} >= {"screenshot.png", "page.html", "report.json"}
+    report = json.loads((bundle / "report.json").read_text())
+    assert report["version"] == importlib.metadata.version("gatecam")
     today = standin.catalogue.today()
     assert f"{len(standin.catalogue.list('apm', 'in_gate', today))} images" in out
 

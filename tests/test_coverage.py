@@ -82,6 +82,14 @@ def test_lines_and_json_say_the_same(archived: Database) -> None:
     ]
 
 
+def test_days_all_before_the_archive_began_show_no_percentage(archived: Database) -> None:
+    report = coverage_report(archived, date(2025, 8, 30), date(2025, 9, 1), now=NOW)
+    lines = report.lines()
+    assert "apm/in_gate 2025-08-30  before the archive began" in lines
+    assert lines[-1] == "apm/in_gate total  0/0 images  \N{EN DASH}  0 gaps, 0 min without images"
+    assert not any("None" in line for line in lines)
+
+
 def test_silence_up_to_now_is_an_open_gap_and_terminal_filters(database: Database) -> None:
     seed(database, [utc(4, 10, 0), utc(4, 10, 10)])
     seed(database, [utc(4, 10, 0)], stream="out_gate")

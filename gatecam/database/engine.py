@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +22,16 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT = 30.0
 
 
+_PASSWORD = re.compile(r"(://[^:/@]*:).*@")
+
+
 def redact(url: str) -> str:
     """The URL with its password hidden, safe to print."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<malformed database URL>"
+    except (ArgumentError, ValueError):
+        # Unparseable, yet worth showing: hide everything between `user:` and the last `@`.
+        return _PASSWORD.sub(r"\1***@", url)
 
 
 def reason(exc: BaseException) -> str:
@@ -68,8 +73,13 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# Server answers that mean the URL names something wrong (fix it), not a server that is down.
-_CONFIG_PROBLEMS = ("does not exist", "authentication failed", "no password supplied", "role ")
+# Answers that mean the URL names something wrong (fix it), not a server that is down. The
+# last ones are psycopg's and libpq's words for a query option they cannot use
+# (?connect_timeout=abc, ?bogus=1, ?sslmode=zzz, ?keepalives=x).
+_CONFIG_PROBLEMS = re.compile(
+    "does not exist|authentication failed|no password supplied|role "
+    "|bad value for |invalid connection option|invalid integer value|invalid [a-z_]+ value"
+)
 
 
 class Database:
@@ -84,21 +94,29 @@ class Database:
             parsed = make_url(url)
         except ArgumentError:
             raise DatabaseError(f"database URL is malformed: {redact(url)}") from None
+        except ValueError:
+            # SQLAlchemy reads the port with int(): `:notaport`, or `[::1` left unclosed.
+            raise DatabaseError(
+                f"database URL is malformed: {redact(url)} (the port must be a number, "
+                "an IPv6 address goes in [brackets])"
+            ) from None
         self.url = url
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                _sqlite_file(Path(parsed.database), create)
             if "timeout" not in parsed.query:
                 kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
         else:
             kwargs["pool_pre_ping"] = True
         try:
             self.engine = create_engine(parsed, **kwargs)
-        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError, TypeError) as exc:
+            # ValueError: a query option of the wrong type, such as SQLite's ?timeout=abc.
             raise DatabaseError(f"database URL {redact(url)} is not usable: {exc}") from None
         if self.dialect == "sqlite":
+            # After create_engine, which checks the URL's options: a bad one creates no folder.
+            if parsed.database and parsed.database != ":memory:":
+                _sqlite_file(Path(parsed.database), create)
             _tune_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -137,7 +155,7 @@ class Database:
         server that is down or went away is fixed by waiting (exit 3).
         """
         message = f"{action} {redact(self.url)}: {reason(exc)}"
-        if self.dialect == "sqlite" or any(p in message for p in _CONFIG_PROBLEMS):
+        if self.dialect == "sqlite" or _CONFIG_PROBLEMS.search(reason(exc)):
             return DatabaseError(message)
         return Unavailable(message)
 

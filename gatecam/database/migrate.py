@@ -34,11 +34,13 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(db: Database) -> None:
-    """Bring the schema to the latest revision."""
+def upgrade(db: Database) -> tuple[str | None, str | None]:
+    """Bring the schema to the latest revision; return the revisions before and after."""
     db.check()
     try:
+        before = current_revision(db)
         command.upgrade(alembic_config(db), "head")
+        return before, current_revision(db)
     except SQLAlchemyError as exc:
         raise db.error(exc, "upgrading") from None
 

@@ -143,8 +143,9 @@ def _sweep_old_days(store: ImageStore, terminal: str, stream: str, cutoff: date)
             break
         _delete(store, key)
     if isinstance(store, LocalStore):
-        # Folders are a local matter (object storage has none): drop the emptied day folders.
+        # Folders are a local matter (object storage has none): drop the emptied day folders,
+        # the cutoff's own day included, which is empty when all it held was captured before.
         for folder in (store.root / terminal / stream).glob("????-??-??"):
-            if folder.is_dir() and folder.name < cutoff.isoformat():
+            if folder.is_dir() and folder.name <= cutoff.isoformat():
                 with contextlib.suppress(OSError):  # something else lives there: keep it
                     folder.rmdir()

@@ -25,6 +25,7 @@ from gatecam.database.migrate import prepare
 from gatecam.database.queries import ImageRecord
 from gatecam.downloader.job import DownloadJob, RunResult
 from gatecam.errors import InputError
+from gatecam.model import check_name
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Source
 from gatecam.sources.draydog import DrayDogSource
@@ -137,9 +138,10 @@ class ImageDownloadScheduler:
         Each dict has ``filepath`` (the storage key: relative to the download folder) and
         ``camera_id``, optionally ``timestamp`` (aware datetime or ISO 8601 with offset),
         ``file_size``, ``sha256``, ``terminal`` and ``thumbnail``. Files already recorded are
-        skipped, so saving the same list twice changes nothing.
+        skipped, so saving the same list twice changes nothing. An invalid record raises
+        InputError naming it, as the CLI does for its flags, and nothing of the list is saved.
         """
-        records = [self._record(info) for info in downloaded_files]
+        records = [self._record(n, info) for n, info in enumerate(downloaded_files)]
         if not records:
             return 0
         with self.db.session_scope() as session:
@@ -147,15 +149,27 @@ class ImageDownloadScheduler:
         logger.debug("database: %d of %d image rows were new", new, len(records))
         return new
 
-    def _record(self, info: Mapping[str, Any]) -> ImageRecord:
+    def _record(self, n: int, info: Mapping[str, Any]) -> ImageRecord:
+        where = f"downloaded_files[{n}]"
+        for key in ("filepath", "camera_id"):
+            if not info.get(key):
+                raise InputError(f"{where}: {key!r} is missing")
+        # The names the CLI accepts, for the same reasons: path parts and 64-character columns.
+        camera_id = check_name(str(info["camera_id"]), f"{where}: camera_id")
+        terminal = check_name(str(info.get("terminal", self.config.terminal)), f"{where}: terminal")
         timestamp = info.get("timestamp")
         if isinstance(timestamp, str):
-            timestamp = datetime.fromisoformat(timestamp)
+            try:
+                timestamp = datetime.fromisoformat(timestamp)
+            except ValueError:
+                raise InputError(f"{where}: timestamp {timestamp!r} is not ISO 8601") from None
+        if timestamp is not None and not isinstance(timestamp, datetime):
+            raise InputError(f"{where}: timestamp {timestamp!r} is not a datetime")
         if timestamp is not None and timestamp.tzinfo is None:
             raise InputError(f"timestamp of {info['filepath']} has no UTC offset: {timestamp}")
         return ImageRecord(
-            terminal=info.get("terminal", self.config.terminal),
-            camera_id=info["camera_id"],
+            terminal=terminal,
+            camera_id=camera_id,
             filepath=self._key(info["filepath"]),
             timestamp=timestamp,
             file_size=info.get("file_size"),

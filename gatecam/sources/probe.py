@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gatecam import __version__
 from gatecam.errors import GatecamError
 from gatecam.sources.browser import Artifacts, CameraPageBrowser, Trace
 from gatecam.sources.draydog import DrayDogSource
@@ -22,6 +23,7 @@ class ProbeReport:
 
     url: str
     day: str
+    version: str = __version__
     images: int = 0
     found_by: dict[str, int] = field(default_factory=dict)
     listed: list[dict[str, Any]] = field(default_factory=list)

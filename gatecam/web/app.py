@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from gatecam import coverage, metrics
+from gatecam import __version__, coverage, metrics
 from gatecam.database import browse
 from gatecam.database.engine import Database, reason
 from gatecam.errors import InputError
@@ -233,6 +233,7 @@ def health(archive: Archive, request: Request) -> Response:
         "database": "ok",
         "streams": streams,
         "reason": "; ".join(reasons) or None,
+        "version": __version__,
     }
     return json_response(body, 503 if reasons else 200)
 

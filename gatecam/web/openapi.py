@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-NAME = {"type": "string", "pattern": "^[a-z0-9_-]+$", "maxLength": 64}
+from gatecam.model import NAME_MAX, NAME_PATTERN
+
+NAME = {"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$", "maxLength": NAME_MAX}
 MOMENT = {
     "type": "string",
     "pattern": r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$",
@@ -256,6 +258,7 @@ SPEC["components"]["schemas"]["Health"] = {
         "status": {"enum": ["ok", "unhealthy"]},
         "database": {"type": "string"},
         "reason": {"type": ["string", "null"]},
+        "version": {"type": "string", "description": "the gatecam version answering"},
         "streams": {
             "type": "array",
             "items": {

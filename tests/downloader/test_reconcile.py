@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from gatecam.errors import StorageError
 from gatecam.model import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
+from tests.fixtures_db import sqlite_only
 from tests.storage.s3server import free_port, put_raw
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -134,3 +135,20 @@ def test_an_unreachable_bucket_is_one_line_and_rows_still_expire(
         expire(database, store, "apm", "in_gate", NOW - timedelta(days=2))
     assert "\n" not in str(deleting.value)
     assert rows(database) == {}  # rows first: no row is left pointing at nothing
+
+
+@sqlite_only
+def test_retention_leaves_no_empty_day_folder(database: Database, tmp_path: Path) -> None:
+    """The cutoff falls mid-day: that day's folder goes too once all it held has expired."""
+    store = LocalStore(tmp_path / "archive")
+    cutoff_day = NOW.date() - timedelta(days=2)
+    before = datetime.combine(cutoff_day, time(12, 0), UTC)
+    keys = archive(store, before - timedelta(days=1), before - timedelta(hours=6), NOW)
+    with database.session_scope() as session:
+        queries.insert_images(session, [stored_record(store, key) for key in keys])
+
+    assert expire(database, store, "apm", "in_gate", before) == 2
+
+    folders = [p for p in store.root.rglob("*") if p.is_dir()]
+    assert [p for p in folders if not any(p.iterdir())] == []
+    assert list(store.keys()) == [keys[2]]

@@ -211,3 +211,30 @@ def test_database_failure_during_a_job_is_recorded_and_not_fatal(
     assert "simulated database failure" in stats["last_error"]
     with database.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(DownloadRun)) == 1
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"camera_id": "in_gate"}, r"downloaded_files\[1\]: 'filepath' is missing"),
+        ({"filepath": "apm/in_gate/x.jpg"}, r"downloaded_files\[1\]: 'camera_id' is missing"),
+        ({"filepath": "x.jpg", "camera_id": "In Gate!"}, "camera_id: 'In Gate!' is not a valid"),
+        ({"filepath": "x.jpg", "camera_id": "x" * 70}, "70 characters long"),
+        ({"filepath": "x.jpg", "camera_id": "in_gate", "terminal": "-"}, "terminal: '-'"),
+        ({"filepath": "x.jpg", "camera_id": "in_gate", "timestamp": "noon"}, "not ISO 8601"),
+    ],
+)
+def test_save_to_database_applies_the_cli_checks_and_saves_nothing(
+    database_url: str, tmp_path: Path, bad: dict[str, str], message: str
+) -> None:
+    """The Python API refuses what the CLI refuses, with one line, before writing a row."""
+    scheduler = make_scheduler(database_url, tmp_path)
+    good = {"filepath": "apm/in_gate/img1.jpg", "camera_id": "in_gate"}
+    try:
+        with pytest.raises(InputError, match=message) as info:
+            scheduler.save_to_database([good, bad])
+        assert "\n" not in str(info.value)
+        assert scheduler.stats.total_downloaded == 0
+    finally:
+        scheduler.stop()
