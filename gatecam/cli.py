@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import logging
+import os
+import re
 import signal
 import sys
 import threading
@@ -33,6 +36,7 @@ from gatecam.database.migrate import require_current, upgrade
 from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import DownloadStats, ImageDownloadScheduler
 from gatecam.errors import GatecamError, InputError, Interrupted
+from gatecam.service import DEFAULT_ENV_FILE, journal_formatter, systemd_unit
 from gatecam.settings import (
     DownloadConfig,
     env_name,
@@ -104,7 +108,7 @@ def _setup_logging(verbose: bool = False, console: Console | None = None) -> Non
             "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S+00:00"
         )
         formatter.converter = time.gmtime  # log times in UTC, like everything else
-        handler.setFormatter(formatter)
+        handler.setFormatter(journal_formatter(os.environ) or formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -633,6 +637,38 @@ def simulate(
         markup=False,
     )
     _serve_until_stopped(standin.serve_forever)
+
+
+_ACCOUNT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+@app.command("systemd-unit")
+def systemd_unit_command(
+    env_file: Annotated[
+        Path,
+        typer.Option("--env-file", help="the service's GATECAM_* settings, one NAME=value a line"),
+    ] = DEFAULT_ENV_FILE,
+    user: Annotated[
+        str | None, typer.Option("--user", help="account the service runs as; default: you")
+    ] = None,
+    web: Annotated[
+        bool,
+        typer.Option("--web/--no-web", help="serve the web page, /healthz and /metrics too"),
+    ] = True,
+    port: Port = 8080,
+    host: Host = "127.0.0.1",
+) -> None:
+    """Print a systemd unit that runs this installation's `gatecam run` as a service.
+
+    Example: gatecam systemd-unit > /etc/systemd/system/gatecam.service
+    """
+    if not env_file.is_absolute():
+        raise InputError(f"--env-file: {env_file} must be an absolute path (systemd needs one)")
+    if user is not None and not _ACCOUNT.fullmatch(user):
+        raise InputError(f"--user: {user!r} is not an account name")
+    run_args = ["--web", "--host", host, "--port", str(port)] if web else []
+    unit = systemd_unit(user=user or getpass.getuser(), env_file=env_file, run_args=run_args)
+    sys.stdout.write(unit)  # verbatim: no console markup or emoji codes in a unit file
 
 
 def _fail(message: str, code: int) -> None:
