@@ -671,6 +671,18 @@ def systemd_unit_command(
     sys.stdout.write(unit)  # verbatim: no console markup or emoji codes in a unit file
 
 
+@app.command("alert-rules")
+def alert_rules_command(interval: Interval = None) -> None:
+    """Print Prometheus alerting rules for gatecam's /metrics (limits follow the interval).
+
+    Example: gatecam alert-rules --interval 10 > /etc/prometheus/rules/gatecam.yml
+    """
+    from gatecam.alerts import alert_rules
+
+    settings = load_settings(interval_minutes=interval)
+    sys.stdout.write(alert_rules(settings.interval_minutes))
+
+
 def _fail(message: str, code: int) -> None:
     sys.stderr.write(f"gatecam: error: {message}\n")
     sys.exit(code)
