@@ -85,7 +85,7 @@ def _batches(
             query = select(table).order_by(*keys).limit(size)
             if after is not None:
                 # A plain tuple on the right binds each value with its column's type.
-                query = query.where(tuple_(*pk) > after if len(pk) > 1 else pk[0] > after[0])
+                query = query.where(tuple_(*keys) > after if len(pk) > 1 else keys[0] > after[0])
             rows = cast(list[Row], list(conn.execute(query).mappings()))
         if not rows:
             return

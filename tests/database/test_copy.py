@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.cli import main
 from gatecam.database import queries
+from gatecam.database.copy import check_copy, copy_rows, non_empty_tables, prepare_target
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
-from gatecam.database.models import DownloadRun, Image
+from gatecam.database.models import DownloadRun, Image, MinuteCount
+from gatecam.errors import InputError
 from gatecam.sources.base import ImageRef
 from gatecam.storage import LocalStore, image_key
 from gatecam.storage.s3 import S3Store
@@ -196,3 +198,38 @@ def test_bad_input_is_one_line_and_exit_2(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("gatecam: error: ") and message in line
     assert not target.exists()
+
+
+def test_resume_continues_a_table_keyed_by_stream_and_minute(tmp_path: Path) -> None:
+    source = Database(f"sqlite:///{tmp_path / 'gatecam.db'}")
+    target = Database(f"sqlite:///{tmp_path / 'moved.db'}")
+    try:
+        upgrade(source)
+        with source.session_scope() as session:
+            for n in range(7):
+                minute = START + timedelta(minutes=n // 2)
+                terminal = "apm" if n % 2 else "fms"
+                session.add(MinuteCount(terminal=terminal, camera_id="in_gate", minute=minute))
+        prepare_target(source, target, resume=False)
+        batches = 0
+
+        def _stop_after_three(table: Table, _rows: object) -> None:
+            nonlocal batches
+            batches += table.name == "minute_counts"
+            if batches == 4:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            copy_rows(source, target, batch_size=1, before_insert=_stop_after_three)
+        assert non_empty_tables(target) == {"minute_counts": 3}
+        with pytest.raises(InputError, match="--resume"):
+            prepare_target(source, target, resume=False)
+        prepare_target(source, target, resume=True)
+
+        report = copy_rows(source, target, batch_size=2)
+
+        assert report.copied["minute_counts"] == 4
+        check_copy(source, target)
+    finally:
+        source.dispose()
+        target.dispose()
