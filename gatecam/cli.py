@@ -608,6 +608,28 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     out.print(f"{redact(settings.database_url)} is at the latest schema", markup=False)
 
 
+@db_app.command("backup")
+def db_backup(
+    dest: Annotated[Path, typer.Argument(help="new file to write the copy into")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Copy the SQLite database into a new file, consistently, while gatecam keeps running.
+
+    Example: gatecam db backup /backup/gatecam-2025-09-01.db
+    """
+    from gatecam.database.backup import backup, sqlite_path
+
+    settings = load_settings(database_url=database_url)
+    db = Database(settings.database_url, create=False)
+    try:
+        sqlite_path(db)  # PostgreSQL is pg_dump's job: say so before trying to connect
+        require_current(db)
+        size = backup(db, dest)
+    finally:
+        db.dispose()
+    out.print(f"{redact(settings.database_url)} backed up to {dest} ({size:,} bytes)", markup=False)
+
+
 _RESUME = "what was copied is kept: run the same command with --resume to continue"
 
 
