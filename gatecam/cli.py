@@ -673,7 +673,7 @@ def db_copy(
             raise InputError(f"--to: {exc}") from None
         files = _file_copier(settings, storage_url) if storage_url else None
         prepare_target(source, target, resume=resume)
-        with _copy_progress() as on_progress:
+        with _sigterm_as_ctrl_c(), _copy_progress() as on_progress:
             report = copy_rows(
                 source, target, batch_size=batch, before_insert=files, on_progress=on_progress
             )
@@ -689,6 +689,20 @@ def db_copy(
     for line in report.lines():
         out.print(line, markup=False)
     out.print(f"{redact(to)} holds the same rows and statistics as the source", markup=False)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (systemctl stop, kill) ends the batch's transaction as Ctrl-C does."""
+
+    def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
