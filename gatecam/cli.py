@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import logging
+import os
+import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -25,16 +28,19 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam import __version__
 from gatecam.database import queries
+from gatecam.database.copy import BeforeInsert, check_copy, copy_rows, prepare_target
 from gatecam.database.engine import Database, reason, redact
 from gatecam.database.migrate import require_current, upgrade
 from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import DownloadStats, ImageDownloadScheduler
-from gatecam.errors import GatecamError, InputError, Interrupted, Unavailable
+from gatecam.errors import DatabaseError, GatecamError, InputError, Interrupted, Unavailable
 from gatecam.model import check_name
+from gatecam.service import DEFAULT_ENV_FILE, journal_formatter, systemd_unit
 from gatecam.settings import (
     DownloadConfig,
     env_name,
@@ -43,7 +49,7 @@ from gatecam.settings import (
     settings_from_flags,
     settings_table,
 )
-from gatecam.storage import ImageStore, open_store
+from gatecam.storage import ImageStore, LocalStore, open_store
 
 app = typer.Typer(
     name="gatecam",
@@ -136,7 +142,7 @@ def _setup_logging(verbose: bool = False, console: Console | None = None) -> Non
         "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S+00:00"
     )
     formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
+    handler.setFormatter(journal_formatter(os.environ) or formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -659,6 +665,145 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
         out.print(f"{where}: upgraded {before or 'none'} → {after}", markup=False)
 
 
+@db_app.command("backup")
+def db_backup(
+    dest: Annotated[Path, typer.Argument(help="new file to write the copy into")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Copy the SQLite database into a new file, consistently, while gatecam keeps running.
+
+    Example: gatecam db backup /backup/gatecam-2025-09-01.db
+    """
+    from gatecam.database.backup import backup, sqlite_path
+
+    settings = load_settings(database_url=database_url)
+    db = Database(settings.database_url, create=False)
+    try:
+        sqlite_path(db)  # PostgreSQL is pg_dump's job: say so before trying to connect
+        require_current(db)
+        size = backup(db, dest)
+    finally:
+        db.dispose()
+    out.print(f"{redact(settings.database_url)} backed up to {dest} ({size:,} bytes)", markup=False)
+
+
+_RESUME = "what was copied is kept: run the same command with --resume to continue"
+
+
+@db_app.command("copy")
+def db_copy(
+    to: Annotated[
+        str, typer.Option("--to", help="URL of the database to copy into, e.g. PostgreSQL")
+    ],
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="continue an interrupted copy into a non-empty target"),
+    ] = False,
+    storage_url: Annotated[
+        str | None,
+        typer.Option(
+            "--storage-url",
+            help="also copy the image files into this s3://bucket/prefix; default: they stay",
+        ),
+    ] = None,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="rows per transaction in the target")
+    ] = 5000,
+    database_url: DatabaseUrl = None,
+    download_dir: DownloadDir = None,
+) -> None:
+    """Copy the archive's rows (images, runs, counters) into another database, resumably.
+
+    The target's schema is upgraded first; at the end row counts and statistics must agree.
+    Stop `gatecam run` first: rows written during the copy would be missed.
+
+    Example: gatecam db copy --to postgresql+psycopg://gatecam@db.example/gatecam
+    """
+    settings = load_settings(database_url=database_url, download_dir=download_dir)
+    _setup_logging()
+    source = _read_database(settings)
+    target: Database | None = None
+    try:
+        try:
+            target = Database(to)
+        except DatabaseError as exc:
+            raise InputError(f"--to: {exc}") from None
+        files = _file_copier(settings, storage_url) if storage_url else None
+        prepare_target(source, target, resume=resume)
+        with _sigterm_as_ctrl_c(), _copy_progress() as on_progress:
+            report = copy_rows(
+                source, target, batch_size=batch, before_insert=files, on_progress=on_progress
+            )
+        check_copy(source, target)
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped; {_RESUME}") from None
+    except SQLAlchemyError as exc:
+        raise Unavailable(f"copy stopped: {reason(exc)}; {_RESUME}") from None
+    finally:
+        source.dispose()
+        if target is not None:
+            target.dispose()
+    for line in report.lines():
+        out.print(line, markup=False)
+    out.print(f"{redact(to)} holds the same rows and statistics as the source", markup=False)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (systemctl stop, kill) ends the batch's transaction as Ctrl-C does."""
+
+    def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _copy_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per table, fed by `copy_rows`."""
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=out) as progress:
+        tasks: dict[str, Any] = {}
+
+        def _update(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=total)
+            progress.update(tasks[table], completed=done)
+
+        yield _update
+
+
+def _file_copier(settings: DownloadConfig, storage_url: str) -> BeforeInsert:
+    """Before each batch of image rows lands in the target, put their files into the bucket."""
+    from gatecam.storage.transfer import copy_objects
+
+    if storage_url == settings.storage_url:
+        raise InputError("--storage-url: the images are already there; leave it out")
+    source = _open_store(settings)
+    if not storage_url.startswith("s3://"):
+        raise InputError(f"--storage-url: s3://bucket/prefix expected, not {storage_url!r}")
+    target = open_store(
+        storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
+    )
+    if isinstance(source, LocalStore) and not source.root.is_dir():
+        raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {source.root} does not exist")
+    source.check()
+    target.check()
+
+    def _copy(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        if table.name != "images":
+            return
+        report = copy_objects(source, target, ((r["filepath"], r["file_size"]) for r in rows))
+        for key in report.missing:
+            logger.warning("%s: not in %s, its row is copied alone", key, source.describe())
+
+    return _copy
+
+
 @app.command()
 def simulate(
     port: Port = 8765,
@@ -691,6 +836,50 @@ def simulate(
         markup=False,
     )
     _serve_until_stopped(standin.serve_forever)
+
+
+_ACCOUNT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+@app.command("systemd-unit")
+def systemd_unit_command(
+    env_file: Annotated[
+        Path,
+        typer.Option("--env-file", help="the service's GATECAM_* settings, one NAME=value a line"),
+    ] = DEFAULT_ENV_FILE,
+    user: Annotated[
+        str | None, typer.Option("--user", help="account the service runs as; default: you")
+    ] = None,
+    web: Annotated[
+        bool,
+        typer.Option("--web/--no-web", help="serve the web page, /healthz and /metrics too"),
+    ] = True,
+    port: Port = 8080,
+    host: Host = "127.0.0.1",
+) -> None:
+    """Print a systemd unit that runs this installation's `gatecam run` as a service.
+
+    Example: gatecam systemd-unit > /etc/systemd/system/gatecam.service
+    """
+    if not env_file.is_absolute():
+        raise InputError(f"--env-file: {env_file} must be an absolute path (systemd needs one)")
+    if user is not None and not _ACCOUNT.fullmatch(user):
+        raise InputError(f"--user: {user!r} is not an account name")
+    run_args = ["--web", "--host", host, "--port", str(port)] if web else []
+    unit = systemd_unit(user=user or getpass.getuser(), env_file=env_file, run_args=run_args)
+    sys.stdout.write(unit)  # verbatim: no console markup or emoji codes in a unit file
+
+
+@app.command("alert-rules")
+def alert_rules_command(interval: Interval = None) -> None:
+    """Print Prometheus alerting rules for gatecam's /metrics (limits follow the interval).
+
+    Example: gatecam alert-rules --interval 10 > /etc/prometheus/rules/gatecam.yml
+    """
+    from gatecam.alerts import alert_rules
+
+    settings = load_settings(interval_minutes=interval)
+    sys.stdout.write(alert_rules(settings.interval_minutes))
 
 
 def _fail(message: str, code: int) -> None:

@@ -16,11 +16,18 @@ from gatecam.database.migrate import upgrade
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
 
+_NOT_FROM_THE_DEVELOPER = ("DATABASE_URL", "INVOCATION_ID", "JOURNAL_STREAM")
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's own GATECAM_* settings out of every test."""
+    """Keep the developer's own GATECAM_* settings out of every test.
+
+    A test run started by systemd (a CI runner service) would also log in the journal's
+    format: tests that want it set INVOCATION_ID themselves.
+    """
     for name in list(os.environ):
-        if name.startswith("GATECAM_") or name == "DATABASE_URL":
+        if name.startswith("GATECAM_") or name in _NOT_FROM_THE_DEVELOPER:
             monkeypatch.delenv(name)
 
 
