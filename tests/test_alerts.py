@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from gatecam.cli import main
 
 APM_IN = {"terminal": "apm", "stream": "in_gate"}
 APM_OUT = {"terminal": "apm", "stream": "out_gate"}
@@ -133,17 +133,13 @@ def _checks(interval: int) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("interval", [10, 5])
 def test_alert_rules_fire_on_trouble_and_stay_quiet_otherwise(
-    tmp_path: Path, interval: int
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], interval: int
 ) -> None:
-    printed = subprocess.run(
-        [sys.executable, "-m", "gatecam", "alert-rules", "--interval", str(interval)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ),
-    )
-    assert printed.returncode == 0, printed.stderr
-    (tmp_path / "rules.yml").write_text(printed.stdout)
+    with pytest.raises(SystemExit) as exited:
+        main(["alert-rules", "--interval", str(interval)])
+    printed = capsys.readouterr()
+    assert exited.value.code == 0, printed.err
+    (tmp_path / "rules.yml").write_text(printed.out)
     # JSON is YAML: promtool reads the test file as it is.
     tests = {
         "rule_files": ["rules.yml"],

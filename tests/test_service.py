@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from gatecam.cli import main
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 
-GATECAM = [sys.executable, "-m", "gatecam"]
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
-def gatecam(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GATECAM, *args], capture_output=True, text=True, timeout=60, env=env or dict(os.environ)
-    )
+def gatecam(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the command in this process: exit code, stdout, stderr."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    printed = capsys.readouterr()
+    return int(exited.value.code or 0), printed.out, printed.err
 
 
 def _unit_settings(unit: str) -> dict[str, str]:
@@ -26,13 +29,15 @@ def _unit_settings(unit: str) -> dict[str, str]:
 
 
 def test_printed_unit_runs_this_installation_and_passes_systemd_analyze_verify(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env_file = tmp_path / "etc" / "gatecam.env"
-    printed = gatecam("systemd-unit", "--env-file", str(env_file), "--user", "gatecam")
-    assert printed.returncode == 0, printed.stderr
+    code, printed, err = gatecam(
+        capsys, "systemd-unit", "--env-file", str(env_file), "--user", "gatecam"
+    )
+    assert code == 0, err
     unit = tmp_path / "gatecam.service"
-    unit.write_text(printed.stdout)
+    unit.write_text(printed)
 
     verified = subprocess.run(
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
@@ -40,7 +45,7 @@ def test_printed_unit_runs_this_installation_and_passes_systemd_analyze_verify(
     assert verified.returncode == 0, verified.stderr
     assert verified.stderr == "", verified.stderr  # systemd warns on stderr about any bad line
 
-    settings = _unit_settings(printed.stdout)
+    settings = _unit_settings(printed)
     script = Path(sys.executable).parent / "gatecam"
     assert settings["ExecStart"] == f"{script} run --web --host 127.0.0.1 --port 8080"
     assert settings["EnvironmentFile"] == str(env_file)
@@ -52,21 +57,23 @@ def test_printed_unit_runs_this_installation_and_passes_systemd_analyze_verify(
     assert int(settings["TimeoutStopSec"]) >= 13 * 30
 
 
-def test_unit_without_web_and_a_relative_env_file_is_refused(tmp_path: Path) -> None:
-    printed = gatecam("systemd-unit", "--no-web")
-    assert printed.returncode == 0, printed.stderr
-    assert _unit_settings(printed.stdout)["ExecStart"].endswith("gatecam run")
-    assert _unit_settings(printed.stdout)["EnvironmentFile"] == "/etc/gatecam/gatecam.env"
+def test_unit_without_web_and_a_relative_env_file_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, printed, err = gatecam(capsys, "systemd-unit", "--no-web")
+    assert code == 0, err
+    assert _unit_settings(printed)["ExecStart"].endswith("gatecam run")
+    assert _unit_settings(printed)["EnvironmentFile"] == "/etc/gatecam/gatecam.env"
 
-    refused = gatecam("systemd-unit", "--env-file", "gatecam.env")
-    assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines() == [
+    code, printed, err = gatecam(capsys, "systemd-unit", "--env-file", "gatecam.env")
+    assert code == 2
+    assert err.strip().splitlines() == [
         "gatecam: error: --env-file: gatecam.env must be an absolute path (systemd needs one)"
     ]
 
 
 def test_log_lines_under_systemd_carry_a_priority_and_no_second_timestamp(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 'gatecam.db'}"
     db = Database(url)
@@ -75,14 +82,15 @@ def test_log_lines_under_systemd_carry_a_priority_and_no_second_timestamp(
     (tmp_path / "images").mkdir()
     args = ("verify", "--database-url", url, "--download-dir", str(tmp_path / "images"))
 
-    at_a_terminal = gatecam(*args)
-    assert at_a_terminal.returncode == 0, at_a_terminal.stderr
-    [line] = [x for x in at_a_terminal.stderr.splitlines() if "verify" in x]
+    code, _out, err = gatecam(capsys, *args)
+    assert code == 0, err
+    [line] = [x for x in err.splitlines() if "verify" in x]
     assert ISO_TIME.search(line), line
 
-    journal = gatecam(*args, env={**os.environ, "INVOCATION_ID": "0123456789abcdef"})
-    assert journal.returncode == 0, journal.stderr
-    [line] = [x for x in journal.stderr.splitlines() if "verify" in x]
+    monkeypatch.setenv("INVOCATION_ID", "0123456789abcdef")  # set by systemd for a service
+    code, _out, err = gatecam(capsys, *args)
+    assert code == 0, err
+    [line] = [x for x in err.splitlines() if "verify" in x]
     # The journal stamps each line itself; <6> is its "info" priority.
     assert line.startswith("<6>INFO verify "), line
     assert not ISO_TIME.search(line), line

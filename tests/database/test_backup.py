@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,22 +12,19 @@ from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 
-GATECAM = [sys.executable, "-m", "gatecam"]
+
+def _stats(url: str, now: datetime) -> dict[str, object]:
+    db = Database(url, create=False)
+    try:
+        with db.session_scope() as session:
+            return queries.get_stats(session, now=now)
+    finally:
+        db.dispose()
 
 
-def _stats(url: str) -> dict[str, object]:
-    result = subprocess.run(
-        [*GATECAM, "stats", "--json", "--database-url", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    stats: dict[str, object] = json.loads(result.stdout)
-    return stats
-
-
-def test_backup_holds_rows_still_in_the_wal_while_the_writer_is_open(tmp_path: Path) -> None:
+def test_backup_holds_rows_still_in_the_wal_while_the_writer_is_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "gatecam.db"
     db = Database(f"sqlite:///{path}")
     try:
@@ -48,19 +42,16 @@ def test_backup_holds_rows_still_in_the_wal_while_the_writer_is_open(tmp_path: P
         dest = tmp_path / "backup" / "gatecam-2025-09-01.db"
         dest.parent.mkdir()
 
-        result = subprocess.run(
-            [*GATECAM, "db", "backup", str(dest), "--database-url", f"sqlite:///{path}"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        with pytest.raises(SystemExit) as exited:
+            main(["db", "backup", str(dest), "--database-url", f"sqlite:///{path}"])
 
-        assert result.returncode == 0, result.stderr
-        assert f"backed up to {dest}" in result.stdout
+        assert exited.value.code == 0
+        assert f"backed up to {dest}" in capsys.readouterr().out
         assert sorted(p.name for p in dest.parent.iterdir()) == [dest.name]  # one file, no WAL
-        copied = _stats(f"sqlite:///{dest}")
+        now = datetime.now(UTC)
+        copied = _stats(f"sqlite:///{dest}", now)
         assert copied["total_downloaded"] == 50
-        assert copied == _stats(f"sqlite:///{path}")
+        assert copied == _stats(f"sqlite:///{path}", now)
     finally:
         db.dispose()
 
