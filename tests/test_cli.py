@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,58 +16,15 @@ from gatecam.cli import main
 from gatecam.downloader.archive import iter_archive
 from gatecam.standin import StandIn
 from tests.fixtures_db import sqlite_only
-
-GATECAM = [sys.executable, "-m", "gatecam"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import GATECAM, free_port, gatecam, listed
+from tests.helpers import simulate as simulate_process
 
 
 @pytest.fixture
 def simulate() -> Iterator[str]:
     """`gatecam simulate` running in the background; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*GATECAM, "simulate", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/_standin/requests", timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("gatecam simulate did not start") from None
-                time.sleep(0.1)
+    with simulate_process() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-
-
-def gatecam(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GATECAM, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def listed(url: str, day: date, stream: str = "in_gate") -> list[datetime]:
-    answer = httpx.get(
-        f"{url}/_standin/images", params={"terminal": "apm", "stream": stream, "date": str(day)}
-    ).json()
-    return sorted(datetime.fromisoformat(ts) for ts in answer["timestamps"])
 
 
 @sqlite_only

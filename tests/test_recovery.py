@@ -15,8 +15,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,8 +29,16 @@ from gatecam.database.migrate import upgrade
 from gatecam.database.models import Image
 from gatecam.downloader.archive import PART_SUFFIX, is_complete_jpeg, iter_archive
 from gatecam.standin import StandIn
-from tests.downloader.test_scheduler import archive_state, image_rows, make_scheduler
-from tests.test_cli import GATECAM, free_port, gatecam, listed
+from tests.helpers import (
+    GATECAM,
+    archive_state,
+    gatecam,
+    image_rows,
+    listed,
+    make_scheduler,
+    simulate,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -42,25 +49,6 @@ EXTRA_IMAGES = 40
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def wait_for(
-    condition: Callable[[], bool],
-    what: str,
-    *,
-    timeout: float = 60,
-    proc: subprocess.Popen[bytes] | None = None,
-    log: Path | None = None,
-) -> None:
-    """Poll ``condition`` until it holds; fail clearly at the deadline or if ``proc`` died."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc is not None and proc.poll() is not None:
-            output = log.read_text() if log else ""
-            pytest.fail(f"gatecam exited ({proc.returncode}) before {what}:\n{output}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def todays_timestamps(count: int = EXTRA_IMAGES) -> list[datetime]:
@@ -165,25 +153,8 @@ def gatecam_run(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
 @pytest.fixture
 def slow_simulate() -> Iterator[str]:
     """`gatecam simulate --latency` in another process; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*GATECAM, "simulate", "--port", str(port), "--latency", str(LATENCY)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        with contextlib.suppress(httpx.TransportError):
-            return httpx.get(f"{url}/_standin/requests", timeout=1).is_success
-        return False
-
-    try:
-        wait_for(answering, "gatecam simulate to answer", timeout=20, proc=proc)
+    with simulate("--latency", str(LATENCY)) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # -- item 1: killed mid-job -------------------------------------------------------------------

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import errno
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from gatecam.downloader.archive import (
     write_atomic,
 )
 from gatecam.sources.base import ImageRef
+from tests.helpers import mount_tmpfs
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"
 
@@ -28,24 +26,6 @@ def ref_at(*args: int, terminal: str = "apm", stream: str = "in_gate") -> ImageR
     """An image of ``stream`` at ``datetime(*args)`` UTC."""
     year, month, day, hour, minute, second = args
     return ImageRef(terminal, stream, datetime(year, month, day, hour, minute, second, tzinfo=UTC))
-
-
-@contextmanager
-def mount_tmpfs(directory: Path, size: str = "1m") -> Iterator[Path]:
-    """Mount a tiny tmpfs at ``directory`` so writes really hit ENOSPC; skip if not allowed."""
-    directory.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to simulate a full disk: {mounted.stderr.strip()}")
-    try:
-        yield directory
-    finally:
-        subprocess.run(["umount", "-l", str(directory)], check=True)
 
 
 def test_path_layout_pads_hour_unlike_the_cdn(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from gatecam.errors import InputError
 from gatecam.sources.base import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin import StandIn
-from tests.downloader.test_archive import mount_tmpfs
+from tests.helpers import mount_tmpfs
 
 MakeDownloader = Callable[..., DrayDogDownloader]
 

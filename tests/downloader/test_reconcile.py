@@ -17,7 +17,8 @@ from gatecam.errors import StorageError
 from gatecam.sources.base import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
-from tests.storage.s3server import free_port, put_raw
+from tests.helpers import free_port
+from tests.storage.s3server import put_raw
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"
