@@ -6,8 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,19 +16,12 @@ from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun
 from gatecam.database.queries import get_stats
 from gatecam.standin import StandIn
+from tests.helpers import sqlite_statuses, wait_for
 
 
 def _runs(db: Database) -> list[tuple[str, str | None]]:
     with db.session_scope() as session:
         return [(r.status, r.error) for r in session.scalars(select(DownloadRun))]
-
-
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"gatecam once ended or stalled before {what}")
-        time.sleep(0.05)
 
 
 @pytest.mark.browser
@@ -58,12 +49,13 @@ def test_ctrl_c_stops_cleanly_and_records_the_run_as_interrupted(
     db: Database | None = None
     try:
         if moment == "discovery":
-            _wait_for(lambda: (tmp_path / "gatecam.db").exists(), proc, "the database")
-            db = Database(url, create=False)
-            _wait_for(lambda: bool(_runs(db)), proc, "the run started")  # type: ignore[arg-type]
+            # The run's row is written before its listing starts. Its file appears before its
+            # schema does, so the wait reads the row itself, not the file.
+            running = lambda: sqlite_statuses(tmp_path / "gatecam.db") == ["running"]  # noqa: E731
+            wait_for(running, "the run to start", proc=proc)
         else:
-            _wait_for(lambda: standin.cdn_requests > 0, proc, "the downloads")
-            db = Database(url, create=False)
+            wait_for(lambda: standin.cdn_requests > 0, "the downloads", proc=proc)
+        db = Database(url, create=False)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -103,7 +95,7 @@ def test_a_run_left_by_a_killed_process_is_marked_interrupted_at_the_next_start(
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for(lambda: standin.cdn_requests > 0, proc, "the downloads")
+        wait_for(lambda: standin.cdn_requests > 0, "the downloads", proc=proc)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
