@@ -242,7 +242,7 @@ def postgres_ready() -> bool:
 
 @pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 def test_postgres_outage_mid_job_loses_nothing_and_downloads_nothing_twice(
-    standin: StandIn, database_url: str, tmp_path: Path
+    standin: StandIn, database_url: str, postgres_alone: None, tmp_path: Path
 ) -> None:
     cluster = postgres_cluster()
     images = tmp_path / "images"
