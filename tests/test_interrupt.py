@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,26 @@ from sqlalchemy import select
 from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun
 from gatecam.database.queries import get_stats
-from gatecam.standin import StandIn
+from gatecam.standin import Catalogue, StandIn
 from tests.helpers import sqlite_statuses, wait_for
+
+# Enough that downloads at 0.2 s each, two at a time, are still going when the signal lands.
+YESTERDAY_IMAGES = 40
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """A stand-in whose yesterday holds 40 images, on a stopped clock.
+
+    Few images keep the page and the downloads short; the stopped clock keeps "yesterday"
+    the same day for the site and the test, even across UTC midnight.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    yesterday = datetime.combine(now.date() - timedelta(days=1), clock_time(), UTC)
+    with StandIn(catalogue=Catalogue(clock=lambda: now, scheduled=False)) as site:
+        for n in range(YESTERDAY_IMAGES):
+            site.catalogue.add("apm", "in_gate", yesterday + timedelta(minutes=35 * n, seconds=n))
+        yield site
 
 
 def _runs(db: Database) -> list[tuple[str, str | None]]:
@@ -39,6 +59,8 @@ def test_ctrl_c_stops_cleanly_and_records_the_run_as_interrupted(
         "GATECAM_DOWNLOAD_DIR": str(tmp_path / "images"),
         "GATECAM_APP_URL": standin.app_url,
         "GATECAM_CDN_URL": standin.cdn_url,
+        # A stop waits for the batch in flight: small batches leave some for it to skip.
+        "GATECAM_BATCH_SIZE": "10",
     }
     # A session of its own, like a shell's job: SIGINT to the group is what Ctrl-C sends,
     # and it reaches the browser and its driver too.
