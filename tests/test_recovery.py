@@ -28,9 +28,10 @@ from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 from gatecam.database.models import Image
 from gatecam.downloader.archive import PART_SUFFIX, is_complete_jpeg, iter_archive
-from gatecam.standin import StandIn
+from gatecam.standin import Catalogue, StandIn
 from tests.helpers import (
     GATECAM,
+    CatalogueSource,
     archive_state,
     gatecam,
     image_rows,
@@ -148,6 +149,13 @@ def gatecam_run(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
             # The group also holds Playwright's driver and Chromium during discovery.
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """A stand-in holding only the images a test adds: few, so the page and jobs stay short."""
+    with StandIn(catalogue=Catalogue(scheduled=False)) as site:
+        yield site
 
 
 @pytest.fixture
@@ -322,7 +330,11 @@ def test_sqlite_locked_past_the_busy_timeout_fails_the_job_and_the_next_job_reco
         with contextlib.closing(sqlite3.connect(db_file, timeout=30)) as conn:
             return int(conn.execute("SELECT count(*) FROM images").fetchone()[0])
 
-    scheduler = make_scheduler(database_url, images, standin, concurrency=2, batch_size=BATCH_SIZE)
+    # The lock bites while the job stores images: the listing comes from the catalogue.
+    source = CatalogueSource(standin)
+    scheduler = make_scheduler(
+        database_url, images, standin, source=source, concurrency=2, batch_size=BATCH_SIZE
+    )
     blocker = sqlite3.connect(db_file, timeout=30, isolation_level=None)
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
