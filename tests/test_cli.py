@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import httpx
@@ -14,9 +15,9 @@ import pytest
 
 from gatecam.cli import main
 from gatecam.downloader.archive import iter_archive
-from gatecam.standin import StandIn
+from gatecam.standin import Catalogue, StandIn
 from tests.fixtures_db import sqlite_only
-from tests.helpers import GATECAM, free_port, gatecam, listed
+from tests.helpers import GATECAM, free_port, gatecam, listed, wait_for
 from tests.helpers import simulate as simulate_process
 
 
@@ -204,15 +205,15 @@ def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path)
         text=True,
         cwd=tmp_path,
     )
+
+    def answering() -> bool:
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).is_success
+        return False
+
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
-                time.sleep(0.1)
+        wait_for(answering, "gatecam web to answer", proc=proc)
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
     finally:
         proc.terminate()
@@ -221,11 +222,28 @@ def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path)
     assert f"127.0.0.1:{port}" in out
 
 
+@pytest.fixture
+def few_images() -> Iterator[StandIn]:
+    """A stand-in whose last five days hold six images each, on a stopped clock.
+
+    Few images keep each day's page and downloads short; the stopped clock keeps the days
+    the same for the site and the test, even across UTC midnight.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    with StandIn(catalogue=Catalogue(clock=lambda: now, scheduled=False)) as site:
+        for back in range(1, 6):
+            midnight = datetime.combine(now.date() - timedelta(days=back), clock_time(), UTC)
+            for n in range(6):
+                site.catalogue.add("apm", "in_gate", midnight + timedelta(hours=4 * n, seconds=n))
+        yield site
+
+
 @sqlite_only
 @pytest.mark.browser
 def test_backfill_archives_each_day_and_skips_what_is_archived(
-    capsys: pytest.CaptureFixture[str], standin: StandIn, database_url: str, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], few_images: StandIn, database_url: str, tmp_path: Path
 ) -> None:
+    standin = few_images
     today = standin.catalogue.today()
     first, second, third = (today - timedelta(days=n) for n in (4, 3, 2))
     common = [
