@@ -1,16 +1,210 @@
-"""Helpers shared by the tests: paths in a local archive folder, a tiny file system."""
+"""Helpers shared by test modules: processes and waits, ports, the archive, the job's source.
+
+Test modules import from here (and fixtures from the ``fixtures_*`` modules), never from one
+another, so a test file can move or go without breaking its neighbours.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import sqlite3
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 
+from gatecam.database.engine import Database
+from gatecam.database.models import Image
+from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.model import ImageRef
+from gatecam.sources.base import Listing, Source
+from gatecam.standin import StandIn
 from gatecam.storage.base import IMAGE_SUFFIX, image_key, parse_image_key
+
+GATECAM = [sys.executable, "-m", "gatecam"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    *,
+    timeout: float = 60,
+    proc: subprocess.Popen[Any] | None = None,
+    log: Path | None = None,
+) -> None:
+    """Poll ``condition`` until it holds; fail clearly at the deadline or if ``proc`` died.
+
+    The deadline only bounds a hang: every wait is on a condition, so a slow machine makes
+    a test slower, never wrong.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            output = log.read_text() if log else ""
+            pytest.fail(f"gatecam exited ({proc.returncode}) before {what}:\n{output}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def sqlite_statuses(db_file: Path) -> list[str]:
+    """The status of every run in an SQLite file that another process may still be creating.
+
+    A plain read-only connection: the file or its tables may not exist yet (that reads as no
+    runs), and unlike a ``Database`` session it never takes the writer's lock.
+    """
+    if not db_file.is_file():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)) as conn:
+            return [status for (status,) in conn.execute("SELECT status FROM download_runs")]
+    except sqlite3.OperationalError:  # no such table yet, or the schema is being written
+        return []
+
+
+def gatecam(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the gatecam command to its end, with ``env`` over the test's environment."""
+    return subprocess.run(
+        [*GATECAM, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@contextlib.contextmanager
+def simulate(*extra: str) -> Iterator[str]:
+    """`gatecam simulate` in another process, answering; yields its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.get(f"{url}/_standin/requests", timeout=1).is_success
+        return False
+
+    # A file, not a pipe: a full pipe nobody reads would stall the site mid-test.
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [*GATECAM, "simulate", "--port", str(port), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            wait_for(answering, "gatecam simulate to answer", timeout=30, proc=proc)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        err.seek(0)
+        assert proc.returncode == 0, err.read().decode(errors="replace")
+
+
+def listed(url: str, day: date, stream: str = "in_gate") -> list[datetime]:
+    """What a stand-in in another process lists for ``stream`` on ``day``, oldest first."""
+    answer = httpx.get(
+        f"{url}/_standin/images", params={"terminal": "apm", "stream": stream, "date": str(day)}
+    ).json()
+    return sorted(datetime.fromisoformat(ts) for ts in answer["timestamps"])
+
+
+def make_scheduler(
+    database_url: str,
+    download_dir: Path,
+    standin: StandIn | None = None,
+    *,
+    source: Source | None = None,
+    **kwargs: object,
+) -> ImageDownloadScheduler:
+    """A scheduler aimed at ``standin``; ``source`` replaces the browser-driven one."""
+    urls = {"app_url": standin.app_url, "cdn_url": standin.cdn_url} if standin else {}
+    config = DownloadConfig(
+        database_url=database_url,
+        download_dir=download_dir,
+        **urls,
+        **kwargs,
+    )
+    return ImageDownloadScheduler(config, source=source)
+
+
+def archive_state(root: Path) -> dict[Path, tuple[int, int]]:
+    """Each archived file with its inode and modification time: a rewrite changes them."""
+    return {path: (path.stat().st_ino, path.stat().st_mtime_ns) for _, path in iter_archive(root)}
+
+
+def image_rows(database: Database) -> list[Image]:
+    with database.session_scope() as session:
+        return list(session.scalars(select(Image).order_by(Image.timestamp)))
+
+
+@contextlib.contextmanager
+def mount_tmpfs(directory: Path, size: str = "1m") -> Iterator[Path]:
+    """Mount a tiny tmpfs at ``directory`` so writes really hit ENOSPC; skip if not allowed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs to simulate a full disk: {mounted.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+class CatalogueSource:
+    """A Source whose listing is the stand-in's catalogue; counts how often it is opened.
+
+    It lists what the camera page would show without Chromium, so tests of what the job does
+    with a listing (catch-up, faults, retention) run in-process; the images still come over
+    HTTP from the stand-in's CDN. Discovery itself is tested on the real page, in Chromium.
+    """
+
+    def __init__(self, site: StandIn) -> None:
+        self.site = site
+        self.opened = 0
+        self.listed: list[tuple[str, str, date]] = []
+
+    @contextlib.contextmanager
+    def lister(self) -> Iterator[CatalogueSource]:
+        self.opened += 1
+        yield self
+
+    def list_images(
+        self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()
+    ) -> Listing:
+        self.listed.append((terminal, stream, day))
+        refs = [
+            ImageRef(terminal, stream, ts) for ts in self.site.catalogue.list(terminal, stream, day)
+        ]
+        return Listing(refs=refs, found_by={"catalogue": len(refs)})
+
+    def image_url(self, ref: ImageRef, *, thumbnail: bool = False) -> str:
+        return self.site.source.image_url(ref, thumbnail=thumbnail)
+
+    def parse_image_url(self, url: str) -> ImageRef | None:
+        return self.site.source.parse_image_url(url)
 
 
 def image_path(download_dir: Path, ref: ImageRef) -> Path:
@@ -46,21 +240,3 @@ def _subfolders(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(child for child in folder.iterdir() if child.is_dir())
-
-
-@contextmanager
-def mount_tmpfs(directory: Path, size: str = "1m") -> Iterator[Path]:
-    """Mount a tiny tmpfs at ``directory`` so writes really hit ENOSPC; skip if not allowed."""
-    directory.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to simulate a full disk: {mounted.stderr.strip()}")
-    try:
-        yield directory
-    finally:
-        subprocess.run(["umount", "-l", str(directory)], check=True)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
 import io
 import json
 import logging
-import os
 import re
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import httpx
@@ -26,64 +25,21 @@ from gatecam.database.engine import Database
 from gatecam.database.migrate import head_revision
 from gatecam.database.models import DownloadRun, Image
 from gatecam.model import NAME_MAX, check_name
-from gatecam.standin import StandIn
+from gatecam.standin import Catalogue, StandIn
 from gatecam.storage import LocalStore
 from gatecam.web import create_app
 from tests.fixtures_db import sqlite_only
-from tests.helpers import iter_archive
+from tests.helpers import GATECAM, free_port, gatecam, iter_archive, listed, wait_for
+from tests.helpers import simulate as simulate_process
 
-GATECAM = [sys.executable, "-m", "gatecam"]
 PG = "postgresql+psycopg://u:pw@127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def simulate() -> Iterator[str]:
     """`gatecam simulate` running in the background; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*GATECAM, "simulate", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/_standin/requests", timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("gatecam simulate did not start") from None
-                time.sleep(0.1)
+    with simulate_process() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-
-
-def gatecam(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GATECAM, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def listed(url: str, day: date, stream: str = "in_gate") -> list[datetime]:
-    answer = httpx.get(
-        f"{url}/_standin/images", params={"terminal": "apm", "stream": stream, "date": str(day)}
-    ).json()
-    return sorted(datetime.fromisoformat(ts) for ts in answer["timestamps"])
 
 
 @sqlite_only
@@ -332,15 +288,15 @@ def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path)
         text=True,
         cwd=tmp_path,
     )
+
+    def answering() -> bool:
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).is_success
+        return False
+
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
-                time.sleep(0.1)
+        wait_for(answering, "gatecam web to answer", proc=proc)
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
     finally:
         proc.terminate()
@@ -349,11 +305,28 @@ def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path)
     assert f"127.0.0.1:{port}" in out
 
 
+@pytest.fixture
+def few_images() -> Iterator[StandIn]:
+    """A stand-in whose last five days hold six images each, on a stopped clock.
+
+    Few images keep each day's page and downloads short; the stopped clock keeps the days
+    the same for the site and the test, even across UTC midnight.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    with StandIn(catalogue=Catalogue(clock=lambda: now, scheduled=False)) as site:
+        for back in range(1, 6):
+            midnight = datetime.combine(now.date() - timedelta(days=back), clock_time(), UTC)
+            for n in range(6):
+                site.catalogue.add("apm", "in_gate", midnight + timedelta(hours=4 * n, seconds=n))
+        yield site
+
+
 @sqlite_only
 @pytest.mark.browser
 def test_backfill_archives_each_day_and_skips_what_is_archived(
-    capsys: pytest.CaptureFixture[str], standin: StandIn, database_url: str, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], few_images: StandIn, database_url: str, tmp_path: Path
 ) -> None:
+    standin = few_images
     today = standin.catalogue.today()
     first, second, third = (today - timedelta(days=n) for n in (4, 3, 2))
     common = [

@@ -6,9 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
@@ -17,20 +17,31 @@ from sqlalchemy import select
 from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun
 from gatecam.database.queries import get_stats
-from gatecam.standin import StandIn
+from gatecam.standin import Catalogue, StandIn
+from tests.helpers import sqlite_statuses, wait_for
+
+# Enough that downloads at 0.2 s each, two at a time, are still going when the signal lands.
+YESTERDAY_IMAGES = 40
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """A stand-in whose yesterday holds 40 images, on a stopped clock.
+
+    Few images keep the page and the downloads short; the stopped clock keeps "yesterday"
+    the same day for the site and the test, even across UTC midnight.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    yesterday = datetime.combine(now.date() - timedelta(days=1), clock_time(), UTC)
+    with StandIn(catalogue=Catalogue(clock=lambda: now, scheduled=False)) as site:
+        for n in range(YESTERDAY_IMAGES):
+            site.catalogue.add("apm", "in_gate", yesterday + timedelta(minutes=35 * n, seconds=n))
+        yield site
 
 
 def _runs(db: Database) -> list[tuple[str, str | None]]:
     with db.session_scope() as session:
         return [(r.status, r.error) for r in session.scalars(select(DownloadRun))]
-
-
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"gatecam once ended or stalled before {what}")
-        time.sleep(0.05)
 
 
 @pytest.mark.browser
@@ -48,6 +59,8 @@ def test_ctrl_c_stops_cleanly_and_records_the_run_as_interrupted(
         "GATECAM_DOWNLOAD_DIR": str(tmp_path / "images"),
         "GATECAM_APP_URL": standin.app_url,
         "GATECAM_CDN_URL": standin.cdn_url,
+        # A stop waits for the batch in flight: small batches leave some for it to skip.
+        "GATECAM_BATCH_SIZE": "10",
     }
     # A session of its own, like a shell's job: SIGINT to the group is what Ctrl-C sends,
     # and it reaches the browser and its driver too.
@@ -58,12 +71,13 @@ def test_ctrl_c_stops_cleanly_and_records_the_run_as_interrupted(
     db: Database | None = None
     try:
         if moment == "discovery":
-            _wait_for(lambda: (tmp_path / "gatecam.db").exists(), proc, "the database")
-            db = Database(url, create=False)
-            _wait_for(lambda: bool(_runs(db)), proc, "the run started")  # type: ignore[arg-type]
+            # The run's row is written before its listing starts. Its file appears before its
+            # schema does, so the wait reads the row itself, not the file.
+            running = lambda: sqlite_statuses(tmp_path / "gatecam.db") == ["running"]  # noqa: E731
+            wait_for(running, "the run to start", proc=proc)
         else:
-            _wait_for(lambda: standin.cdn_requests > 0, proc, "the downloads")
-            db = Database(url, create=False)
+            wait_for(lambda: standin.cdn_requests > 0, "the downloads", proc=proc)
+        db = Database(url, create=False)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -103,7 +117,7 @@ def test_a_run_left_by_a_killed_process_is_marked_interrupted_at_the_next_start(
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for(lambda: standin.cdn_requests > 0, proc, "the downloads")
+        wait_for(lambda: standin.cdn_requests > 0, "the downloads", proc=proc)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)

@@ -15,8 +15,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,12 +27,21 @@ from sqlalchemy import func, select
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 from gatecam.database.models import Image
-from gatecam.standin import StandIn
+from gatecam.standin import Catalogue, StandIn
 from gatecam.storage.base import is_complete_jpeg
 from gatecam.storage.local import PART_SUFFIX
-from tests.downloader.test_scheduler import archive_state, image_rows, make_scheduler
-from tests.helpers import iter_archive
-from tests.test_cli import GATECAM, free_port, gatecam, listed
+from tests.helpers import (
+    GATECAM,
+    CatalogueSource,
+    archive_state,
+    gatecam,
+    image_rows,
+    iter_archive,
+    listed,
+    make_scheduler,
+    simulate,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -44,25 +52,6 @@ EXTRA_IMAGES = 40
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def wait_for(
-    condition: Callable[[], bool],
-    what: str,
-    *,
-    timeout: float = 60,
-    proc: subprocess.Popen[bytes] | None = None,
-    log: Path | None = None,
-) -> None:
-    """Poll ``condition`` until it holds; fail clearly at the deadline or if ``proc`` died."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc is not None and proc.poll() is not None:
-            output = log.read_text() if log else ""
-            pytest.fail(f"gatecam exited ({proc.returncode}) before {what}:\n{output}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def todays_timestamps(count: int = EXTRA_IMAGES) -> list[datetime]:
@@ -165,27 +154,17 @@ def gatecam_run(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
 
 
 @pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """A stand-in holding only the images a test adds: few, so the page and jobs stay short."""
+    with StandIn(catalogue=Catalogue(scheduled=False)) as site:
+        yield site
+
+
+@pytest.fixture
 def slow_simulate() -> Iterator[str]:
     """`gatecam simulate --latency` in another process; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*GATECAM, "simulate", "--port", str(port), "--latency", str(LATENCY)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        with contextlib.suppress(httpx.TransportError):
-            return httpx.get(f"{url}/_standin/requests", timeout=1).is_success
-        return False
-
-    try:
-        wait_for(answering, "gatecam simulate to answer", timeout=20, proc=proc)
+    with simulate("--latency", str(LATENCY)) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # -- item 1: killed mid-job -------------------------------------------------------------------
@@ -273,7 +252,7 @@ def postgres_ready() -> bool:
 
 @pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 def test_postgres_outage_mid_job_loses_nothing_and_downloads_nothing_twice(
-    standin: StandIn, database_url: str, tmp_path: Path
+    standin: StandIn, database_url: str, postgres_alone: None, tmp_path: Path
 ) -> None:
     cluster = postgres_cluster()
     images = tmp_path / "images"
@@ -353,7 +332,11 @@ def test_sqlite_locked_past_the_busy_timeout_fails_the_job_and_the_next_job_reco
         with contextlib.closing(sqlite3.connect(db_file, timeout=30)) as conn:
             return int(conn.execute("SELECT count(*) FROM images").fetchone()[0])
 
-    scheduler = make_scheduler(database_url, images, standin, concurrency=2, batch_size=BATCH_SIZE)
+    # The lock bites while the job stores images: the listing comes from the catalogue.
+    source = CatalogueSource(standin)
+    scheduler = make_scheduler(
+        database_url, images, standin, source=source, concurrency=2, batch_size=BATCH_SIZE
+    )
     blocker = sqlite3.connect(db_file, timeout=30, isolation_level=None)
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:

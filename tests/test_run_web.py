@@ -17,7 +17,7 @@ import pytest
 from gatecam.model import ImageRef
 from gatecam.standin import StandIn
 from gatecam.standin.catalogue import Catalogue
-from tests.test_cli import free_port
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.browser
 TOKEN = "s3cret-token"

@@ -1,8 +1,9 @@
 """Nothing lost, nothing corrupt: the scheduler through outages, bad answers and a full disk.
 
-Issue 3, items 3 (missed time), 4 (bad CDN answers), 5 (discovery failures), 6 (disk full)
-and 9 (retention), each end to end: real Chromium, the stand-in site over HTTP, a real
-archive folder and a real database (SQLite and PostgreSQL).
+Missed time, bad CDN answers, discovery failures, a full disk and retention, each through
+the scheduler: the stand-in site over HTTP, a real archive folder and a real database (SQLite
+and PostgreSQL). Discovery failures use real Chromium on the stand-in's page; the rest list
+the stand-in's catalogue directly, since what they test starts after the listing.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.scheduler import ImageDownloadScheduler
 from gatecam.standin import Catalogue, StandIn
-from tests.downloader.test_scheduler import image_rows, make_scheduler
 from tests.fixtures_db import sqlite_only
-from tests.helpers import iter_archive, mount_tmpfs
+from tests.helpers import CatalogueSource, image_rows, iter_archive, make_scheduler, mount_tmpfs
 
 
 @pytest.fixture
@@ -61,10 +61,17 @@ class _Schedulers:
         self.made: list[ImageDownloadScheduler] = []
 
     def __call__(
-        self, site: StandIn, download_dir: Path | None = None, **kwargs: object
+        self,
+        site: StandIn,
+        download_dir: Path | None = None,
+        *,
+        browser: bool = False,
+        **kwargs: object,
     ) -> ImageDownloadScheduler:
+        """``browser``: discover on the page in Chromium, not from the catalogue."""
         archive = download_dir or self.tmp_path / "archive"
-        scheduler = make_scheduler(self.database_url, archive, site, **kwargs)
+        source = None if browser else CatalogueSource(site)
+        scheduler = make_scheduler(self.database_url, archive, site, source=source, **kwargs)
         self.made.append(scheduler)
         return scheduler
 
@@ -128,7 +135,6 @@ def record_covered_run(database: Database, started_at: datetime) -> None:
 
 
 @sqlite_only
-@pytest.mark.browser
 @pytest.mark.parametrize("days_down", [1, 3], ids=["across-midnight", "three-days"])
 def test_a_restarted_scheduler_catches_up_every_missed_day(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers, days_down: int
@@ -161,7 +167,6 @@ def test_a_restarted_scheduler_catches_up_every_missed_day(
     assert next_run.ok and next_run.downloaded == 0
 
 
-@pytest.mark.browser
 @sqlite_only
 def test_catching_up_never_reaches_past_the_retention_window(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers
@@ -193,7 +198,6 @@ FAILED = {
 }
 
 
-@pytest.mark.browser
 def test_every_bad_answer_at_once_loses_nothing_and_stores_nothing_corrupt(
     database: Database, standin: StandIn, scheduler_for: _Schedulers
 ) -> None:
@@ -250,7 +254,6 @@ def test_every_bad_answer_at_once_loses_nothing_and_stores_nothing_corrupt(
 
 
 @sqlite_only
-@pytest.mark.browser
 def test_a_404_for_a_fresh_image_is_pending_and_stored_later(
     database: Database, standin: StandIn, scheduler_for: _Schedulers
 ) -> None:
@@ -309,7 +312,9 @@ def test_a_missing_chromium_fails_the_run_until_the_path_is_fixed(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers, tmp_path: Path
 ) -> None:
     day = yesterday_with_images(sparse_site)
-    scheduler = scheduler_for(sparse_site, chromium_path=str(tmp_path / "no-such" / "chromium"))
+    scheduler = scheduler_for(
+        sparse_site, browser=True, chromium_path=str(tmp_path / "no-such" / "chromium")
+    )
 
     [broken] = scheduler.run_once(day)  # must not raise
 
@@ -321,7 +326,7 @@ def test_a_missing_chromium_fails_the_run_until_the_path_is_fixed(
     assert run.status == "failed" and run.error == broken.error
 
     scheduler.stop()
-    scheduler = scheduler_for(sparse_site)  # restarted with the path fixed
+    scheduler = scheduler_for(sparse_site, browser=True)  # restarted with the path fixed
     [fixed] = scheduler.run_once(day)
 
     assert fixed.ok, fixed.summary()
@@ -359,7 +364,7 @@ def test_a_camera_page_answering_500_fails_one_run_and_the_next_is_fine(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers
 ) -> None:
     sparse_site.inject("page_500", match="/terminal_cameras/apm?")
-    scheduler = scheduler_for(sparse_site)
+    scheduler = scheduler_for(sparse_site, browser=True)
     check_broken_page_fails_one_run(database, sparse_site, scheduler, "answered HTTP 500")
 
 
@@ -370,14 +375,16 @@ def test_a_camera_page_without_history_fails_one_run_and_the_next_is_fine(
 ) -> None:
     sparse_site.inject("no_history", match="/terminal_cameras/apm?")
     # The browser waits the whole page timeout for the missing History section.
-    scheduler = scheduler_for(sparse_site, page_timeout=5.0)
+    scheduler = scheduler_for(sparse_site, browser=True, page_timeout=5.0)
     check_broken_page_fails_one_run(database, sparse_site, scheduler, "History section not found")
 
 
 def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
     standin: StandIn, scheduler_for: _Schedulers, tmp_path: Path
 ) -> None:
-    scheduler = scheduler_for(standin, chromium_path=str(tmp_path / "no-such" / "chromium"))
+    scheduler = scheduler_for(
+        standin, browser=True, chromium_path=str(tmp_path / "no-such" / "chromium")
+    )
     scheduler.start()
     deadline = time.monotonic() + 30
     while scheduler.stats.total_runs == 0 and time.monotonic() < deadline:
@@ -395,7 +402,6 @@ def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
 # -- item 6: disk full -----------------------------------------------------------------------
 
 
-@pytest.mark.browser
 def test_a_full_disk_fails_the_rest_and_leaves_files_and_rows_in_step(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers, tmp_path: Path
 ) -> None:
@@ -425,7 +431,6 @@ def test_a_full_disk_fails_the_rest_and_leaves_files_and_rows_in_step(
 
 
 @sqlite_only
-@pytest.mark.browser
 def test_retention_removes_old_days_but_not_the_counts(
     database: Database, sparse_site: StandIn, scheduler_for: _Schedulers
 ) -> None:

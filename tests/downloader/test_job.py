@@ -7,7 +7,6 @@ so these tests need no Chromium (issue 7); images still come over HTTP from the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,40 +17,10 @@ from gatecam.database.engine import Database
 from gatecam.database.locks import claim
 from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.job import DownloadJob
-from gatecam.model import ImageRef
 from gatecam.settings import DownloadConfig
-from gatecam.sources.base import Listing
 from gatecam.standin import StandIn
 from gatecam.storage import LocalStore
-
-
-class CatalogueSource:
-    """A Source whose listing is the stand-in's catalogue; counts how often it is opened."""
-
-    def __init__(self, site: StandIn) -> None:
-        self.site = site
-        self.opened = 0
-        self.listed: list[tuple[str, str, date]] = []
-
-    @contextmanager
-    def lister(self) -> Iterator[CatalogueSource]:
-        self.opened += 1
-        yield self
-
-    def list_images(
-        self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()
-    ) -> Listing:
-        self.listed.append((terminal, stream, day))
-        refs = [
-            ImageRef(terminal, stream, ts) for ts in self.site.catalogue.list(terminal, stream, day)
-        ]
-        return Listing(refs=refs, found_by={"catalogue": len(refs)})
-
-    def image_url(self, ref: ImageRef, *, thumbnail: bool = False) -> str:
-        return self.site.source.image_url(ref, thumbnail=thumbnail)
-
-    def parse_image_url(self, url: str) -> ImageRef | None:
-        return self.site.source.parse_image_url(url)
+from tests.helpers import CatalogueSource
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from gatecam.model import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
 from tests.fixtures_db import sqlite_only
-from tests.storage.s3server import free_port, put_raw
+from tests.helpers import free_port
+from tests.storage.s3server import put_raw
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"

@@ -1,8 +1,10 @@
-"""The scheduler end to end: real stand-in site, real Chromium, real databases."""
+"""The scheduler end to end: real stand-in site, real databases, real Chromium where it lists.
+
+One pass lists the page in Chromium; the rest list the stand-in's catalogue directly.
+"""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,14 @@ from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.errors import DatabaseError, InputError, Unavailable
 from gatecam.standin import StandIn
 from tests.fixtures_db import sqlite_only
-from tests.helpers import iter_archive
+from tests.helpers import (
+    CatalogueSource,
+    archive_state,
+    image_rows,
+    iter_archive,
+    make_scheduler,
+    wait_for,
+)
 
 STATS_KEYS = {
     "total_downloaded",
@@ -30,29 +39,6 @@ STATS_KEYS = {
     "failed_downloads",
     "last_error",
 }
-
-
-def make_scheduler(
-    database_url: str, download_dir: Path, standin: StandIn | None = None, **kwargs: object
-) -> ImageDownloadScheduler:
-    urls = {"app_url": standin.app_url, "cdn_url": standin.cdn_url} if standin else {}
-    config = DownloadConfig(
-        database_url=database_url,
-        download_dir=download_dir,
-        **urls,  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
-    )
-    return ImageDownloadScheduler(config)
-
-
-def archive_state(root: Path) -> dict[Path, tuple[int, int]]:
-    """Each archived file with its inode and modification time: a rewrite changes them."""
-    return {path: (path.stat().st_ino, path.stat().st_mtime_ns) for _, path in iter_archive(root)}
-
-
-def image_rows(database: Database) -> list[Image]:
-    with database.session_scope() as session:
-        return list(session.scalars(select(Image).order_by(Image.timestamp)))
 
 
 def test_scheduler_saves_to_database(database_url: str, tmp_path: Path) -> None:
@@ -150,18 +136,16 @@ def test_run_once_archives_a_day_and_a_second_run_downloads_nothing(
 
 
 @sqlite_only
-@pytest.mark.browser
 def test_started_scheduler_runs_at_once_and_stops_cleanly(
     database_url: str, standin: StandIn, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     standin.catalogue.add("apm", "in_gate", now - timedelta(minutes=5))
-    scheduler = make_scheduler(database_url, tmp_path, standin, interval_minutes=10)
+    source = CatalogueSource(standin)
+    scheduler = make_scheduler(database_url, tmp_path, standin, source=source, interval_minutes=10)
     scheduler.start()
     try:
-        deadline = time.monotonic() + 60
-        while scheduler.stats.total_runs == 0 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: scheduler.stats.total_runs > 0, "the first run")
     finally:
         scheduler.stop()
     assert not scheduler.is_running
@@ -194,13 +178,13 @@ def _break_image_inserts(database: Database) -> None:
             )
 
 
-@pytest.mark.browser
 def test_database_failure_during_a_job_is_recorded_and_not_fatal(
     database: Database, database_url: str, standin: StandIn, tmp_path: Path
 ) -> None:
     _break_image_inserts(database)
     day = standin.catalogue.today() - timedelta(days=1)
-    scheduler = make_scheduler(database_url, tmp_path, standin)
+    source = CatalogueSource(standin)
+    scheduler = make_scheduler(database_url, tmp_path, standin, source=source)
     try:
         [result] = scheduler.run_once(day)
         stats = scheduler.get_stats()

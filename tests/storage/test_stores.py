@@ -14,7 +14,8 @@ from gatecam.model import ImageRef
 from gatecam.storage import LocalStore, image_key, open_store
 from gatecam.storage.base import ImageStore
 from gatecam.storage.s3 import S3Store
-from tests.storage.s3server import free_port, put_raw, s3_client
+from tests.helpers import free_port
+from tests.storage.s3server import put_raw, s3_client
 
 T0 = datetime(2025, 9, 1, 20, 8, 39, tzinfo=UTC)
 KEY = "apm/in_gate/2025-09-01/200839.jpg"
