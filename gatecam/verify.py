@@ -5,22 +5,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from gatecam.database import archive_queries, queries
 from gatecam.database.archive_queries import StoredRow
 from gatecam.database.engine import Database
 from gatecam.database.models import utcnow
 from gatecam.database.queries import ImageRecord, chunked
-from gatecam.downloader.archive import PART_SUFFIX
-from gatecam.downloader.reconcile import stored_record
+from gatecam.downloader.archive import PART_SUFFIX, is_complete_jpeg
+from gatecam.downloader.reconcile import NotAnImage, stored_record
 from gatecam.errors import InputError
+from gatecam.quarantine import Quarantine, scan
 from gatecam.sources.base import check_name
 from gatecam.storage import ImageStore, LocalStore, parse_image_key
 
@@ -37,6 +39,10 @@ EXAMPLES = 10
 
 _OK, _MISSING, _MISMATCH = "ok", "missing", "mismatch"
 
+# What to do with a file whose bytes differ from its row: only report it (the default: the
+# bytes may be the only copy), take its bytes as the row's, or move it aside.
+Changed = Literal["report", "accept", "quarantine"]
+
 
 @dataclass
 class VerifyReport:
@@ -52,20 +58,35 @@ class VerifyReport:
     # Rows marked missing earlier whose file is there again (restored from a backup, or
     # a disk that was not mounted): repair clears the mark, so marking is reversible.
     reappeared: list[str] = field(default_factory=list)
+    # Symlinks and special files in the archive folder: never indexed nor served.
+    unsafe: list[tuple[str, str]] = field(default_factory=list)
+    # Image keys holding bytes that are not a complete JPEG, with no row: never indexed.
+    not_images: list[tuple[str, str]] = field(default_factory=list)
+    # Stray files and folders that are not images: reported, left alone, not a problem.
+    strays: list[tuple[str, str]] = field(default_factory=list)
     repaired_orphans: int = 0
     marked_missing: int = 0
     removed_partials: int = 0
     cleared_missing: int = 0
+    quarantined_unsafe: int = 0
+    quarantined_not_images: int = 0
+    accepted_changed: int = 0
+    quarantined_changed: int = 0
+    quarantine: Path | None = None
+    # The rows behind ``mismatches`` that --accept-changed / --quarantine-changed may settle.
+    _changed: list[tuple[StoredRow, str]] = field(default_factory=list, repr=False)
 
     @property
     def problems(self) -> int:
-        """How many problems are left unrepaired (mismatches are never repaired)."""
+        """How many problems are left unrepaired (changed files only when asked)."""
         unrepaired = (
             len(self.missing) - self.marked_missing,
             len(self.orphans) - self.repaired_orphans,
             len(self.partials) - self.removed_partials,
             len(self.reappeared) - self.cleared_missing,
-            len(self.mismatches),
+            len(self.unsafe) - self.quarantined_unsafe,
+            len(self.not_images) - self.quarantined_not_images,
+            len(self.mismatches) - self.accepted_changed - self.quarantined_changed,
         )
         return sum(unrepaired)
 
@@ -87,25 +108,55 @@ class VerifyReport:
                 self.cleared_missing,
                 "mark cleared",
             ),
+            (
+                "symlinks and special files (never indexed or served)",
+                _reasons(self.unsafe),
+                self.quarantined_unsafe,
+                "quarantined",
+            ),
+            (
+                "files with no row that are not complete JPEGs (not indexed)",
+                _reasons(self.not_images),
+                self.quarantined_not_images,
+                "quarantined",
+            ),
         ]
         for title, items, repaired, verb in problems:
             if items:
                 done = f" ({repaired} {verb})" if repaired else ""
                 lines.append(f"{title}: {len(items)}{done}")
                 lines += _examples(items)
+        if self.strays:
+            lines.append(f"stray files that are not images (left alone): {len(self.strays)}")
+            lines += _examples(_reasons(self.strays))
         if self.mismatches:
-            lines.append(
-                f"files that differ from their row: {len(self.mismatches)} "
-                "(left as they are: the bytes on disk may be the only copy)"
-            )
-            lines += _examples([f"{path}: {reason}" for path, reason in self.mismatches])
+            count = len(self.mismatches)
+            lines.append(f"files that differ from their row: {count}{self._settled()}")
+            lines += _examples(_reasons(self.mismatches))
+        if self.quarantine is not None:
+            lines.append(f"quarantined into {self.quarantine} (reasons in quarantine.log)")
+        changed_left = len(self.mismatches) - self.accepted_changed - self.quarantined_changed
         if self.consistent:
             lines.append("consistent")
-        elif self.mismatches and len(self.mismatches) == self.problems:
-            lines.append("NOT consistent: the differing files need a person to look at them")
+        elif changed_left and changed_left == self.problems:
+            lines.append(
+                "NOT consistent: the differing files need a person to look at them, then "
+                "`gatecam verify --accept-changed` (keep their bytes) or `--quarantine-changed`"
+            )
         else:
             lines.append("NOT consistent: run `gatecam verify --repair` to fix what can be fixed")
         return lines
+
+    def _settled(self) -> str:
+        if self.accepted_changed:
+            return f" ({self.accepted_changed} accepted as they are now)"
+        if self.quarantined_changed:
+            return f" ({self.quarantined_changed} quarantined, their rows marked missing)"
+        return " (left as they are: the bytes on disk may be the only copy)"
+
+
+def _reasons(items: list[tuple[str, str]]) -> list[str]:
+    return [f"{path}: {reason}" for path, reason in items]
 
 
 def _examples(items: list[Any]) -> list[str]:
@@ -121,6 +172,7 @@ def verify_archive(
     *,
     terminal: str | None = None,
     repair: bool = False,
+    changed: Changed = "report",
     checksums: bool = True,
     batch_size: int = BATCH_SIZE,
     partial_min_age: timedelta = PARTIAL_MIN_AGE,
@@ -129,12 +181,19 @@ def verify_archive(
 
     Rows are read ``batch_size`` at a time by id, each batch in its own short transaction, so
     a running downloader is never locked out while images are hashed. With ``repair``, orphan
-    images are indexed (they are archived images, so the lifetime counters move), rows whose
-    image is gone get ``missing_since`` and leftover ``.part`` files (local folder only) are
-    deleted; images that differ from their row are only reported.
+    images that are complete JPEGs are indexed (they are archived images, so the lifetime
+    counters move), rows whose image is gone get ``missing_since``, leftover ``.part`` files
+    are deleted, and symlinks, special files and orphan non-JPEGs are moved into the
+    quarantine folder (local folder only). Images that differ from their row are only
+    reported, unless ``changed`` says to accept their bytes or to quarantine them.
     """
     if terminal is not None:
         check_name(terminal, "terminal")
+    if changed == "quarantine" and not isinstance(store, LocalStore):
+        raise InputError(
+            "--quarantine-changed needs a download folder; in a bucket, restore the object "
+            "or use --accept-changed"
+        )
     # A wrong or unmounted directory, or an unreachable bucket, would make every row
     # "missing": refuse, do not mark.
     if isinstance(store, LocalStore):
@@ -144,11 +203,16 @@ def verify_archive(
         store.check()
     report = VerifyReport()
     now = utcnow()
-    if isinstance(store, LocalStore):
+    quarantine = Quarantine(store.root) if isinstance(store, LocalStore) else None
+    if isinstance(store, LocalStore) and quarantine is not None:
         _check_partials(store.root, terminal, repair, now - partial_min_age, report)
+        # Before the rows: a row naming a quarantined symlink is then seen as missing.
+        _check_tree(store.root, terminal, quarantine if repair else None, report)
     with ThreadPoolExecutor(HASH_WORKERS) as pool:
         _check_rows(db, store, terminal, repair, checksums, batch_size, now, pool, report)
-        _check_files(db, store, terminal, repair, batch_size, pool, report)
+        if changed != "report":
+            _settle_changed(db, store, changed, quarantine, now, report)
+        _check_files(db, store, terminal, repair, quarantine, batch_size, pool, report)
     logger.info(
         "verify %s: %d rows, %d files, %d problems left",
         store.describe(),
@@ -178,6 +242,33 @@ def _check_partials(
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
             report.removed_partials += 1
+
+
+# -- what is no image -------------------------------------------------------------------
+
+
+def _check_tree(
+    root: Path, terminal: str | None, quarantine: Quarantine | None, report: VerifyReport
+) -> None:
+    for finding in scan(root, terminal):
+        if not finding.unsafe:
+            report.strays.append((finding.path, finding.reason))
+            continue
+        report.unsafe.append((finding.path, finding.reason))
+        if quarantine is not None and _move(quarantine, finding.path, finding.reason, report):
+            report.quarantined_unsafe += 1
+
+
+def _move(quarantine: Quarantine, key: str, reason: str, report: VerifyReport) -> bool:
+    try:
+        quarantine.move(key, reason)
+    except FileNotFoundError:
+        return True  # gone meanwhile: nothing is left to move
+    except OSError as exc:
+        logger.warning("cannot quarantine %s: %s", key, exc.strerror or exc)
+        return False
+    report.quarantine = quarantine.folder
+    return True
 
 
 # -- rows -> stored images ----------------------------------------------------------------
@@ -232,9 +323,34 @@ def _check_object(
     return _OK, ""
 
 
+def _check_local(
+    store: LocalStore, key: str, size: int | None, sha256: str | None, checksums: bool
+) -> tuple[str, str]:
+    """(_OK | _MISSING | _MISMATCH, reason) for one image key in the folder, no symlinks."""
+    try:
+        with store.open(key) as handle:
+            actual_size = os.fstat(handle.fileno()).st_size
+            if size is not None and actual_size != size:
+                return _MISMATCH, f"size is {actual_size} bytes, the database says {size}"
+            if checksums and sha256 is not None:
+                actual = hashlib.file_digest(handle, "sha256").hexdigest()
+                if actual != sha256.lower():
+                    return (
+                        _MISMATCH,
+                        f"sha256 is {actual[:12]}..., the database says {sha256[:12]}...",
+                    )
+    except FileNotFoundError:
+        return _MISSING, ""  # a symlink counts as no file: it is never served
+    except OSError as exc:
+        return _MISMATCH, f"cannot read: {exc.strerror or exc}"
+    return _OK, ""
+
+
 def _check_row(store: ImageStore, row: StoredRow, checksums: bool) -> tuple[str, str]:
     # A row marked missing is only checked for the image being back.
     checksums = checksums and row.missing_since is None
+    if isinstance(store, LocalStore) and parse_image_key(row.filepath) is not None:
+        return _check_local(store, row.filepath, row.file_size, row.sha256, checksums)
     if isinstance(store, LocalStore):
         # A row may name its file relative to the archive (as the downloader does) or, saved
         # through the plan's API, absolutely: both are plain files to check.
@@ -286,12 +402,51 @@ def _check_rows(
                 gone.append(row.id)
             elif verdict == _MISMATCH:
                 report.mismatches.append((row.filepath, reason))
+                report._changed.append((row, reason))
         if repair and (gone or back):
             with db.session_scope() as session:
                 archive_queries.set_missing_since(session, gone, now)
                 archive_queries.set_missing_since(session, back, None)
             report.marked_missing += len(gone)
             report.cleared_missing += len(back)
+
+
+def _settle_changed(
+    db: Database,
+    store: ImageStore,
+    changed: Changed,
+    quarantine: Quarantine | None,
+    now: datetime,
+    report: VerifyReport,
+) -> None:
+    """Accept the present bytes of each changed image as its row's, or move the file aside.
+
+    Only image keys are settled (a row naming a path elsewhere on the host is left), and only
+    a complete JPEG is accepted: anything else could never be shown.
+    """
+    for row, reason in report._changed:
+        if parse_image_key(row.filepath) is None or reason.startswith("cannot read"):
+            continue
+        if changed == "quarantine" and quarantine is not None:
+            if _move(quarantine, row.filepath, f"differs from its row: {reason}", report):
+                with db.session_scope() as session:
+                    archive_queries.set_missing_since(session, [row.id], now)
+                report.quarantined_changed += 1
+            continue
+        try:
+            data = store.get(row.filepath)
+        except OSError:
+            continue
+        if not is_complete_jpeg(data):
+            note = "not a complete JPEG, so not accepted: use --quarantine-changed"
+            index = report.mismatches.index((row.filepath, reason))
+            report.mismatches[index] = (row.filepath, f"{reason}; {note}")
+            continue
+        with db.session_scope() as session:
+            archive_queries.accept_bytes(
+                session, row.id, len(data), hashlib.sha256(data).hexdigest()
+            )
+        report.accepted_changed += 1
 
 
 # -- stored images -> rows ----------------------------------------------------------------
@@ -304,9 +459,12 @@ def _names(store: ImageStore, key: str) -> list[str]:
     return [key]
 
 
-def _orphan_record(store: ImageStore, key: str) -> ImageRecord | None:
+def _orphan_record(store: ImageStore, key: str) -> ImageRecord | str | None:
+    """The row to give an orphan, why it gets none (not a complete JPEG), or None if gone."""
     try:
         return stored_record(store, key)
+    except NotAnImage as exc:
+        return str(exc)
     except FileNotFoundError:
         return None  # deleted meanwhile: nothing left to index
 
@@ -316,6 +474,7 @@ def _check_files(
     store: ImageStore,
     terminal: str | None,
     repair: bool,
+    quarantine: Quarantine | None,
     batch_size: int,
     pool: ThreadPoolExecutor,
     report: VerifyReport,
@@ -337,13 +496,20 @@ def _check_files(
                 continue
             if (ref.terminal, ref.stream, ref.timestamp) not in triples:
                 orphans.append(key)
-        if not repair:
-            report.orphans += orphans
-            continue
-        # Sizes and hashes are computed before the transaction opens, to keep it short.
+        # Every orphan is read: only a complete JPEG may be indexed. Sizes and hashes are
+        # computed before the transaction opens, to keep it short.
         records = list(pool.map(lambda key: _orphan_record(store, key), orphans))
-        found = [record for record in records if record is not None]
-        report.orphans += [key for key, rec in zip(orphans, records, strict=True) if rec]
+        found: list[ImageRecord] = []
+        for key, record in zip(orphans, records, strict=True):
+            if isinstance(record, ImageRecord):
+                report.orphans.append(key)
+                found.append(record)
+            elif isinstance(record, str):
+                report.not_images.append((key, record))
+                if repair and quarantine is not None and _move(quarantine, key, record, report):
+                    report.quarantined_not_images += 1
+        if not repair:
+            continue
         if found:
             with db.session_scope() as session:
                 queries.insert_images(session, found)

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from gatecam.errors import StorageError
 from gatecam.storage.base import IMAGE_SUFFIX, parse_image_key
 
+# Opening a directory level by level with O_NOFOLLOW means no symlink below the root (to a
+# file, or a day folder pointing elsewhere) is ever followed, whatever a row or a key names.
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO named like an image must not hang the reader.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
 
 class LocalStore:
-    """Images as files ``<root>/<key>``; a key never leaves the root."""
+    """Images as files ``<root>/<key>``; a key never leaves the root, nor follows a symlink."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
@@ -29,13 +38,40 @@ class LocalStore:
 
         write_atomic(self.path(key), data)
 
+    def open(self, key: str) -> io.BufferedReader:
+        """The image file of ``key``, opened for reading without following any symlink.
+
+        Raises FileNotFoundError when there is no regular file at the key inside the root (a
+        symlink, a folder or a FIFO counts as none), ValueError if ``key`` is not an image key.
+        """
+        *folders, name = self.path(key).relative_to(self.root).parts
+        dir_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for folder in folders:
+                inner = os.open(folder, _DIR_FLAGS, dir_fd=dir_fd)
+                os.close(dir_fd)
+                dir_fd = inner
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise FileNotFoundError(errno.ENOENT, "a symlink, not a file", key) from None
+            raise
+        finally:
+            os.close(dir_fd)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", key)
+        os.set_blocking(fd, True)
+        return io.BufferedReader(io.FileIO(fd, "rb"))
+
     def get(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
+        with self.open(key) as handle:
+            return handle.read()
 
     def size(self, key: str) -> int | None:
         try:
-            path = self.path(key)
-            return path.stat().st_size if path.is_file() else None
+            with self.open(key) as handle:
+                return os.fstat(handle.fileno()).st_size
         except (FileNotFoundError, ValueError):
             return None
 
@@ -48,18 +84,22 @@ class LocalStore:
         yield from self._walk(self.root, "", prefix, depth=0)
 
     def _walk(self, folder: Path, rel: str, prefix: str, depth: int) -> Iterator[str]:
-        if not folder.is_dir():
+        # Symlinked folders and files are not images of this archive: never listed.
+        try:
+            with os.scandir(folder) as scan:
+                children = sorted(scan, key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
             return
-        for child in sorted(folder.iterdir()):
+        for child in children:
             key = f"{rel}{child.name}"
-            if depth < 3 and child.is_dir():
+            if depth < 3 and child.is_dir(follow_symlinks=False):
                 if (key + "/").startswith(prefix) or prefix.startswith(key + "/"):
-                    yield from self._walk(child, key + "/", prefix, depth + 1)
+                    yield from self._walk(Path(child.path), key + "/", prefix, depth + 1)
             elif (
                 depth == 3
                 and child.name.endswith(IMAGE_SUFFIX)
                 and key.startswith(prefix)
-                and child.is_file()
+                and child.is_file(follow_symlinks=False)
                 and parse_image_key(key) is not None
             ):
                 yield key
