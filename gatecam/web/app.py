@@ -256,6 +256,8 @@ def create_app(
     """The archive's web app; raises InputError if ``tz`` is not a zone."""
     if interval_minutes <= 0:
         raise InputError(f"interval must be positive, not {interval_minutes}")
+    if token is not None and not token.strip():
+        raise InputError("the web token is empty: give a token, or None to serve without one")
     archive = Archive(
         db, store, timeline.zone(tz), timedelta(minutes=interval_minutes), ThumbnailCache()
     )
@@ -285,5 +287,5 @@ def create_app(
         SQLAlchemyError: _on_error,
         HTTPException: _on_error,
     }
-    middleware = [Middleware(TokenGuard, token=token)] if token else []
+    middleware = [Middleware(TokenGuard, token=token)] if token is not None else []
     return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
