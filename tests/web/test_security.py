@@ -96,3 +96,71 @@ def test_guarded_images_are_cached_privately(
         assert "public" not in response.headers["cache-control"]
     with WebServer(create_app(database, LocalStore(tmp_path / "images"))) as web:
         assert "public" in httpx.get(f"{web.url}/image/{image_id}").headers["cache-control"]
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+
+
+def test_every_answer_carries_the_security_headers(
+    guarded: httpx.Client, archive: dict[datetime, int]
+) -> None:
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    image_id = archive[local("10:02")]
+    answers = {
+        "page": guarded.get("/", headers=bearer),
+        "image": guarded.get(f"/image/{image_id}", headers=bearer),
+        "api": guarded.get("/api/stats", headers=bearer),
+        "health": guarded.get("/healthz"),
+        "401": guarded.get("/api/stats"),
+        "303": guarded.get("/", params={"token": TOKEN}),
+        "404": guarded.get("/nowhere/at/all", headers=bearer),
+        "400": guarded.get("/api/images", params={"limit": "0"}, headers=bearer),
+        "405": guarded.post("/api/stats", headers=bearer),
+    }
+    for name, answer in answers.items():
+        for header, value in SECURITY_HEADERS.items():
+            assert answer.headers.get(header) == value, (name, header)
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy, name
+
+
+def test_a_method_not_allowed_says_which_are(guarded: httpx.Client) -> None:
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for method, path in [("TRACE", "/api/stats"), ("POST", "/image/1"), ("DELETE", "/healthz")]:
+        answer = guarded.request(method, path, headers=bearer)
+        assert answer.status_code == 405, (method, path)
+        assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+def test_unauthorized_answers_are_json_where_documented(guarded: httpx.Client) -> None:
+    for path in ["/image/1", "/image/1/thumb", "/metrics", "/api/stats"]:
+        answer = guarded.get(path)
+        assert answer.status_code == 401 and answer.headers["content-type"] == "application/json"
+        assert answer.json() == {"error": "a token is needed (Authorization: Bearer)"}
+    page = guarded.get("/")
+    assert page.status_code == 401 and page.headers["content-type"].startswith("text/plain")
+
+
+def test_api_dates_and_cursors_at_their_edges(guarded: httpx.Client) -> None:
+    guarded.headers["Authorization"] = f"Bearer {TOKEN}"
+    far = guarded.get("/api/coverage", params={"to": "0001-01-01"})
+    assert far.status_code == 400
+    assert far.json() == {"error": "from and to must be dates between 1970 and 2999"}
+    backwards = guarded.get("/api/images", params={"from": "2025-09-03", "to": "2025-09-02"})
+    assert backwards.status_code == 400
+    assert backwards.json() == {"error": "from 2025-09-03 is after to 2025-09-02"}
+    reversed_days = guarded.get("/api/coverage", params={"from": "2025-09-03", "to": "2025-09-02"})
+    assert reversed_days.json() == {"error": "from 2025-09-03 is after to 2025-09-02"}
+    # Schema-valid requests: an empty cursor is the first page, a future day alone is a report.
+    first = guarded.get("/api/images", params={"cursor": "", "limit": "5"})
+    assert first.status_code == 200
+    assert first.json()["items"] == guarded.get("/api/images?limit=5").json()["items"]
+    future = guarded.get("/api/coverage", params={"from": "2999-01-01"})
+    assert future.status_code == 200
+    assert (future.json()["from"], future.json()["to"]) == ("2999-01-01", "2999-01-01")
+    long_name = guarded.get("/api/images", params={"terminal": "a" * 65})
+    assert long_name.status_code == 400
