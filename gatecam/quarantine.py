@@ -52,13 +52,33 @@ def scan(root: Path, terminal: str | None = None) -> Iterator[Finding]:
         yield from _scan(root, "", 0)
         return
     try:
-        info = (root / terminal).lstat()
+        mode = (root / terminal).lstat().st_mode
     except FileNotFoundError:
         return
-    if stat.S_ISDIR(info.st_mode):
+    if stat.S_ISDIR(mode):
         yield from _scan(root / terminal, f"{terminal}/", 1)
-    elif finding := _judge(root / terminal, terminal, info, 0):
+    elif finding := _judge(root / terminal, terminal, _kind(mode), 0):
         yield finding
+
+
+_LINK, _DIR, _FILE, _OTHER = "link", "dir", "file", "other"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return _LINK
+    if stat.S_ISDIR(mode):
+        return _DIR
+    return _FILE if stat.S_ISREG(mode) else _OTHER
+
+
+def _entry_kind(entry: os.DirEntry[str]) -> str:
+    # The directory entry's type, read without a stat call per file (a million files).
+    if entry.is_symlink():
+        return _LINK
+    if entry.is_dir(follow_symlinks=False):
+        return _DIR
+    return _FILE if entry.is_file(follow_symlinks=False) else _OTHER
 
 
 def _scan(folder: Path, rel: str, depth: int) -> Iterator[Finding]:
@@ -67,25 +87,25 @@ def _scan(folder: Path, rel: str, depth: int) -> Iterator[Finding]:
     for child in children:
         path = f"{rel}{child.name}"
         try:
-            info = child.stat(follow_symlinks=False)
+            kind = _entry_kind(child)
         except FileNotFoundError:
             continue  # removed meanwhile (a download's .part renamed into place)
-        if stat.S_ISDIR(info.st_mode) and depth < _IMAGE_DEPTH:
+        if kind == _DIR and depth < _IMAGE_DEPTH:
             yield from _scan(Path(child.path), path + "/", depth + 1)
-        elif finding := _judge(Path(child.path), path, info, depth):
+        elif finding := _judge(Path(child.path), path, kind, depth):
             yield finding
 
 
-def _judge(path: Path, rel: str, info: os.stat_result, depth: int) -> Finding | None:
-    if stat.S_ISLNK(info.st_mode):
+def _judge(path: Path, rel: str, kind: str, depth: int) -> Finding | None:
+    if kind == _LINK:
         try:
             target = os.readlink(path)
         except OSError:
             target = "?"
         return Finding(rel, f"a symlink (to {target}), not a file", True)
-    if stat.S_ISDIR(info.st_mode):
+    if kind == _DIR:
         return Finding(rel, "a folder where only images belong", False)
-    if not stat.S_ISREG(info.st_mode):
+    if kind == _OTHER:
         return Finding(rel, "not a regular file (a FIFO, socket or device)", True)
     if rel.endswith(PART_SUFFIX) or (depth == 0 and rel == LOCK_NAME):
         return None  # gatecam's own: a download in flight, or the writers' lock

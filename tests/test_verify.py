@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from gatecam.cli import main
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
@@ -287,7 +288,9 @@ def hostile_tree(root: Path, outside: Path) -> dict[str, str]:
     (day / "220000.jpg").write_bytes(b"this is text, not a JPEG\n")
     (day / "230000.jpg").write_bytes(jpeg(6)[:200])
     (day / "notes.txt").write_bytes(b"camera moved on 1 September\n")
+    os.mkfifo(day / "000000.jpg")  # a reader opening it would wait for ever
     return {
+        "apm/in_gate/2025-09-01/000000.jpg": "not a regular file",
         "apm/in_gate/2025-09-01/210000.jpg": "symlink",
         "apm/in_gate/2025-09-02": "symlink",
         "apm/in_gate/2025-09-01/220000.jpg": "not a complete JPEG",
@@ -380,3 +383,28 @@ def test_changed_files_can_be_accepted_or_quarantined(database: Database, tmp_pa
     assert (tmp_path / "images.quarantine" / keys[1]).read_bytes() == jpeg(1)[:50]
     assert row(database, keys[1]).missing_since is not None
     assert verify_archive(database, store).consistent
+
+
+@sqlite_only
+def test_the_verify_command_gets_back_to_exit_0(
+    capsys: pytest.CaptureFixture[str], database: Database, database_url: str, tmp_path: Path
+) -> None:
+    store = LocalStore(tmp_path / "images")
+    archive(database, store, 2)
+    hostile_tree(store.root, tmp_path / "outside")
+    where = ["--database-url", database_url, "--download-dir", str(store.root)]
+
+    def verify(*flags: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["verify", *where, *flags])
+        out, err = capsys.readouterr()
+        return int(exit_info.value.code or 0), out, err
+
+    code, out, err = verify()
+    assert code == 1 and "a symlink (to " in out
+    assert err.endswith("gatecam: error: archive and database disagree: 5 problem(s) left\n")
+    code, _, err = verify("--accept-changed", "--quarantine-changed")
+    assert code == 2
+    assert err == "gatecam: error: --accept-changed and --quarantine-changed: choose one\n"
+    assert verify("--repair")[0] == 0
+    assert verify()[0] == 0
