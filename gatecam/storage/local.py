@@ -36,7 +36,14 @@ class LocalStore:
         # would be circular.
         from gatecam.downloader.archive import write_atomic
 
-        write_atomic(self.path(key), data)
+        path = self.path(key)
+        # A symlinked terminal, stream or day folder would carry the image out of the archive.
+        for folder in (path.parents[2], path.parents[1], path.parent):
+            if folder.is_symlink():
+                raise OSError(
+                    errno.ELOOP, f"{folder} is a symlink (gatecam verify --repair moves it aside)"
+                )
+        write_atomic(path, data)
 
     def open(self, key: str) -> io.BufferedReader:
         """The image file of ``key``, opened for reading without following any symlink.
