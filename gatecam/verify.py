@@ -7,7 +7,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +25,7 @@ from gatecam.errors import InputError
 from gatecam.quarantine import Quarantine, scan
 from gatecam.sources.base import check_name
 from gatecam.storage import ImageStore, LocalStore, parse_image_key
+from gatecam.storage.s3 import S3Store
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class VerifyReport:
     quarantined_not_images: int = 0
     accepted_changed: int = 0
     quarantined_changed: int = 0
-    quarantine: Path | None = None
+    # Where quarantined entries went, once one did.
+    quarantine: str | None = None
     # The rows behind ``mismatches`` that --accept-changed / --quarantine-changed may settle.
     _changed: list[tuple[StoredRow, str]] = field(default_factory=list, repr=False)
 
@@ -134,7 +136,7 @@ class VerifyReport:
             lines.append(f"files that differ from their row: {count}{self._settled()}")
             lines += _examples(_reasons(self.mismatches))
         if self.quarantine is not None:
-            lines.append(f"quarantined into {self.quarantine} (reasons in quarantine.log)")
+            lines.append(f"quarantined into {self.quarantine}")
         changed_left = len(self.mismatches) - self.accepted_changed - self.quarantined_changed
         if self.consistent:
             lines.append("consistent")
@@ -184,16 +186,15 @@ def verify_archive(
     images that are complete JPEGs are indexed (they are archived images, so the lifetime
     counters move), rows whose image is gone get ``missing_since``, leftover ``.part`` files
     are deleted, and symlinks, special files and orphan non-JPEGs are moved into the
-    quarantine folder (local folder only). Images that differ from their row are only
-    reported, unless ``changed`` says to accept their bytes or to quarantine them.
+    quarantine (a folder beside the archive folder, a prefix beside the bucket's). Images
+    that differ from their row are only reported, unless ``changed`` says to accept their
+    bytes or to quarantine them.
     """
     if terminal is not None:
         check_name(terminal, "terminal")
-    if changed == "quarantine" and not isinstance(store, LocalStore):
-        raise InputError(
-            "--quarantine-changed needs a download folder; in a bucket, restore the object "
-            "or use --accept-changed"
-        )
+    aside = _aside(store)
+    if changed == "quarantine" and aside is None:
+        raise InputError(f"{store.describe()} has no quarantine: use --accept-changed")
     # A wrong or unmounted directory, or an unreachable bucket, would make every row
     # "missing": refuse, do not mark.
     if isinstance(store, LocalStore):
@@ -203,16 +204,15 @@ def verify_archive(
         store.check()
     report = VerifyReport()
     now = utcnow()
-    quarantine = Quarantine(store.root) if isinstance(store, LocalStore) else None
-    if isinstance(store, LocalStore) and quarantine is not None:
+    if isinstance(store, LocalStore):
         _check_partials(store.root, terminal, repair, now - partial_min_age, report)
         # Before the rows: a row naming a quarantined symlink is then seen as missing.
-        _check_tree(store.root, terminal, quarantine if repair else None, report)
+        _check_tree(store.root, terminal, aside if repair else None, report)
     with ThreadPoolExecutor(HASH_WORKERS) as pool:
         _check_rows(db, store, terminal, repair, checksums, batch_size, now, pool, report)
         if changed != "report":
-            _settle_changed(db, store, changed, quarantine, now, report)
-        _check_files(db, store, terminal, repair, quarantine, batch_size, pool, report)
+            _settle_changed(db, store, changed, aside, now, report)
+        _check_files(db, store, terminal, repair, aside, batch_size, pool, report)
     logger.info(
         "verify %s: %d rows, %d files, %d problems left",
         store.describe(),
@@ -247,27 +247,45 @@ def _check_partials(
 # -- what is no image -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Aside:
+    """How to move an entry out of the archive, and where it goes (for the summary)."""
+
+    move: Callable[[str, str], object]
+    where: str
+
+
+def _aside(store: ImageStore) -> _Aside | None:
+    if isinstance(store, LocalStore):
+        folder = Quarantine(store.root)
+        return _Aside(folder.move, f"{folder.folder} (reasons in quarantine.log)")
+    if isinstance(store, S3Store):
+        where = f"s3://{store.bucket}/{store.quarantine_root}"
+        return _Aside(store.quarantine, f"{where} (reasons in gatecam-reason metadata)")
+    return None
+
+
 def _check_tree(
-    root: Path, terminal: str | None, quarantine: Quarantine | None, report: VerifyReport
+    root: Path, terminal: str | None, aside: _Aside | None, report: VerifyReport
 ) -> None:
     for finding in scan(root, terminal):
         if not finding.unsafe:
             report.strays.append((finding.path, finding.reason))
             continue
         report.unsafe.append((finding.path, finding.reason))
-        if quarantine is not None and _move(quarantine, finding.path, finding.reason, report):
+        if aside is not None and _move(aside, finding.path, finding.reason, report):
             report.quarantined_unsafe += 1
 
 
-def _move(quarantine: Quarantine, key: str, reason: str, report: VerifyReport) -> bool:
+def _move(aside: _Aside, key: str, reason: str, report: VerifyReport) -> bool:
     try:
-        quarantine.move(key, reason)
+        aside.move(key, reason)
     except FileNotFoundError:
         return True  # gone meanwhile: nothing is left to move
     except OSError as exc:
         logger.warning("cannot quarantine %s: %s", key, exc.strerror or exc)
         return False
-    report.quarantine = quarantine.folder
+    report.quarantine = aside.where
     return True
 
 
@@ -415,7 +433,7 @@ def _settle_changed(
     db: Database,
     store: ImageStore,
     changed: Changed,
-    quarantine: Quarantine | None,
+    aside: _Aside | None,
     now: datetime,
     report: VerifyReport,
 ) -> None:
@@ -427,8 +445,8 @@ def _settle_changed(
     for row, reason in report._changed:
         if parse_image_key(row.filepath) is None or reason.startswith("cannot read"):
             continue
-        if changed == "quarantine" and quarantine is not None:
-            if _move(quarantine, row.filepath, f"differs from its row: {reason}", report):
+        if changed == "quarantine" and aside is not None:
+            if _move(aside, row.filepath, f"differs from its row: {reason}", report):
                 with db.session_scope() as session:
                     archive_queries.set_missing_since(session, [row.id], now)
                 report.quarantined_changed += 1
@@ -474,7 +492,7 @@ def _check_files(
     store: ImageStore,
     terminal: str | None,
     repair: bool,
-    quarantine: Quarantine | None,
+    aside: _Aside | None,
     batch_size: int,
     pool: ThreadPoolExecutor,
     report: VerifyReport,
@@ -506,7 +524,7 @@ def _check_files(
                 found.append(record)
             elif isinstance(record, str):
                 report.not_images.append((key, record))
-                if repair and quarantine is not None and _move(quarantine, key, record, report):
+                if repair and aside is not None and _move(aside, key, record, report):
                     report.quarantined_not_images += 1
         if not repair:
             continue

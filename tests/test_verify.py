@@ -408,3 +408,33 @@ def test_the_verify_command_gets_back_to_exit_0(
     assert err == "gatecam: error: --accept-changed and --quarantine-changed: choose one\n"
     assert verify("--repair")[0] == 0
     assert verify()[0] == 0
+
+
+@sqlite_only
+def test_non_images_and_changed_files_are_quarantined_in_a_folder_or_a_bucket(
+    database: Database, store: ImageStore
+) -> None:
+    keys = archive(database, store, 2)
+    before = total(database)
+    bad = image_key(ImageRef("apm", "in_gate", T0 + timedelta(hours=5)))
+    store.put(bad, b"<html>error</html>")
+    store.put(keys[1], jpeg(77))  # a complete JPEG, other bytes than its row's
+
+    report = verify_archive(database, store)
+    assert report.not_images == [(bad, "not a complete JPEG (18 bytes)")] and not report.orphans
+    repaired = verify_archive(database, store, repair=True, changed="quarantine")
+    assert (repaired.quarantined_not_images, repaired.quarantined_changed) == (1, 1)
+    assert repaired.consistent and total(database) == before
+    assert store.size(bad) is None and store.size(keys[1]) is None
+    assert row(database, keys[1]).missing_since is not None
+    if isinstance(store, S3Store):
+        held = store._client.get_object(Bucket=store.bucket, Key=store.quarantine_root + bad)
+        assert held["Body"].read() == b"<html>error</html>"
+        assert held["Metadata"]["gatecam-reason"] == "not a complete JPEG (18 bytes)"
+        assert store.quarantine_root == "archive/v1.quarantine/"
+    else:
+        assert isinstance(store, LocalStore)
+        quarantine = store.root.with_name("images.quarantine")
+        assert (quarantine / bad).read_bytes() == b"<html>error</html>"
+        assert (quarantine / keys[1]).read_bytes() == jpeg(77)
+    assert verify_archive(database, store).consistent
