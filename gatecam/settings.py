@@ -132,7 +132,8 @@ class DownloadConfig(BaseModel):
         # A blank token would silently turn authentication off: say so instead.
         if value is not None and not value.strip():
             raise ValueError("is empty: set a token, or unset the variable to serve without one")
-        return value
+        # Surrounding blanks (a newline from a token file) could never be sent in a header.
+        return value.strip() if value is not None else None
 
     @field_validator("app_url", "cdn_url", "s3_endpoint_url")
     @classmethod

@@ -41,6 +41,7 @@ def test_a_blank_token_is_bad_input_not_an_open_server(
 ) -> None:
     with pytest.raises(InputError, match="GATECAM_WEB_TOKEN: is empty"):
         load_settings({"GATECAM_WEB_TOKEN": blank})
+    assert load_settings({"GATECAM_WEB_TOKEN": f"{blank}s3cret\n"}).web_token == "s3cret"
     monkeypatch.setenv("GATECAM_WEB_TOKEN", blank)
     with pytest.raises(SystemExit) as exit_info:
         main(["web", "--port", "0", "--database-url", database_url])
