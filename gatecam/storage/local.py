@@ -37,12 +37,10 @@ class LocalStore:
         from gatecam.downloader.archive import write_atomic
 
         path = self.path(key)
-        # A symlinked terminal, stream or day folder would carry the image out of the archive.
-        for folder in (path.parents[2], path.parents[1], path.parent):
-            if folder.is_symlink():
-                raise OSError(
-                    errno.ELOOP, f"{folder} is a symlink (gatecam verify --repair moves it aside)"
-                )
+        if link := _linked_folder(path):
+            raise OSError(
+                errno.ELOOP, f"{link} is a symlink (gatecam verify --repair moves it aside)"
+            )
         write_atomic(path, data)
 
     def open(self, key: str) -> io.BufferedReader:
@@ -83,8 +81,11 @@ class LocalStore:
             return None
 
     def delete(self, key: str) -> None:
+        path = self.path(key)
+        if _linked_folder(path):
+            return  # the file is outside the archive: not ours to delete
         with contextlib.suppress(FileNotFoundError):
-            self.path(key).unlink()
+            path.unlink()  # unlinks a symlink itself, never its target
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         # Walk one folder level at a time so a million files never sit in memory at once.
@@ -122,3 +123,14 @@ class LocalStore:
             raise StorageError(f"cannot create {self.root}: {exc.strerror or exc}") from None
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StorageError(f"cannot write into {self.root}: permission denied")
+
+
+def _linked_folder(path: Path) -> Path | None:
+    """The terminal, stream or day folder of an image path that is a symlink, if any.
+
+    Writing or deleting through one would reach outside the archive.
+    """
+    for folder in (path.parents[2], path.parents[1], path.parent):
+        if folder.is_symlink():
+            return folder
+    return None

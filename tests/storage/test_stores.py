@@ -196,3 +196,5 @@ def test_a_local_store_never_goes_through_a_symlink(tmp_path: Path) -> None:
         store.get(key)
     assert store.size(key) is None
     assert list(store.keys()) == []
+    store.delete(key)  # retention of a row naming it: the file elsewhere stays
+    assert (elsewhere / "201000.jpg").is_file()
