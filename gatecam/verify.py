@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import stat
@@ -38,6 +39,8 @@ HASH_WORKERS = 4
 # deleting it would fail that download, so only older ones count as leftovers of a crash.
 PARTIAL_MIN_AGE = timedelta(minutes=10)
 _OK, _MISSING, _MISMATCH = "ok", "missing", "mismatch"
+# Rows given to non-images by gatecam before it checked what it indexed.
+NOT_JPEG = "matches its row but is not a complete JPEG"
 
 # What to do with a file whose bytes differ from its row: only report it (the default: the
 # bytes may be the only copy), take its bytes as the row's, or move it aside.
@@ -206,15 +209,28 @@ def _check_object(
         if size is not None and actual_size != size:
             return _MISMATCH, f"size is {actual_size} bytes, the database says {size}"
         if checksums and sha256 is not None:
-            actual = hashlib.sha256(store.get(key)).hexdigest()
+            data = store.get(key)
+            actual = hashlib.sha256(data).hexdigest()
             if actual != sha256.lower():
                 return _MISMATCH, f"sha256 is {actual[:12]}..., the database says {sha256[:12]}..."
+            if not is_complete_jpeg(data):
+                return _MISMATCH, NOT_JPEG
     except FileNotFoundError:
         return _MISSING, ""
     except OSError as exc:
         # An unreachable bucket is never "missing": that would mark every row.
         return _MISMATCH, f"cannot read: {exc.strerror or exc}"
     return _OK, ""
+
+
+def _jpeg_ends(handle: io.BufferedReader, size: int) -> bool:
+    """The ends ``is_complete_jpeg`` checks, read from an open file."""
+    if size < 5:
+        return False
+    handle.seek(0)
+    head = handle.read(3)
+    handle.seek(size - 2)
+    return is_complete_jpeg(head + handle.read(2))
 
 
 def _check_local(
@@ -233,6 +249,9 @@ def _check_local(
                         _MISMATCH,
                         f"sha256 is {actual[:12]}..., the database says {sha256[:12]}...",
                     )
+            # Part of the full check (five bytes read); --no-checksums compares sizes only.
+            if checksums and not _jpeg_ends(handle, actual_size):
+                return _MISMATCH, NOT_JPEG
     except FileNotFoundError:
         return _MISSING, ""  # a symlink counts as no file: it is never served
     except OSError as exc:

@@ -438,3 +438,26 @@ def test_non_images_and_changed_files_are_quarantined_in_a_folder_or_a_bucket(
         assert (quarantine / bad).read_bytes() == b"<html>error</html>"
         assert (quarantine / keys[1]).read_bytes() == jpeg(77)
     assert verify_archive(database, store).consistent
+
+
+@sqlite_only
+def test_a_non_image_indexed_by_an_earlier_gatecam_can_be_quarantined(
+    database: Database, store: ImageStore
+) -> None:
+    archive(database, store, 1)
+    text = b"root:x:0:0:root:/root:/bin/bash\n"
+    key = image_key(ImageRef("apm", "in_gate", T0 + timedelta(hours=3)))
+    store.put(key, text)
+    # Its row, with its size and hash, as verify --repair gave one before it checked JPEGs.
+    record = ImageRecord(
+        "apm", "in_gate", key, T0 + timedelta(hours=3), len(text), hashlib.sha256(text).hexdigest()
+    )
+    with database.session_scope() as session:
+        queries.insert_images(session, [record])
+
+    report = verify_archive(database, store)
+    assert report.mismatches == [(key, "matches its row but is not a complete JPEG")]
+    assert verify_archive(database, store, changed="accept").accepted_changed == 0
+    settled = verify_archive(database, store, changed="quarantine")
+    assert settled.consistent and store.size(key) is None
+    assert row(database, key).missing_since is not None
