@@ -456,6 +456,22 @@ def verify(
             help="index files with no row, mark rows whose file is gone, delete old .part files",
         ),
     ] = False,
+    accept_changed: Annotated[
+        bool,
+        typer.Option(
+            "--accept-changed",
+            help="take the present bytes of files that differ from their row as the archive's "
+            "(complete JPEGs only)",
+        ),
+    ] = False,
+    quarantine_changed: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine-changed",
+            help="move files that differ from their row into <download-dir>.quarantine/ "
+            "and mark their rows missing",
+        ),
+    ] = False,
     no_checksums: Annotated[
         bool, typer.Option("--no-checksums", help="compare sizes only, do not hash files")
     ] = False,
@@ -467,22 +483,34 @@ def verify(
 ) -> None:
     """Check the archived files against the database; exit 1 unless they agree.
 
-    Files whose size or checksum differs from their row are reported, never changed.
+    Files whose size or checksum differs from their row are reported and left alone, unless
+    --accept-changed or --quarantine-changed says otherwise. --repair moves symlinks and
+    files that are not complete JPEGs into <download-dir>.quarantine/.
 
     Example: gatecam verify --repair --no-checksums
     """
-    from gatecam.verify import verify_archive
+    from gatecam.verify import Changed, verify_archive
 
     settings = load_settings(
         database_url=database_url, download_dir=download_dir, storage_url=storage_url
     )
     if terminal is not None:
         check_name(terminal, "--terminal")
+    if accept_changed and quarantine_changed:
+        raise InputError("--accept-changed and --quarantine-changed: choose one")
+    changed: Changed = (
+        "accept" if accept_changed else "quarantine" if quarantine_changed else "report"
+    )
     _setup_logging(verbose)
     db = _read_database(settings)
     try:
         report = verify_archive(
-            db, _open_store(settings), terminal=terminal, repair=repair, checksums=not no_checksums
+            db,
+            _open_store(settings),
+            terminal=terminal,
+            repair=repair,
+            changed=changed,
+            checksums=not no_checksums,
         )
     finally:
         db.dispose()

@@ -110,6 +110,15 @@ class DownloadConfig(BaseModel):
     def _check_terminal(cls, value: str) -> str:
         return _name(value)
 
+    @field_validator("web_token")
+    @classmethod
+    def _check_token(cls, value: str | None) -> str | None:
+        # A blank token would silently turn authentication off: say so instead.
+        if value is not None and not value.strip():
+            raise ValueError("is empty: set a token, or unset the variable to serve without one")
+        # Surrounding blanks (a newline from a token file) could never be sent in a header.
+        return value.strip() if value is not None else None
+
     @field_validator("app_url", "cdn_url", "s3_endpoint_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
@@ -183,7 +192,8 @@ def _from_environ(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str,
     sources: dict[str, str] = {}
     # The current GATECAM_<FIELD> names win over the aliases: they are applied last.
     for variable in [*ENV_ALIASES, *(k for k in known if k not in ENV_ALIASES)]:
-        if environ.get(variable):
+        # Other empty variables count as unset; an empty token is kept, to be refused.
+        if environ.get(variable) or (known[variable] == "web_token" and variable in environ):
             values[known[variable]] = environ[variable]
             sources[known[variable]] = variable
     return values, sources

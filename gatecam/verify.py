@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
+import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from gatecam.database import archive_queries, queries
 from gatecam.database.archive_queries import StoredRow
 from gatecam.database.engine import Database
 from gatecam.database.models import utcnow
 from gatecam.database.queries import ImageRecord, chunked
-from gatecam.downloader.reconcile import stored_record
+from gatecam.downloader.reconcile import NotAnImage, stored_record
 from gatecam.errors import InputError
 from gatecam.model import check_name
+from gatecam.quarantine import Quarantine, scan
 from gatecam.storage import ImageStore, LocalStore, parse_image_key
+from gatecam.storage.base import is_complete_jpeg
 from gatecam.storage.local import PART_SUFFIX
+from gatecam.storage.s3 import S3Store
+from gatecam.verify_report import VerifyReport
 
 logger = logging.getLogger(__name__)
 
@@ -33,86 +39,13 @@ HASH_WORKERS = 4
 # A younger ``.part`` file may be a download in flight (write_atomic renames it when done);
 # deleting it would fail that download, so only older ones count as leftovers of a crash.
 PARTIAL_MIN_AGE = timedelta(minutes=10)
-EXAMPLES = 10
-
 _OK, _MISSING, _MISMATCH = "ok", "missing", "mismatch"
+# Rows given to non-images by gatecam before it checked what it indexed.
+NOT_JPEG = "matches its row but is not a complete JPEG"
 
-
-@dataclass
-class VerifyReport:
-    """What `gatecam verify` found, and what ``--repair`` did about it."""
-
-    checked_rows: int = 0
-    checked_files: int = 0
-    missing: list[str] = field(default_factory=list)
-    # Keys of stored images no row knows.
-    orphans: list[str] = field(default_factory=list)
-    mismatches: list[tuple[str, str]] = field(default_factory=list)
-    partials: list[Path] = field(default_factory=list)
-    # Rows marked missing earlier whose file is there again (restored from a backup, or
-    # a disk that was not mounted): repair clears the mark, so marking is reversible.
-    reappeared: list[str] = field(default_factory=list)
-    repaired_orphans: int = 0
-    marked_missing: int = 0
-    removed_partials: int = 0
-    cleared_missing: int = 0
-
-    @property
-    def problems(self) -> int:
-        """How many problems are left unrepaired (mismatches are never repaired)."""
-        unrepaired = (
-            len(self.missing) - self.marked_missing,
-            len(self.orphans) - self.repaired_orphans,
-            len(self.partials) - self.removed_partials,
-            len(self.reappeared) - self.cleared_missing,
-            len(self.mismatches),
-        )
-        return sum(unrepaired)
-
-    @property
-    def consistent(self) -> bool:
-        """True when nothing is left unrepaired."""
-        return self.problems == 0
-
-    def summary_lines(self) -> list[str]:
-        """A few lines for people: counts, and up to ten example paths per problem."""
-        lines = [f"checked {self.checked_rows} database rows and {self.checked_files} files"]
-        problems: list[tuple[str, list[Any], int, str]] = [
-            ("rows whose file is gone", self.missing, self.marked_missing, "marked missing"),
-            ("files with no row", self.orphans, self.repaired_orphans, "indexed"),
-            ("leftover .part files", self.partials, self.removed_partials, "removed"),
-            (
-                "files back for rows marked missing",
-                self.reappeared,
-                self.cleared_missing,
-                "mark cleared",
-            ),
-        ]
-        for title, items, repaired, verb in problems:
-            if items:
-                done = f" ({repaired} {verb})" if repaired else ""
-                lines.append(f"{title}: {len(items)}{done}")
-                lines += _examples(items)
-        if self.mismatches:
-            lines.append(
-                f"files that differ from their row: {len(self.mismatches)} "
-                "(left as they are: the bytes on disk may be the only copy)"
-            )
-            lines += _examples([f"{path}: {reason}" for path, reason in self.mismatches])
-        if self.consistent:
-            lines.append("consistent")
-        elif self.mismatches and len(self.mismatches) == self.problems:
-            lines.append("NOT consistent: the differing files need a person to look at them")
-        else:
-            lines.append("NOT consistent: run `gatecam verify --repair` to fix what can be fixed")
-        return lines
-
-
-def _examples(items: list[Any]) -> list[str]:
-    lines = [f"  {item}" for item in items[:EXAMPLES]]
-    if len(items) > EXAMPLES:
-        lines.append(f"  ... and {len(items) - EXAMPLES} more")
-    return lines
+# What to do with a file whose bytes differ from its row: only report it (the default: the
+# bytes may be the only copy), take its bytes as the row's, or move it aside.
+Changed = Literal["report", "accept", "quarantine"]
 
 
 def verify_archive(
@@ -121,6 +54,7 @@ def verify_archive(
     *,
     terminal: str | None = None,
     repair: bool = False,
+    changed: Changed = "report",
     checksums: bool = True,
     batch_size: int = BATCH_SIZE,
     partial_min_age: timedelta = PARTIAL_MIN_AGE,
@@ -129,12 +63,18 @@ def verify_archive(
 
     Rows are read ``batch_size`` at a time by id, each batch in its own short transaction, so
     a running downloader is never locked out while images are hashed. With ``repair``, orphan
-    images are indexed (they are archived images, so the lifetime counters move), rows whose
-    image is gone get ``missing_since`` and leftover ``.part`` files (local folder only) are
-    deleted; images that differ from their row are only reported.
+    images that are complete JPEGs are indexed (they are archived images, so the lifetime
+    counters move), rows whose image is gone get ``missing_since``, leftover ``.part`` files
+    are deleted, and symlinks, special files and orphan non-JPEGs are moved into the
+    quarantine (a folder beside the archive folder, a prefix beside the bucket's). Images
+    that differ from their row are only reported, unless ``changed`` says to accept their
+    bytes or to quarantine them.
     """
     if terminal is not None:
         check_name(terminal, "terminal")
+    aside = _aside(store)
+    if changed == "quarantine" and aside is None:
+        raise InputError(f"{store.describe()} has no quarantine: use --accept-changed")
     # A wrong or unmounted directory, or an unreachable bucket, would make every row
     # "missing": refuse, do not mark.
     if isinstance(store, LocalStore):
@@ -146,9 +86,13 @@ def verify_archive(
     now = utcnow()
     if isinstance(store, LocalStore):
         _check_partials(store.root, terminal, repair, now - partial_min_age, report)
+        # Before the rows: a row naming a quarantined symlink is then seen as missing.
+        _check_tree(store.root, terminal, aside if repair else None, report)
     with ThreadPoolExecutor(HASH_WORKERS) as pool:
         _check_rows(db, store, terminal, repair, checksums, batch_size, now, pool, report)
-        _check_files(db, store, terminal, repair, batch_size, pool, report)
+        if changed != "report":
+            _settle_changed(db, store, changed, aside, now, report)
+        _check_files(db, store, terminal, repair, aside, batch_size, pool, report)
     logger.info(
         "verify %s: %d rows, %d files, %d problems left",
         store.describe(),
@@ -178,6 +122,51 @@ def _check_partials(
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
             report.removed_partials += 1
+
+
+# -- what is no image -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Aside:
+    """How to move an entry out of the archive, and where it goes (for the summary)."""
+
+    move: Callable[[str, str], object]
+    where: str
+
+
+def _aside(store: ImageStore) -> _Aside | None:
+    if isinstance(store, LocalStore):
+        folder = Quarantine(store.root)
+        return _Aside(folder.move, f"{folder.folder} (reasons in quarantine.log)")
+    if isinstance(store, S3Store):
+        where = f"s3://{store.bucket}/{store.quarantine_root}"
+        return _Aside(store.quarantine, f"{where} (reasons in gatecam-reason metadata)")
+    return None
+
+
+def _check_tree(
+    root: Path, terminal: str | None, aside: _Aside | None, report: VerifyReport
+) -> None:
+    for finding in scan(root, terminal):
+        if not finding.unsafe:
+            report.strays.append((finding.path, finding.reason))
+            continue
+        report.unsafe.append((finding.path, finding.reason))
+        if aside is not None and _move(aside, finding.path, finding.reason, report):
+            report.quarantined_unsafe += 1
+
+
+def _move(aside: _Aside, key: str, reason: str, report: VerifyReport) -> bool:
+    try:
+        aside.move(key, reason)
+    except FileNotFoundError:
+        return True  # gone meanwhile: nothing is left to move
+    except OSError as exc:
+        logger.warning("cannot quarantine %s: %s", key, exc.strerror or exc)
+        return False
+    report.quarantine = aside.where
+    return True
 
 
 # -- rows -> stored images ----------------------------------------------------------------
@@ -221,9 +210,12 @@ def _check_object(
         if size is not None and actual_size != size:
             return _MISMATCH, f"size is {actual_size} bytes, the database says {size}"
         if checksums and sha256 is not None:
-            actual = hashlib.sha256(store.get(key)).hexdigest()
+            data = store.get(key)
+            actual = hashlib.sha256(data).hexdigest()
             if actual != sha256.lower():
                 return _MISMATCH, f"sha256 is {actual[:12]}..., the database says {sha256[:12]}..."
+            if not is_complete_jpeg(data):
+                return _MISMATCH, NOT_JPEG
     except FileNotFoundError:
         return _MISSING, ""
     except OSError as exc:
@@ -232,9 +224,47 @@ def _check_object(
     return _OK, ""
 
 
+def _jpeg_ends(handle: io.BufferedReader, size: int) -> bool:
+    """The ends ``is_complete_jpeg`` checks, read from an open file."""
+    if size < 5:
+        return False
+    handle.seek(0)
+    head = handle.read(3)
+    handle.seek(size - 2)
+    return is_complete_jpeg(head + handle.read(2))
+
+
+def _check_local(
+    store: LocalStore, key: str, size: int | None, sha256: str | None, checksums: bool
+) -> tuple[str, str]:
+    """(_OK | _MISSING | _MISMATCH, reason) for one image key in the folder, no symlinks."""
+    try:
+        with store.open(key) as handle:
+            actual_size = os.fstat(handle.fileno()).st_size
+            if size is not None and actual_size != size:
+                return _MISMATCH, f"size is {actual_size} bytes, the database says {size}"
+            if checksums and sha256 is not None:
+                actual = hashlib.file_digest(handle, "sha256").hexdigest()
+                if actual != sha256.lower():
+                    return (
+                        _MISMATCH,
+                        f"sha256 is {actual[:12]}..., the database says {sha256[:12]}...",
+                    )
+            # Part of the full check (five bytes read); --no-checksums compares sizes only.
+            if checksums and not _jpeg_ends(handle, actual_size):
+                return _MISMATCH, NOT_JPEG
+    except FileNotFoundError:
+        return _MISSING, ""  # a symlink counts as no file: it is never served
+    except OSError as exc:
+        return _MISMATCH, f"cannot read: {exc.strerror or exc}"
+    return _OK, ""
+
+
 def _check_row(store: ImageStore, row: StoredRow, checksums: bool) -> tuple[str, str]:
     # A row marked missing is only checked for the image being back.
     checksums = checksums and row.missing_since is None
+    if isinstance(store, LocalStore) and parse_image_key(row.filepath) is not None:
+        return _check_local(store, row.filepath, row.file_size, row.sha256, checksums)
     if isinstance(store, LocalStore):
         # A row may name its file relative to the archive (as the downloader does) or, saved
         # through the plan's API, absolutely: both are plain files to check.
@@ -286,12 +316,51 @@ def _check_rows(
                 gone.append(row.id)
             elif verdict == _MISMATCH:
                 report.mismatches.append((row.filepath, reason))
+                report.changed_rows.append((row, reason))
         if repair and (gone or back):
             with db.session_scope() as session:
                 archive_queries.set_missing_since(session, gone, now)
                 archive_queries.set_missing_since(session, back, None)
             report.marked_missing += len(gone)
             report.cleared_missing += len(back)
+
+
+def _settle_changed(
+    db: Database,
+    store: ImageStore,
+    changed: Changed,
+    aside: _Aside | None,
+    now: datetime,
+    report: VerifyReport,
+) -> None:
+    """Accept the present bytes of each changed image as its row's, or move the file aside.
+
+    Only image keys are settled (a row naming a path elsewhere on the host is left), and only
+    a complete JPEG is accepted: anything else could never be shown.
+    """
+    for row, reason in report.changed_rows:
+        if parse_image_key(row.filepath) is None or reason.startswith("cannot read"):
+            continue
+        if changed == "quarantine" and aside is not None:
+            if _move(aside, row.filepath, f"differs from its row: {reason}", report):
+                with db.session_scope() as session:
+                    archive_queries.set_missing_since(session, [row.id], now)
+                report.quarantined_changed += 1
+            continue
+        try:
+            data = store.get(row.filepath)
+        except OSError:
+            continue
+        if not is_complete_jpeg(data):
+            note = "not a complete JPEG, so not accepted: use --quarantine-changed"
+            index = report.mismatches.index((row.filepath, reason))
+            report.mismatches[index] = (row.filepath, f"{reason}; {note}")
+            continue
+        with db.session_scope() as session:
+            archive_queries.accept_bytes(
+                session, row.id, len(data), hashlib.sha256(data).hexdigest()
+            )
+        report.accepted_changed += 1
 
 
 # -- stored images -> rows ----------------------------------------------------------------
@@ -304,9 +373,12 @@ def _names(store: ImageStore, key: str) -> list[str]:
     return [key]
 
 
-def _orphan_record(store: ImageStore, key: str) -> ImageRecord | None:
+def _orphan_record(store: ImageStore, key: str) -> ImageRecord | str | None:
+    """The row to give an orphan, why it gets none (not a complete JPEG), or None if gone."""
     try:
         return stored_record(store, key)
+    except NotAnImage as exc:
+        return str(exc)
     except FileNotFoundError:
         return None  # deleted meanwhile: nothing left to index
 
@@ -316,6 +388,7 @@ def _check_files(
     store: ImageStore,
     terminal: str | None,
     repair: bool,
+    aside: _Aside | None,
     batch_size: int,
     pool: ThreadPoolExecutor,
     report: VerifyReport,
@@ -337,13 +410,20 @@ def _check_files(
                 continue
             if (ref.terminal, ref.stream, ref.timestamp) not in triples:
                 orphans.append(key)
-        if not repair:
-            report.orphans += orphans
-            continue
-        # Sizes and hashes are computed before the transaction opens, to keep it short.
+        # Every orphan is read: only a complete JPEG may be indexed. Sizes and hashes are
+        # computed before the transaction opens, to keep it short.
         records = list(pool.map(lambda key: _orphan_record(store, key), orphans))
-        found = [record for record in records if record is not None]
-        report.orphans += [key for key, rec in zip(orphans, records, strict=True) if rec]
+        found: list[ImageRecord] = []
+        for key, record in zip(orphans, records, strict=True):
+            if isinstance(record, ImageRecord):
+                report.orphans.append(key)
+                found.append(record)
+            elif isinstance(record, str):
+                report.not_images.append((key, record))
+                if repair and aside is not None and _move(aside, key, record, report):
+                    report.quarantined_not_images += 1
+        if not repair:
+            continue
         if found:
             with db.session_scope() as session:
                 queries.insert_images(session, found)

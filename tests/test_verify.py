@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from gatecam.cli import main
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
@@ -20,6 +21,7 @@ from gatecam.model import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
 from gatecam.verify import verify_archive
+from tests.fixtures_db import sqlite_only
 from tests.storage.s3server import put_raw
 
 T0 = datetime(2025, 9, 1, 20, 8, 39, tzinfo=UTC)
@@ -219,7 +221,7 @@ def test_other_terminals_are_ignored_when_a_terminal_is_given(
     archive(database, store, 2)
     other = archive(database, store, 2, terminal="lbct")
     store.delete(other[0])
-    store.put(image_key(ImageRef("lbct", "in_gate", T0 - timedelta(days=1))), b"x")
+    store.put(image_key(ImageRef("lbct", "in_gate", T0 - timedelta(days=1))), jpeg(7))
     part = None
     if isinstance(store, LocalStore):
         part = store.path(other[1]).with_name(".x.jpg.000000000000.part")
@@ -270,3 +272,192 @@ def test_a_row_naming_a_host_path_is_reported_in_a_bucket(
     assert report.mismatches == [("/srv/images/x.jpg", report.mismatches[0][1])]
     assert "not a key of this store" in report.mismatches[0][1]
     assert row(database, "/srv/images/x.jpg").missing_since is None
+
+
+def hostile_tree(root: Path, outside: Path) -> dict[str, str]:
+    """What an attacker or an accident leaves in the archive folder; path -> what it is."""
+    outside.mkdir()
+    secret = outside / "shadow"
+    secret.write_bytes(b"root:$6$secret:19000:0:99999:7:::\n")
+    (outside / "day").mkdir()
+    (outside / "day" / "120000.jpg").write_bytes(jpeg(5))
+    day = root / "apm" / "in_gate" / "2025-09-01"
+    day.mkdir(parents=True, exist_ok=True)
+    (day / "210000.jpg").symlink_to(secret)
+    (root / "apm" / "in_gate" / "2025-09-02").symlink_to(outside / "day")
+    (day / "220000.jpg").write_bytes(b"this is text, not a JPEG\n")
+    (day / "230000.jpg").write_bytes(jpeg(6)[:200])
+    (day / "notes.txt").write_bytes(b"camera moved on 1 September\n")
+    os.mkfifo(day / "000000.jpg")  # a reader opening it would wait for ever
+    return {
+        "apm/in_gate/2025-09-01/000000.jpg": "not a regular file",
+        "apm/in_gate/2025-09-01/210000.jpg": "symlink",
+        "apm/in_gate/2025-09-02": "symlink",
+        "apm/in_gate/2025-09-01/220000.jpg": "not a complete JPEG",
+        "apm/in_gate/2025-09-01/230000.jpg": "not a complete JPEG",
+        "apm/in_gate/2025-09-01/notes.txt": "not an image",
+    }
+
+
+@sqlite_only
+def test_repair_indexes_only_real_images_and_quarantines_the_rest(
+    database: Database, tmp_path: Path
+) -> None:
+    store = LocalStore(tmp_path / "images")
+    archive(database, store, 2)
+    tree = hostile_tree(store.root, tmp_path / "outside")
+    before = total(database)
+
+    report = verify_archive(database, store)
+    assert not report.consistent and report.orphans == []
+    found = dict(report.unsafe + report.not_images + report.strays)
+    assert set(found) == set(tree)
+    for path, kind in tree.items():
+        assert kind in found[path], (path, found[path])
+    assert (
+        "to " + str(tmp_path / "outside" / "shadow") in found["apm/in_gate/2025-09-01/210000.jpg"]
+    )
+
+    repaired = verify_archive(database, store, repair=True)
+    assert repaired.consistent, repaired.summary_lines()
+    assert repaired.repaired_orphans == 0 and total(database) == before
+    with database.session_scope() as session:
+        assert len(session.scalars(select(Image)).all()) == 2
+    moved = {p for p, kind in tree.items() if kind != "not an image"}
+    quarantine = tmp_path / "images.quarantine"
+    for path in moved:
+        assert not os.path.lexists(store.root / path) and os.path.lexists(quarantine / path)
+    # The symlinks moved, not what they point at; the stray file is left where it was.
+    assert (quarantine / "apm/in_gate/2025-09-01/210000.jpg").is_symlink()
+    assert (tmp_path / "outside" / "shadow").is_file()
+    assert (tmp_path / "outside" / "day" / "120000.jpg").is_file()
+    assert (store.root / "apm/in_gate/2025-09-01/notes.txt").is_file()
+    log = (quarantine / "quarantine.log").read_text().splitlines()
+    assert sorted(line.split("\t")[1] for line in log) == sorted(moved)
+    assert any("not a complete JPEG (200 bytes)" in line for line in log)
+    lines = repaired.summary_lines()
+    assert f"quarantined into {quarantine} (reasons in quarantine.log)" in lines
+    assert "stray files that are not images (left alone): 1" in lines
+
+    again = verify_archive(database, store)
+    assert again.consistent and [p for p, _ in again.strays] == ["apm/in_gate/2025-09-01/notes.txt"]
+
+
+@sqlite_only
+def test_a_row_naming_a_symlink_is_a_missing_file(database: Database, tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "images")
+    keys = archive(database, store, 2)
+    outside = tmp_path / "elsewhere.jpg"
+    outside.write_bytes(store.get(keys[0]))
+    store.path(keys[0]).unlink()
+    store.path(keys[0]).symlink_to(outside)
+
+    report = verify_archive(database, store)
+    assert report.missing == [keys[0]] and [p for p, _ in report.unsafe] == [keys[0]]
+    repaired = verify_archive(database, store, repair=True)
+    assert repaired.consistent and repaired.quarantined_unsafe == 1
+    assert row(database, keys[0]).missing_since is not None
+    assert outside.is_file()
+
+
+@sqlite_only
+def test_changed_files_can_be_accepted_or_quarantined(database: Database, tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "images")
+    keys = archive(database, store, 3)
+    # Re-encoded by a person: still a complete JPEG, other bytes.
+    recoded = jpeg(100)
+    store.put(keys[0], recoded)
+    store.put(keys[1], store.get(keys[1])[:50])  # cut short
+
+    accepted = verify_archive(database, store, changed="accept")
+    assert accepted.accepted_changed == 1 and not accepted.consistent
+    assert row(database, keys[0]).sha256 == hashlib.sha256(recoded).hexdigest()
+    assert row(database, keys[0]).file_size == len(recoded)
+    left = dict(accepted.mismatches)[keys[1]]
+    assert "not a complete JPEG, so not accepted: use --quarantine-changed" in left
+    assert "--accept-changed" in accepted.summary_lines()[-1]
+
+    settled = verify_archive(database, store, changed="quarantine")
+    assert settled.quarantined_changed == 1 and settled.consistent
+    assert not store.path(keys[1]).exists()
+    assert (tmp_path / "images.quarantine" / keys[1]).read_bytes() == jpeg(1)[:50]
+    assert row(database, keys[1]).missing_since is not None
+    assert verify_archive(database, store).consistent
+
+
+@sqlite_only
+def test_the_verify_command_gets_back_to_exit_0(
+    capsys: pytest.CaptureFixture[str], database: Database, database_url: str, tmp_path: Path
+) -> None:
+    store = LocalStore(tmp_path / "images")
+    archive(database, store, 2)
+    hostile_tree(store.root, tmp_path / "outside")
+    where = ["--database-url", database_url, "--download-dir", str(store.root)]
+
+    def verify(*flags: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["verify", *where, *flags])
+        out, err = capsys.readouterr()
+        return int(exit_info.value.code or 0), out, err
+
+    code, out, err = verify()
+    assert code == 1 and "a symlink (to " in out
+    assert err.endswith("gatecam: error: archive and database disagree: 5 problem(s) left\n")
+    code, _, err = verify("--accept-changed", "--quarantine-changed")
+    assert code == 2
+    assert err == "gatecam: error: --accept-changed and --quarantine-changed: choose one\n"
+    assert verify("--repair")[0] == 0
+    assert verify()[0] == 0
+
+
+@sqlite_only
+def test_non_images_and_changed_files_are_quarantined_in_a_folder_or_a_bucket(
+    database: Database, store: ImageStore
+) -> None:
+    keys = archive(database, store, 2)
+    before = total(database)
+    bad = image_key(ImageRef("apm", "in_gate", T0 + timedelta(hours=5)))
+    store.put(bad, b"<html>error</html>")
+    store.put(keys[1], jpeg(77))  # a complete JPEG, other bytes than its row's
+
+    report = verify_archive(database, store)
+    assert report.not_images == [(bad, "not a complete JPEG (18 bytes)")] and not report.orphans
+    repaired = verify_archive(database, store, repair=True, changed="quarantine")
+    assert (repaired.quarantined_not_images, repaired.quarantined_changed) == (1, 1)
+    assert repaired.consistent and total(database) == before
+    assert store.size(bad) is None and store.size(keys[1]) is None
+    assert row(database, keys[1]).missing_since is not None
+    if isinstance(store, S3Store):
+        held = store._client.get_object(Bucket=store.bucket, Key=store.quarantine_root + bad)
+        assert held["Body"].read() == b"<html>error</html>"
+        assert held["Metadata"]["gatecam-reason"] == "not a complete JPEG (18 bytes)"
+        assert store.quarantine_root == "archive/v1.quarantine/"
+    else:
+        assert isinstance(store, LocalStore)
+        quarantine = store.root.with_name("images.quarantine")
+        assert (quarantine / bad).read_bytes() == b"<html>error</html>"
+        assert (quarantine / keys[1]).read_bytes() == jpeg(77)
+    assert verify_archive(database, store).consistent
+
+
+@sqlite_only
+def test_a_non_image_indexed_by_an_earlier_gatecam_can_be_quarantined(
+    database: Database, store: ImageStore
+) -> None:
+    archive(database, store, 1)
+    text = b"root:x:0:0:root:/root:/bin/bash\n"
+    key = image_key(ImageRef("apm", "in_gate", T0 + timedelta(hours=3)))
+    store.put(key, text)
+    # Its row, with its size and hash, as verify --repair gave one before it checked JPEGs.
+    record = ImageRecord(
+        "apm", "in_gate", key, T0 + timedelta(hours=3), len(text), hashlib.sha256(text).hexdigest()
+    )
+    with database.session_scope() as session:
+        queries.insert_images(session, [record])
+
+    report = verify_archive(database, store)
+    assert report.mismatches == [(key, "matches its row but is not a complete JPEG")]
+    assert verify_archive(database, store, changed="accept").accepted_changed == 0
+    settled = verify_archive(database, store, changed="quarantine")
+    assert settled.consistent and store.size(key) is None
+    assert row(database, key).missing_since is not None

@@ -68,3 +68,13 @@ def indexed(
         )
         triples.update((terminal, stream, ts) for ts in held if ts is not None)
     return paths, triples
+
+
+def accept_bytes(session: Session, image_id: int, file_size: int, sha256: str) -> None:
+    """Take the stored file's present size and hash as the row's (a person checked them)."""
+    session.execute(
+        update(Image)
+        .where(Image.id == image_id)
+        .values(file_size=file_size, sha256=sha256, missing_since=None)
+        .execution_options(synchronize_session=False)
+    )

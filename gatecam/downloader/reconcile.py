@@ -2,7 +2,7 @@
 
 The key of a stored image holds its terminal, stream and capture time, so an image stored
 while the database was unreachable (or just before a crash) can be given its row later
-without downloading it again (issue 3, items 1 and 2). Works on any ImageStore (issue 8).
+without downloading it again. Works on any ImageStore. Only complete JPEGs are indexed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
 from gatecam.errors import StorageError
 from gatecam.storage import ImageStore, LocalStore, parse_image_key
+from gatecam.storage.base import is_complete_jpeg
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +30,22 @@ def day_prefix(terminal: str, stream: str, day: date) -> str:
     return f"{terminal}/{stream}/{day.isoformat()}/"
 
 
+class NotAnImage(ValueError):
+    """Stored bytes that fail the downloader's complete-JPEG check: never given a row."""
+
+
 def stored_record(store: ImageStore, key: str) -> ImageRecord:
     """The row a stored image should have, with size and sha256 of its bytes.
 
-    Raises FileNotFoundError if the key holds nothing, ValueError if it is not an image key.
+    Raises FileNotFoundError if the key holds nothing, NotAnImage if its bytes are not a
+    complete JPEG (the check every download passes), ValueError if it is not an image key.
     """
     ref = parse_image_key(key)
     if ref is None:
         raise ValueError(f"not an image key: {key!r}")
     data = store.get(key)
+    if not is_complete_jpeg(data):
+        raise NotAnImage(f"not a complete JPEG ({len(data)} bytes)")
     return ImageRecord(
         terminal=ref.terminal,
         camera_id=ref.stream,
@@ -79,6 +87,10 @@ def index_files(
             records.append(stored_record(store, keys[ts]))
         except FileNotFoundError:
             continue  # expired or deleted meanwhile
+        except NotAnImage as exc:
+            # Left for `gatecam verify` to report and quarantine; never served as an image.
+            logger.warning("%s: not indexed: %s", keys[ts], exc)
+            continue
         except OSError as exc:
             raise _store_error(store, "read", keys[ts], exc) from None
     if not records:

@@ -236,6 +236,55 @@ class S3Store:
         except (BotoCoreError, ClientError) as exc:
             raise self._io_error("cannot delete", key, exc) from None
 
+    def quarantine(self, key: str, reason: str) -> str:
+        """Move the object of ``key`` under ``<prefix>.quarantine/``, its reason in metadata.
+
+        Never overwrites an object quarantined earlier. Returns where it went; raises
+        FileNotFoundError if the key holds nothing, OSError if the bucket refuses.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        source = self._object(key)
+        target = base = self.quarantine_root + key
+        try:
+            n = 1
+            while self._exists(target):
+                target = f"{base}.{n}"
+                n += 1
+            self._client.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                # S3 metadata is ASCII.
+                Metadata={"gatecam-reason": reason.encode("ascii", "replace").decode()},
+                MetadataDirective="REPLACE",
+            )
+            self._client.delete_object(Bucket=self.bucket, Key=source)
+        except ClientError as exc:
+            if _error_code(exc) in {"NoSuchKey", "404"}:
+                raise FileNotFoundError(errno.ENOENT, "no such object", source) from None
+            raise self._io_error("cannot quarantine", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._io_error("cannot quarantine", key, exc) from None
+        return target
+
+    @property
+    def quarantine_root(self) -> str:
+        # Beside the prefix, never under it; a name never starts with "." so no terminal
+        # folder can be confused with it when there is no prefix.
+        return f"{self.prefix}.quarantine/" if self.prefix else ".quarantine/"
+
+    def _exists(self, name: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=name)
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND:
+                return False
+            raise
+        return True
+
     def keys(self, prefix: str = "") -> Iterator[str]:
         from botocore.exceptions import BotoCoreError, ClientError
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,10 +15,11 @@ from gatecam import coverage
 from gatecam.database import browse
 from gatecam.database.models import Image
 from gatecam.errors import InputError
-from gatecam.model import is_name
+from gatecam.model import NAME_RULE, is_name
 from gatecam.web.common import Archive, json_response
 
 MAX_LIMIT = 1000
+# The length of the terminal and stream columns, as /openapi.json says.
 # A coverage report reads every capture time in its range: keep one request bounded.
 MAX_COVERAGE_DAYS = 92
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -79,7 +80,7 @@ def _name(request: Request, key: str) -> str | None:
     if value is None:
         return None
     if not is_name(value):
-        raise InputError(f"{key} must be a name of a-z, 0-9, _ and -")
+        raise InputError(f"{key} must be a name of {NAME_RULE}")
     return value
 
 
@@ -102,7 +103,10 @@ def images(archive: Archive, request: Request) -> Response:
     limit = _int(request, "limit", 100, 1, MAX_LIMIT)
     start = parse_moment("from", q["from"]) if "from" in q else None
     end = parse_moment("to", q["to"]) if "to" in q else None
-    after = decode_cursor(q["cursor"]) if "cursor" in q else None
+    if start is not None and end is not None and start > end:
+        raise InputError(f"from {q['from']} is after to {q['to']}")
+    # An empty cursor is the first page, as if none was given.
+    after = decode_cursor(q["cursor"]) if q.get("cursor") else None
     with archive.db.session_scope() as session:
         rows = browse.image_page(
             session,
@@ -130,13 +134,14 @@ def one_image(archive: Archive, request: Request) -> Response:
 def coverage_json(archive: Archive, request: Request) -> Response:
     q = request.query_params
     today = datetime.now(UTC).date()
-    try:
-        end = date.fromisoformat(q["to"]) if "to" in q else today
-        start = date.fromisoformat(q["from"]) if "from" in q else end - timedelta(days=6)
-    except ValueError:
-        raise InputError("from and to must be dates like 2025-09-02") from None
-    if not (start.year in _YEARS and end.year in _YEARS):
-        raise InputError("from and to must be dates between 1970 and 2999")
+    start, end = _day(q, "from"), _day(q, "to")
+    if end is None:
+        # Today, or the day asked for when that is later: a future day alone is valid.
+        end = today if start is None else max(today, start)
+    if start is None:
+        start = max(end - timedelta(days=6), date(_YEARS.start, 1, 1))
+    if start > end:
+        raise InputError(f"from {start} is after to {end}")
     if (end - start).days >= MAX_COVERAGE_DAYS:
         raise InputError(f"at most {MAX_COVERAGE_DAYS} days per request")
     cadence = _int(request, "cadence", archive.cadence_minutes, 1, 1440)
@@ -144,6 +149,19 @@ def coverage_json(archive: Archive, request: Request) -> Response:
         archive.db, start, end, terminal=_name(request, "terminal"), cadence_minutes=cadence
     )
     return json_response(report.as_dict())
+
+
+def _day(params: Mapping[str, str], key: str) -> date | None:
+    """A date parameter, checked before any arithmetic (0001-01-01 minus a day overflows)."""
+    if key not in params:
+        return None
+    try:
+        day = date.fromisoformat(params[key])
+    except ValueError:
+        raise InputError("from and to must be dates like 2025-09-02") from None
+    if day.year not in _YEARS:
+        raise InputError("from and to must be dates between 1970 and 2999")
+    return day
 
 
 ROUTES: list[tuple[str, Callable[[Archive, Request], Response]]] = [

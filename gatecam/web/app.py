@@ -27,6 +27,7 @@ from gatecam.storage.base import ImageStore
 from gatecam.web import api, pages, timeline
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, error_response, json_response
+from gatecam.web.headers import SecurityHeaders
 from gatecam.web.openapi import SPEC
 from gatecam.web.pages import View
 from gatecam.web.thumbs import ThumbnailCache, make_thumbnail
@@ -49,7 +50,8 @@ async def _on_error(request: Request, exc: Exception) -> Response:
         return error_response(path, 503, f"database error: {reason(exc)}")
     if isinstance(exc, HTTPException):
         detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "not found"
-        return error_response(path, exc.status_code, str(detail))
+        # A 405 keeps Starlette's Allow header (RFC 9110 requires it).
+        return error_response(path, exc.status_code, str(detail), exc.headers)
     raise exc  # pragma: no cover - only the classes registered below arrive here
 
 
@@ -257,6 +259,8 @@ def create_app(
     """The archive's web app; raises InputError if ``tz`` is not a zone."""
     if interval_minutes <= 0:
         raise InputError(f"interval must be positive, not {interval_minutes}")
+    if token is not None and not token.strip():
+        raise InputError("the web token is empty: give a token, or None to serve without one")
     archive = Archive(
         db, store, timeline.zone(tz), timedelta(minutes=interval_minutes), ThumbnailCache()
     )
@@ -286,5 +290,8 @@ def create_app(
         SQLAlchemyError: _on_error,
         HTTPException: _on_error,
     }
-    middleware = [Middleware(TokenGuard, token=token)] if token else []
+    # Outermost first: the token guard's own 401 and 303 answers get the headers too.
+    middleware = [Middleware(SecurityHeaders)]
+    if token is not None:
+        middleware.append(Middleware(TokenGuard, token=token))
     return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -39,13 +40,26 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+_JSON_PATHS = frozenset({"/openapi.json", "/healthz", "/metrics"})
+
+
 def wants_json(path: str) -> bool:
-    return path.startswith("/api/") or path in ("/openapi.json", "/healthz")
+    """Everything but the HTML pages answers errors in JSON, as /openapi.json documents."""
+    return path.startswith(("/api/", "/image/")) or path in (
+        "/openapi.json",
+        "/healthz",
+        "/metrics",
+    )
 
 
-def error_response(path: str, status: int, message: str) -> Response:
+def error_response(
+    path: str, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     """Every error in one shape: ``{"error": ...}`` for the API, one text line for pages."""
     if wants_json(path):
-        return json_response({"error": message}, status)
-    phrase = HTTPStatus(status).phrase
-    return PlainTextResponse(f"{status} {phrase}: {message}\n", status_code=status)
+        response = json_response({"error": message}, status)
+    else:
+        phrase = HTTPStatus(status).phrase
+        response = PlainTextResponse(f"{status} {phrase}: {message}\n", status_code=status)
+    response.headers.update(headers or {})
+    return response

@@ -7,14 +7,17 @@ from typing import Any
 from gatecam.model import NAME_MAX, NAME_PATTERN
 
 NAME = {"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$", "maxLength": NAME_MAX}
+# Years 1970-2999, months 01-12, days 01-31, hours 00-23, minutes and seconds 00-59.
+_YMD = r"(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_HMS = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
 MOMENT = {
     "type": "string",
-    "pattern": r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$",
+    "pattern": rf"^{_YMD}([T ]{_HMS}(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?$",
     "description": "ISO 8601 date-time (an offset, or UTC if none) or a date (its UTC midnight)",
     "examples": ["2025-09-02T14:30:00-07:00", "2025-09-02"],
 }
 _TIME = {"type": "string", "format": "date-time"}
-_DATE = {"type": "string", "format": "date", "pattern": r"^(19[7-9]\d|2\d{3})-\d{2}-\d{2}$"}
+_DATE = {"type": "string", "format": "date", "pattern": rf"^{_YMD}$"}
 _NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
@@ -31,7 +34,6 @@ _NOT_FOUND = _json("no such image", _ref("Error"))
 _UNAUTHORIZED = _json("a token is set and the request did not carry it", _ref("Error"))
 _UNAVAILABLE = _json("the database did not answer", _ref("Error"))
 _JPEG = {"description": "JPEG bytes", "content": {"image/jpeg": {"schema": {}}}}
-_TEXT_404 = {"description": "no such image", "content": {"text/plain": {"schema": {}}}}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -137,7 +139,11 @@ SPEC: dict[str, Any] = {
                         {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
                         "images per page",
                     ),
-                    _query("cursor", {"type": "string"}, "next_cursor of the previous page"),
+                    _query(
+                        "cursor",
+                        {"type": "string"},
+                        "next_cursor of the previous page (empty or absent: the first page)",
+                    ),
                 ],
                 "responses": {
                     "200": _json(
@@ -171,14 +177,14 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": "The archived JPEG, byte for byte (cached for ever: it never changes)",
                 "parameters": [_ID],
-                "responses": {"200": _JPEG, "404": _TEXT_404, **_COMMON},
+                "responses": {"200": _JPEG, "404": _NOT_FOUND, **_COMMON},
             }
         },
         "/image/{id}/thumb": {
             "get": {
                 "summary": "A small JPEG of the image, at most 320x180",
                 "parameters": [_ID],
-                "responses": {"200": _JPEG, "404": _TEXT_404, **_COMMON},
+                "responses": {"200": _JPEG, "404": _NOT_FOUND, **_COMMON},
             }
         },
         "/api/coverage": {
@@ -186,7 +192,11 @@ SPEC: dict[str, Any] = {
                 "summary": "Per stream and UTC hour: images held against the cadence, and gaps",
                 "parameters": [
                     _query("from", _DATE, "first UTC day (default: 6 days before to)"),
-                    _query("to", _DATE, "last UTC day (default: today; at most 92 days)"),
+                    _query(
+                        "to",
+                        _DATE,
+                        "last UTC day (default: today, or from if later; at most 92 days)",
+                    ),
                     _query("terminal", NAME, "only this terminal"),
                     _query(
                         "cadence",

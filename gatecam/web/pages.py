@@ -14,7 +14,7 @@ from gatecam.coverage import StreamCoverage
 from gatecam.database.models import DownloadRun
 from gatecam.web.timeline import GAP, NEAR, Gap, Recent, Shot, Stream
 
-_CSS = """
+STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:1200px;padding:0 1rem;
 color:#1d232a}
 a{color:#0b57a4}h1{font-size:1.4rem}h2{margin-top:2rem;border-bottom:1px solid #ccd}
@@ -108,7 +108,7 @@ def layout(title: str, body: str, view: View) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)} · gatecam</title><style>{_CSS}</style></head><body>"
+        f"<title>{escape(title)} · gatecam</title><style>{STYLE}</style></head><body>"
         f'<nav><a href="{view.href("/")}">gatecam archive</a> · times in '
         f"{escape(view.zone.key)} (UTC on hover){_zone_links(view)}</nav>"
         f"<h1>{escape(title)}</h1>{body}</body></html>"

@@ -60,6 +60,19 @@ def test_images_without_rows_get_them_for_the_listed_days_only(
     assert (row.file_size, row.sha256) == (len(data), hashlib.sha256(data).hexdigest())
 
 
+@sqlite_only
+def test_only_complete_jpegs_are_indexed(database: Database, store: ImageStore) -> None:
+    today = NOW - timedelta(minutes=30)
+    good, text, cut = archive(
+        store, today, today + timedelta(seconds=1), today + timedelta(seconds=2)
+    )
+    store.put(text, b"<html>not an image</html>")
+    store.put(cut, JPEG[:50])
+
+    assert index_files(database, store, "apm", "in_gate", [today.date()]) == 1
+    assert [row.filepath for row in rows(database).values()] == [good]
+
+
 def test_retention_removes_old_rows_and_images_and_nothing_else(
     database: Database, store: ImageStore
 ) -> None:

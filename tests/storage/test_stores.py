@@ -180,3 +180,23 @@ def test_a_local_folder_that_cannot_be_created_is_one_line(tmp_path: Path) -> No
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(StorageError, match="cannot create"):
         LocalStore(tmp_path / "file" / "images").check()
+
+
+def test_a_local_store_never_goes_through_a_symlink(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "images")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "201000.jpg").write_bytes(b"\xff\xd8\xffelsewhere\xff\xd9")
+    (tmp_path / "images" / "apm" / "in_gate").mkdir(parents=True)
+    (tmp_path / "images" / "apm" / "in_gate" / "2025-09-01").symlink_to(elsewhere)
+    key = "apm/in_gate/2025-09-01/201000.jpg"
+
+    with pytest.raises(OSError, match="is a symlink"):
+        store.put("apm/in_gate/2025-09-01/202000.jpg", b"\xff\xd8\xff\xff\xd9")
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["201000.jpg"]
+    with pytest.raises(FileNotFoundError):
+        store.get(key)
+    assert store.size(key) is None
+    assert list(store.keys()) == []
+    store.delete(key)  # retention of a row naming it: the file elsewhere stays
+    assert (elsewhere / "201000.jpg").is_file()

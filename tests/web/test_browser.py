@@ -34,8 +34,17 @@ def test_the_pages_load_every_image_and_draw_the_chart(
     browser: Browser, client: httpx.Client, archive: dict[datetime, int], tmp_path: Path
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    # The Content-Security-Policy must let the page's own stylesheet and images through.
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     try:
-        page.goto(f"{client.base_url}/", wait_until="load")
+        response = page.goto(f"{client.base_url}/", wait_until="load")
+        assert response is not None and "content-security-policy" in response.headers
+        # The inline stylesheet applied: body text is 14px (the browser's default is 16px).
+        assert page.evaluate("getComputedStyle(document.body).fontSize") == "14px"
         bars = page.eval_on_selector_all(
             "svg.coverage rect.bar",
             "rs => rs.map(r => { const b = r.getBBox(); return [b.width, b.height]; })",
@@ -60,4 +69,5 @@ def test_the_pages_load_every_image_and_draw_the_chart(
         page.screenshot(path=tmp_path / "day.png", full_page=True)
     finally:
         page.close()
+    assert refused == []
     assert (tmp_path / "index.png").stat().st_size > 0 and (tmp_path / "day.png").stat().st_size > 0

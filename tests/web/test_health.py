@@ -96,7 +96,7 @@ def test_the_token_guards_all_but_healthz(database: Database, tmp_path: Path) ->
         ok = httpx.get(f"{web.url}/api/stats", headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
         # A page opened with ?token= hands the browser a cookie for its images and links.
-        with httpx.Client(base_url=web.url) as browser:
+        with httpx.Client(base_url=web.url, follow_redirects=True) as browser:
             assert browser.get("/", params={"token": "s3cret"}).status_code == 200
             assert browser.get("/api/stats").status_code == 200
 

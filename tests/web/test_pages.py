@@ -244,6 +244,35 @@ def test_no_request_reaches_a_file_outside_the_archive(
         assert raw_get(client, path) == 404, path
 
 
+def test_no_route_follows_a_symlink_out_of_the_archive(
+    client: httpx.Client, database: Database, tmp_path: Path
+) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_bytes(b"root:$6$secret:19000:0:99999:7:::\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "100000.jpg").write_bytes(jpeg(3))
+    streams = tmp_path / "images" / "apm" / "in_gate"
+    (streams / "2025-08-30").mkdir()
+    (streams / "2025-08-30" / "100000.jpg").symlink_to(secret)
+    (streams / "2025-08-31").symlink_to(elsewhere)
+    rows = [
+        ("apm/in_gate/2025-08-30/100000.jpg", datetime(2025, 8, 30, 10, tzinfo=UTC)),
+        ("apm/in_gate/2025-08-31/100000.jpg", datetime(2025, 8, 31, 10, tzinfo=UTC)),
+        (str(secret), datetime(2025, 8, 29, 10, tzinfo=UTC)),
+    ]
+    with database.session_scope() as session:
+        queries.insert_images(session, [ImageRecord("apm", "in_gate", p, t) for p, t in rows])
+        ids = session.scalars(select(Image.id).where(Image.filepath.in_([p for p, _ in rows])))
+        ids = list(ids)
+    assert len(ids) == 3
+    for image_id in ids:
+        for path in [f"/image/{image_id}", f"/image/{image_id}/thumb"]:
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert b"root:" not in response.content and response.content != jpeg(3)
+
+
 BAD_INPUT = [
     "/?tz=Mars/Olympus_Mons",
     f"{DAY}?tz=../../etc/passwd",
