@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from gatecam import metrics
+from gatecam import camerahealth, metrics
 from gatecam.downloader.archive import is_complete_jpeg
 from gatecam.errors import InputError
 from gatecam.sources.base import ImageRef, Source, check_name
@@ -45,6 +45,8 @@ class DownloadedImage:
     sha256: str
     thumbnail: bool
     url: str
+    # Measured from the bytes in hand, so camera health costs no second read of the file.
+    figures: camerahealth.Figures | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ class DrayDogDownloader:
             sha256=sha256(chosen.body).hexdigest(),
             thumbnail=thumbnail,
             url=chosen.url,
+            figures=camerahealth.measure(chosen.body),
         )
 
     def _is_young(self, ref: ImageRef) -> bool:
