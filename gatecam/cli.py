@@ -712,7 +712,7 @@ def export(
     Example: gatecam export --stream in_gate --from 2025-09-01 --to 2025-09-07 --out week.tar
     """
     from gatecam.export import Selection, bundle_chunks, select_images, timelapse_chunks
-    from gatecam.export.timelapse import check_fps
+    from gatecam.export.timelapse import check_fps, require_frames
     from gatecam.web.timeline import zone
 
     settings = load_settings(
@@ -755,6 +755,7 @@ def export(
         size = _write_export(path, bundle_chunks(contents, store, fmt))
         what = f"{len(contents.items)} images and a manifest"
     else:
+        require_frames(contents)
         size = _write_export(path, timelapse_chunks(contents, store, fps=fps))
         what = f"{len(contents.items)} images at {fps} fps"
     gaps = len(contents.gaps)

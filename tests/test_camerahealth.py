@@ -72,6 +72,25 @@ def test_a_broken_image_has_no_figures() -> None:
     assert camerahealth.measure(b"\xff\xd8\xff not really a jpeg") is None
 
 
+def test_the_batch_insert_stores_the_figures(database: Database) -> None:
+    data = render_jpeg("apm", "in_gate", FROZEN[0], thumbnail=False)
+    figures = camerahealth.measure(data)
+    assert figures is not None
+    record = ImageRecord("apm", "in_gate", "apm/in_gate/x.jpg", FROZEN[0], len(data), None)
+    with database.session_scope() as session:
+        queries.insert_images(
+            session,
+            [
+                record._replace(
+                    dhash=figures.dhash, brightness=figures.brightness, contrast=figures.contrast
+                )
+            ],
+        )
+    with database.session_scope() as session:
+        row = session.execute(select(Image.dhash, Image.brightness, Image.contrast)).one()
+    assert tuple(row) == tuple(figures)
+
+
 @pytest.fixture
 def site() -> Iterator[StandIn]:
     with StandIn(catalogue=Catalogue(scheduled=False)) as standin:

@@ -218,6 +218,30 @@ def test_an_unknown_stream_is_bad_input(
 
 
 @sqlite_only
+def test_a_day_without_images_makes_no_empty_video(
+    capsys: pytest.CaptureFixture[str], archive: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, root = archive
+    mp4 = tmp_path / "before.mp4"
+    code, _, err = run_main(
+        capsys,
+        "export",
+        "--database-url",
+        url,
+        "--download-dir",
+        str(root),
+        "--stream",
+        "in_gate",
+        "--date",
+        "2025-08-01",
+        "--timelapse",
+        str(mp4),
+    )
+    assert code == 2 and "apm/in_gate has no images on 2025-08-01 to make a video of" in err
+    assert list(tmp_path.glob("before.mp4*")) == []
+
+
+@sqlite_only
 def test_the_day_page_streams_the_day_and_its_timelapse(
     database: Database, archive: tuple[str, Path]
 ) -> None:
@@ -249,6 +273,7 @@ def test_the_day_page_streams_the_day_and_its_timelapse(
         with av.open(io.BytesIO(video.content)) as container:
             assert sum(1 for _ in container.decode(video=0)) == 17 + 2 * 4
 
+        assert client.get("/apm/in_gate/2025-08-01/timelapse.mp4").status_code == 404
         assert client.get("/apm/in_gate/2025-09-02/images.rar").status_code == 404
         assert client.get("/apm/in_gate/2025-09-02/timelapse.mp4?fps=99").status_code == 400
         assert client.get("/apm/nope/2025-09-02/images.zip").status_code == 404

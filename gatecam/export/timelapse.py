@@ -85,6 +85,15 @@ def check_fps(fps: int) -> int:
     return fps
 
 
+def require_frames(contents: Contents) -> Contents:
+    """``contents``, or InputError if there is nothing to show (an MP4 needs a frame)."""
+    if not contents.items and not contents.gaps:
+        s = contents.selection
+        span = f"{s.first}" if s.first == s.last else f"{s.first} to {s.last}"
+        raise InputError(f"{s.terminal}/{s.stream} has no images on {span} to make a video of")
+    return contents
+
+
 def timelapse_chunks(
     contents: Contents,
     store: ImageStore,
@@ -98,6 +107,7 @@ def timelapse_chunks(
     camera is seen, not skipped. Images whose file cannot be read are left out (and logged).
     """
     check_fps(fps)
+    require_frames(contents)
     sink = Sink()
     container = av.open(sink, mode="w", format="mp4", options={"movflags": _MOVFLAGS})
     try:

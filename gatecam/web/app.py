@@ -23,7 +23,7 @@ from gatecam.database import browse, frames
 from gatecam.database.engine import Database, reason
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
-from gatecam.export.timelapse import check_fps
+from gatecam.export.timelapse import check_fps, require_frames
 from gatecam.sources.base import NAME_PATTERN
 from gatecam.storage.base import ImageStore
 from gatecam.web import api, pages, timeline
@@ -298,7 +298,10 @@ def day_timelapse(archive: Archive, request: Request) -> Response:
         raise InputError(f"fps must be a whole number, not {text!r}")
     fps = check_fps(int(text))
     selection = _day_selection(request, _view(archive, request))
-    contents = _contents(archive, selection)
+    try:
+        contents = require_frames(_contents(archive, selection))
+    except InputError as exc:
+        raise HTTPException(404, str(exc)) from None
     return StreamingResponse(
         export.timelapse_chunks(contents, archive.store, fps=fps),
         media_type="video/mp4",
