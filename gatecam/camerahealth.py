@@ -90,7 +90,8 @@ def measure(data: bytes) -> Figures | None:
             # Draft mode lets the JPEG decoder scale down while decoding: far less work.
             image.draft("L", (_STAT_SIZE[0] * 2, _STAT_SIZE[1] * 2))
             grey = image.convert("L")
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+        # Not an image Pillow can read: the image is still archived, only unmeasured.
         return None
     small = grey.resize(_STAT_SIZE, Image.Resampling.BILINEAR)
     stat = ImageStat.Stat(small)

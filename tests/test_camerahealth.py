@@ -125,6 +125,9 @@ def test_downloads_carry_figures_and_frozen_cameras_show_in_coverage_health_and_
     assert in_gate.startswith(f"apm/in_gate {day}  11/") and "  3 dark, 4 frozen  " in in_gate
     [out_gate] = [line for line in lines if line.startswith(f"apm/out_gate {day}")]
     assert "frozen" not in out_gate and "dark" not in out_gate
+    as_json = coverage_report(database, day, day).as_dict()["streams"][0]
+    assert as_json["flagged"] == {"dark": 3, "frozen": 4}
+    assert [d["flagged"] for d in as_json["days"]] == [{"dark": 3, "frozen": 4}]
 
     app = create_app(database, LocalStore(tmp_path / "images"))
     with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=10) as client:
@@ -140,6 +143,8 @@ def test_downloads_carry_figures_and_frozen_cameras_show_in_coverage_health_and_
         day_page = client.get(f"/apm/in_gate/{day}?tz=UTC").text
         assert "11 images, " in day_page and "3 dark, 4 frozen" in day_page
         assert day_page.count('data-flag="frozen"') == 4
+        overview = client.get("/?tz=UTC").text
+        assert "camera frozen since <time" in overview and f">{day:%a %Y-%m-%d} 16:0" in overview
 
         # The camera comes back: the next image is a new picture, and all is well again.
         add(site, "in_gate", [at(17, 6, day)])

@@ -154,7 +154,7 @@ def _pictures(contents: Contents, store: ImageStore, fps: int) -> Iterator[tuple
             continue
         try:
             picture = _frame(data, caption_text(item.timestamp, contents), item.flag)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             logger.warning("timelapse: cannot decode %s: %s", item.key, exc)
             continue
         yield picture, 1
