@@ -25,6 +25,7 @@ from gatecam.storage import LocalStore, image_key
 from gatecam.web import WebServer, create_app
 from tests.downloader.test_job import make_job
 from tests.fixtures_db import sqlite_only
+from tests.test_cli import run_main
 
 DAY = date(2025, 9, 2)
 
@@ -183,3 +184,26 @@ def test_rehash_measures_older_images_in_batches(database: Database, tmp_path: P
     with database.session_scope() as session:
         session.execute(update(Image).where(Image.filepath == gone).values(missing_since=at(18, 0)))
     assert rehash(database, store).measured == 0
+
+
+@sqlite_only
+def test_verify_rehash_backfills_then_checks(
+    capsys: pytest.CaptureFixture[str], database: Database, tmp_path: Path
+) -> None:
+    store = LocalStore(tmp_path / "images")
+    records = []
+    for ts in FROZEN[:3]:
+        key = image_key(ImageRef("apm", "in_gate", ts))
+        data = render_jpeg("apm", "in_gate", ts, thumbnail=False)
+        store.put(key, data)
+        records.append(ImageRecord("apm", "in_gate", key, ts, len(data)))
+    with database.session_scope() as session:
+        queries.insert_images(session, records)
+    args = ["verify", "--rehash", "--database-url", database.url]
+
+    code, out, err = run_main(capsys, *args, "--download-dir", str(tmp_path / "images"))
+
+    assert code == 0, err
+    assert out.splitlines()[0] == "camera health figures computed for 3 images"
+    assert "consistent" in out
+    assert coverage_report(database, DAY, DAY).streams[0].flag_counts() == {"frozen": 2}
