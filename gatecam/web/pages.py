@@ -37,6 +37,7 @@ figure.latest{width:auto;margin:.4rem 0}figure.latest img{width:320px;height:180
 figure.flagged img{outline:3px solid #e0a100}.flag{color:#8a5a00;font-weight:600}
 .player img{width:100%;max-width:960px;height:auto;display:block;background:#eef}
 .player output{font-weight:600;margin:0 .6rem}
+.player video{width:100%;max-width:960px;display:block}
 """
 
 
@@ -326,6 +327,9 @@ _PLAYER_JS = """
       img.alt = "image of the day";
       box.appendChild(img);
     }
+    img.hidden = false;
+    const video = document.getElementById("play-video-el");
+    if (video !== null) video.pause();
     img.src = "/image/" + frames[n].id;
     img.title = frames[n].utc;
     shown.textContent = frames[n].label + " (" + (n + 1) + "/" + frames.length + ")";
@@ -343,6 +347,21 @@ _PLAYER_JS = """
   toggle.addEventListener("click", () => timer ? stop() : play());
   document.getElementById("play-prev").addEventListener("click", () => { stop(); show(n - 1); });
   document.getElementById("play-next").addEventListener("click", () => { stop(); show(n + 1); });
+  // The day's timelapse (captioned, gaps shown as cards) in place of the stepped images.
+  const videoButton = document.getElementById("play-video");
+  videoButton.addEventListener("click", () => {
+    stop();
+    if (img !== null) img.hidden = true;
+    let video = document.getElementById("play-video-el");
+    if (video === null) {
+      video = document.createElement("video");
+      video.id = "play-video-el";
+      video.controls = video.autoplay = video.muted = video.playsInline = true;
+      video.src = videoButton.dataset.src;
+      box.appendChild(video);
+    }
+    video.play().catch(() => {});
+  });
   document.addEventListener("keydown", (e) => {
     if (e.target.closest && e.target.closest("input,select,textarea")) return;
     if (e.key === "ArrowRight") { stop(); show(n + 1); e.preventDefault(); }
@@ -374,7 +393,9 @@ def _player(view: View, terminal: str, stream: str, day: date, shots: Sequence[S
         '<button id="play-prev" type="button" title="previous image (left arrow)">\u25c0</button>'
         '<button id="play-next" type="button" title="next image (right arrow)">\u25b6</button>'
         '<output id="play-time">arrow keys step, space plays</output> · '
-        f'<a href="{view.href(f"{base}/timelapse.mp4")}">play this day as a video (MP4)</a> · '
+        f'<button id="play-video" type="button" data-src="{view.href(f"{base}/timelapse.mp4")}">'
+        "\u25b6 video of this day</button> "
+        f'(<a href="{view.href(f"{base}/timelapse.mp4")}">MP4 file</a>) · '
         f'download this day: <a href="{view.href(f"{base}/images.tar")}">tar</a> or '
         f'<a href="{view.href(f"{base}/images.zip")}">zip</a> (originals and a manifest)</p>'
         f"</section><script>{_PLAYER_JS}</script>"

@@ -93,3 +93,20 @@ def test_playing_a_day_steps_through_its_images_in_place(
     src = page.locator("#play-image").get_attribute("src") or ""
     day_images = sorted(ts for ts in archive if ts.strftime("%Y-%m-%d %H:%M:%S UTC") == paused)
     assert src == f"/image/{archive[day_images[0]]}"
+
+
+def test_the_days_timelapse_plays_in_place(
+    page: Page, client: httpx.Client, archive: dict[datetime, int]
+) -> None:
+    page.goto(f"{client.base_url}{DAY}", wait_until="load")
+
+    page.click("#play-video")
+
+    # Encoded while it is sent: it starts playing and its clock runs, at the MP4's size.
+    page.wait_for_function(
+        "() => { const v = document.getElementById('play-video-el');"
+        " return v && v.readyState >= 2 && v.currentTime > 0.5; }",
+        timeout=60000,
+    )
+    size = page.eval_on_selector("#play-video-el", "v => [v.videoWidth, v.videoHeight]")
+    assert size == [1280, 720]
