@@ -35,9 +35,9 @@ color:#a3151b;padding:.6rem;display:flex;align-items:center;font-weight:600}
 display:flex;align-items:center;justify-content:center}form{margin:1rem 0}
 figure.latest{width:auto;margin:.4rem 0}figure.latest img{width:320px;height:180px}
 figure.flagged img{outline:3px solid #e0a100}.flag{color:#8a5a00;font-weight:600}
-.player img{width:100%;max-width:960px;height:auto;display:block;background:#eef}
+.player img{width:100%;max-width:800px;height:auto;display:block;background:#eef}
 .player output{font-weight:600;margin:0 .6rem}
-.player video{width:100%;max-width:960px;display:block}
+.player video{width:100%;max-width:800px;display:block}
 """
 
 
@@ -372,7 +372,14 @@ _PLAYER_JS = """
 """
 
 
-def _player(view: View, terminal: str, stream: str, day: date, shots: Sequence[Shot]) -> str:
+def _player(
+    view: View,
+    terminal: str,
+    stream: str,
+    day: date,
+    shots: Sequence[Shot],
+    flags: Mapping[int, str],
+) -> str:
     """The play control, the timelapse and the day's download, for a day that has images."""
     if not shots:
         return ""
@@ -381,7 +388,8 @@ def _player(view: View, terminal: str, stream: str, day: date, shots: Sequence[S
             "id": s.id,
             "utc": f"{s.timestamp.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
             "label": f"{s.timestamp.astimezone(view.zone):%H:%M:%S} "
-            f"{offset(s.timestamp.astimezone(view.zone))}",
+            f"{offset(s.timestamp.astimezone(view.zone))}"
+            + (f" \u00b7 {flags[s.id]}" if s.id in flags else ""),
         }
         for s in shots
     ]
@@ -445,7 +453,7 @@ def day_page(
         for item in items
     )
     title = f"{terminal} / {stream} on {day:%a %Y-%m-%d}"
-    player = _player(view, terminal, stream, day, shots)
+    player = _player(view, terminal, stream, day, shots, flags)
     return layout(title, f'{nav}{summary}{player}<div class="grid">{tiles}</div>{nav}', view)
 
 
