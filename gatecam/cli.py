@@ -751,13 +751,23 @@ def export(
     finally:
         db.dispose()
     store = _open_store(settings)
-    if out_file is not None:
-        size = _write_export(path, bundle_chunks(contents, store, fmt))
-        what = f"{len(contents.items)} images and a manifest"
-    else:
+    if out_file is None:
         require_frames(contents)
-        size = _write_export(path, timelapse_chunks(contents, store, fps=fps))
-        what = f"{len(contents.items)} images at {fps} fps"
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    # A bar on a terminal only: a year of images takes minutes, a script wants no bar.
+    with Progress(*columns, console=out, transient=True, disable=not out.is_terminal) as bar:
+        task = bar.add_task(f"{target.terminal}/{target.stream}", total=len(contents.items))
+
+        def advance() -> None:
+            bar.advance(task)
+
+        if out_file is not None:
+            size = _write_export(path, bundle_chunks(contents, store, fmt, on_image=advance))
+            what = f"{len(contents.items)} images and a manifest"
+        else:
+            chunks = timelapse_chunks(contents, store, fps=fps, on_frame=advance)
+            size = _write_export(path, chunks)
+            what = f"{len(contents.items)} images at {fps} fps"
     gaps = len(contents.gaps)
     out.print(
         f"wrote {path}: {what}, {size / 1e6:.1f} MB; "

@@ -119,7 +119,7 @@ def timelapse_chunks(
         # veryfast keeps a day (144 frames) well under the 10 s budget on two cores.
         video.options = {"preset": "veryfast", "crf": "26"}
         pts = 0
-        for picture, repeats in _pictures(contents, store, fps):
+        for picture, repeats, is_image in _pictures(contents, store, fps):
             frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]
             # A card is repeated rather than given a longer duration: constant frame rate
             # is what every player and x264's rate control handle best.
@@ -129,7 +129,7 @@ def timelapse_chunks(
                 pts += 1
                 for packet in video.encode(frame):
                     container.mux(packet)
-            if on_frame is not None:
+            if on_frame is not None and is_image:
                 on_frame()
             yield sink.take()
         for packet in video.encode():
@@ -139,14 +139,16 @@ def timelapse_chunks(
     yield sink.take()
 
 
-def _pictures(contents: Contents, store: ImageStore, fps: int) -> Iterator[tuple[Image.Image, int]]:
-    """(frame, times shown) in time order: each image once, a card where each gap begins."""
+def _pictures(
+    contents: Contents, store: ImageStore, fps: int
+) -> Iterator[tuple[Image.Image, int, bool]]:
+    """(frame, times shown, is an image) in time order: images once, a card per gap."""
     gaps = sorted(contents.gaps, key=lambda g: g.start)
     pending = list(gaps)
     items: list[Item] = contents.items
     for item in items:
         while pending and pending[0].start < item.timestamp:
-            yield gap_card(pending.pop(0), contents), CARD_SECONDS * fps
+            yield gap_card(pending.pop(0), contents), CARD_SECONDS * fps, False
         try:
             data = store.get(item.key)
         except (OSError, ValueError) as exc:
@@ -157,6 +159,6 @@ def _pictures(contents: Contents, store: ImageStore, fps: int) -> Iterator[tuple
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             logger.warning("timelapse: cannot decode %s: %s", item.key, exc)
             continue
-        yield picture, 1
+        yield picture, 1, True
     for gap in pending:
-        yield gap_card(gap, contents), CARD_SECONDS * fps
+        yield gap_card(gap, contents), CARD_SECONDS * fps, False
