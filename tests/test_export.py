@@ -173,7 +173,7 @@ def test_timelapse_has_a_captioned_frame_per_image_and_a_card_per_gap(
     ("args", "message"),
     [
         (["--out", "x.rar", "--date", "2025-09-02"], "must end in .tar or .zip"),
-        (["--timelapse", "x.mp4", "--date", "2025-09-02", "--fps", "0"], "--fps must be 1 to 60"),
+        (["--timelapse", "x.mp4", "--date", "2025-09-02", "--fps", "0"], "fps must be 1 to 60"),
         (["--out", "x.tar", "--timelapse", "x.mp4", "--date", "2025-09-02"], "give one of"),
         (["--out", "x.tar"], "which days?"),
         (["--out", "x.tar", "--date", "2025-09-02", "--tz", "Mars/Olympus"], "--tz: unknown"),

@@ -81,7 +81,7 @@ def gap_card(gap: Gap, contents: Contents) -> Image.Image:
 
 def check_fps(fps: int) -> int:
     if fps not in FPS_RANGE:
-        raise InputError(f"--fps must be 1 to 60, not {fps}")
+        raise InputError(f"fps must be 1 to 60, not {fps}")
     return fps
 
 

@@ -23,6 +23,7 @@ from gatecam.database import browse, frames
 from gatecam.database.engine import Database, reason
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
+from gatecam.export.selection import Contents
 from gatecam.export.timelapse import check_fps, require_frames
 from gatecam.sources.base import NAME_PATTERN
 from gatecam.storage.base import ImageStore
@@ -270,7 +271,7 @@ def _day_selection(request: Request, view: View) -> export.Selection:
     return export.Selection(terminal, stream, day, day, view.zone)
 
 
-def _contents(archive: Archive, selection: export.Selection) -> Any:
+def _contents(archive: Archive, selection: export.Selection) -> Contents:
     try:
         return export.select_images(archive.db, selection)
     except InputError as exc:
