@@ -277,3 +277,16 @@ def test_the_day_page_streams_the_day_and_its_timelapse(
         assert client.get("/apm/in_gate/2025-09-02/images.rar").status_code == 404
         assert client.get("/apm/in_gate/2025-09-02/timelapse.mp4?fps=99").status_code == 400
         assert client.get("/apm/nope/2025-09-02/images.zip").status_code == 404
+
+
+@sqlite_only
+def test_the_day_downloads_need_the_token_when_one_is_set(
+    database: Database, archive: tuple[str, Path]
+) -> None:
+    _, root = archive
+    app = create_app(database, LocalStore(root), token="s3cret")
+    with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=30) as client:
+        for path in ("images.tar", "images.zip", "timelapse.mp4"):
+            assert client.get(f"/apm/in_gate/2025-09-02/{path}").status_code == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        assert client.get("/apm/in_gate/2025-09-02/images.zip", headers=auth).status_code == 200
