@@ -94,13 +94,24 @@ def test_the_batch_insert_stores_the_figures(database: Database) -> None:
 
 @pytest.fixture
 def site() -> Iterator[StandIn]:
-    with StandIn(catalogue=Catalogue(scheduled=False)) as standin:
+    with StandIn(catalogue=Catalogue(scheduled=False, camera_faults=True)) as standin:
         yield standin
 
 
 def add(site: StandIn, stream: str, times: list[datetime]) -> None:
     for ts in times:
         site.catalogue.add("apm", stream, ts)
+
+
+@pytest.mark.parametrize("faults", [True, False])
+def test_the_stand_in_camera_freezes_only_where_it_has_faults(faults: bool) -> None:
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    frozen = [at(16, 11, yesterday), at(16, 22, yesterday)]
+    with StandIn(catalogue=Catalogue(scheduled=False, camera_faults=faults)) as site:
+        add(site, "in_gate", frozen)
+        bodies = [httpx.get(site.source.image_url(ImageRef("apm", "in_gate", ts))) for ts in frozen]
+    assert all(b.status_code == 200 for b in bodies)
+    assert (bodies[0].content == bodies[1].content) is faults
 
 
 @sqlite_only
