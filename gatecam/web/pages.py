@@ -317,7 +317,8 @@ _PLAYER_JS = """
   const frames = JSON.parse(box.dataset.frames);
   const shown = document.getElementById("play-time");
   const toggle = document.getElementById("play-toggle");
-  let n = 0, timer = null, img = null;
+  // n is the index shown; -1 until the first step, so play starts at the first image.
+  let n = -1, timer = null, img = null;
   function show(i) {
     if (!frames.length) return;
     n = (i + frames.length) % frames.length;
@@ -339,13 +340,14 @@ _PLAYER_JS = """
     clearInterval(timer); timer = null; toggle.textContent = "\u25b6 play this day";
   }
   function play() {
-    if (n === frames.length - 1) n = -1;
+    if (n >= frames.length - 1) n = -1;
     show(n + 1);
     timer = setInterval(() => { if (n === frames.length - 1) stop(); else show(n + 1); }, 400);
     toggle.textContent = "\u275a\u275a pause";
   }
   toggle.addEventListener("click", () => timer ? stop() : play());
-  document.getElementById("play-prev").addEventListener("click", () => { stop(); show(n - 1); });
+  const back = () => { stop(); show(n < 0 ? frames.length - 1 : n - 1); };
+  document.getElementById("play-prev").addEventListener("click", back);
   document.getElementById("play-next").addEventListener("click", () => { stop(); show(n + 1); });
   // The day's timelapse (captioned, gaps shown as cards) in place of the stepped images.
   const videoButton = document.getElementById("play-video");
@@ -365,7 +367,7 @@ _PLAYER_JS = """
   document.addEventListener("keydown", (e) => {
     if (e.target.closest && e.target.closest("input,select,textarea")) return;
     if (e.key === "ArrowRight") { stop(); show(n + 1); e.preventDefault(); }
-    else if (e.key === "ArrowLeft") { stop(); show(n - 1); e.preventDefault(); }
+    else if (e.key === "ArrowLeft") { back(); e.preventDefault(); }
     else if (e.key === " ") { timer ? stop() : play(); e.preventDefault(); }
   });
 })();

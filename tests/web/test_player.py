@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.fixtures_db import sqlite_only
-from tests.web.conftest import DAY, IN_GATE, OUT_GATE
+from tests.web.conftest import DAY, IN_GATE, LA, OUT_GATE
 from tests.web.test_browser import ARGS
 
 pytestmark = [pytest.mark.browser, sqlite_only]
@@ -68,9 +68,12 @@ def test_playing_a_day_steps_through_its_images_in_place(
     page.goto(f"{client.base_url}{DAY}", wait_until="load")
     assert page.locator("#play-image").count() == 0  # nothing loads before it is played
 
-    page.click("#play-toggle")
-    page.wait_for_function("() => document.getElementById('play-time').dataset.utc")
+    page.keyboard.press("ArrowRight")  # the first step shows the day's first image
     first = shown(page)
+    day_start = min(ts for ts in IN_GATE if ts.astimezone(LA).date() == date(2025, 9, 2))
+    assert first == f"{day_start:%Y-%m-%d %H:%M:%S} UTC"
+
+    page.click("#play-toggle")
     page.wait_for_function(
         "first => document.getElementById('play-time').dataset.utc > first", arg=first
     )
