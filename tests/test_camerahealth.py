@@ -166,7 +166,6 @@ def test_downloads_carry_figures_and_frozen_cameras_show_in_coverage_health_and_
         assert 'gatecam_camera_frozen{stream="in_gate",terminal="apm"} 0.0' in metrics
 
 
-@sqlite_only
 def test_rehash_measures_older_images_in_batches(database: Database, tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "images")
     records = []
