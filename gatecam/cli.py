@@ -480,6 +480,12 @@ def verify(
     storage_url: StorageUrl = None,
     terminal: OnlyTerminal = None,
     verbose: Verbose = False,
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            "--rehash", help="first measure camera health figures of images that lack them"
+        ),
+    ] = False,
 ) -> None:
     """Check the archived files against the database; exit 1 unless they agree.
 
@@ -504,6 +510,10 @@ def verify(
     _setup_logging(verbose)
     db = _read_database(settings)
     try:
+        if rehash:
+            from gatecam.rehash import rehash as run_rehash
+
+            out.print(run_rehash(db, _open_store(settings), terminal=terminal).line(), markup=False)
         report = verify_archive(
             db,
             _open_store(settings),
@@ -908,6 +918,137 @@ def alert_rules_command(interval: Interval = None) -> None:
 
     settings = load_settings(interval_minutes=interval)
     sys.stdout.write(alert_rules(settings.interval_minutes))
+
+
+def _export_days(from_: str | None, to: str | None, day: str | None) -> tuple[date, date]:
+    if day is not None:
+        if from_ is not None or to is not None:
+            raise InputError("give --date, or --from and --to, not both")
+        one = _parse_day(day, "--date")
+        return one, one
+    if from_ is None or to is None:
+        raise InputError("which days? give --date, or --from and --to")
+    return _day_range(from_, to)
+
+
+def _write_export(path: Path, chunks: Iterator[bytes]) -> int:
+    """Write ``chunks`` to ``path`` through a .part file, so a stopped export leaves nothing."""
+    part = path.with_name(path.name + ".part")
+    written = 0
+    try:
+        with part.open("wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+                written += len(chunk)
+        part.replace(path)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return written
+
+
+@app.command()
+def export(
+    stream: Annotated[str, typer.Option("--stream", help="stream, or terminal/stream")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="first day (YYYY-MM-DD, in --tz)")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="last day (YYYY-MM-DD, in --tz), included")
+    ] = None,
+    date_: Annotated[
+        str | None, typer.Option("--date", help="one day (YYYY-MM-DD, in --tz)")
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="write the originals and a manifest to this .tar or .zip"),
+    ] = None,
+    timelapse: Annotated[
+        Path | None, typer.Option("--timelapse", help="write an H.264 timelapse to this .mp4")
+    ] = None,
+    fps: Annotated[int, typer.Option("--fps", help="timelapse frames per second")] = 12,
+    tz: Annotated[
+        str, typer.Option("--tz", help="zone of the days and the local times (IANA name)")
+    ] = "America/Los_Angeles",
+    database_url: DatabaseUrl = None,
+    download_dir: DownloadDir = None,
+    storage_url: StorageUrl = None,
+    terminal: Terminal = None,
+) -> None:
+    """Export a stream's images: originals with a manifest (.tar/.zip), or a timelapse MP4.
+
+    Days run midnight to midnight in --tz, like the web page's. The manifest (manifest.json,
+    manifest.csv, gaps.csv) gives each image's capture time in UTC and local time, size,
+    sha256 and camera health flag, and every gap over 20 minutes.
+
+    Example: gatecam export --stream in_gate --from 2025-09-01 --to 2025-09-07 --out week.tar
+    """
+    from gatecam.export import Selection, bundle_chunks, select_images, timelapse_chunks
+    from gatecam.export.timelapse import check_fps, require_frames
+    from gatecam.web.timeline import zone
+
+    settings = load_settings(
+        streams=stream,
+        terminal=terminal,
+        database_url=database_url,
+        download_dir=download_dir,
+        storage_url=storage_url,
+    )
+    if (out_file is None) == (timelapse is None):
+        raise InputError("give one of --out FILE.tar|.zip or --timelapse FILE.mp4")
+    target = settings.targets[0]
+    first, last = _export_days(from_, to, date_)
+    try:
+        days_zone = zone(tz)
+    except InputError as exc:
+        raise InputError(f"--tz: {exc}") from None
+    if out_file is not None:
+        fmt = out_file.suffix.lower().lstrip(".")
+        if fmt not in ("tar", "zip"):
+            raise InputError(f"--out {out_file}: the name must end in .tar or .zip")
+        path = out_file
+    else:
+        assert timelapse is not None
+        check_fps(fps)
+        if timelapse.suffix.lower() != ".mp4":
+            raise InputError(f"--timelapse {timelapse}: the name must end in .mp4")
+        path = timelapse
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: no such folder {path.parent}")
+    _setup_logging()
+    db = _read_database(settings)
+    try:
+        selection = Selection(target.terminal, target.stream, first, last, days_zone)
+        contents = select_images(db, selection)
+    finally:
+        db.dispose()
+    store = _open_store(settings)
+    if out_file is None:
+        require_frames(contents)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    # A bar on a terminal only: a year of images takes minutes, a script wants no bar.
+    with Progress(*columns, console=out, transient=True, disable=not out.is_terminal) as bar:
+        task = bar.add_task(f"{target.terminal}/{target.stream}", total=len(contents.items))
+
+        def advance() -> None:
+            bar.advance(task)
+
+        if out_file is not None:
+            size = _write_export(path, bundle_chunks(contents, store, fmt, on_image=advance))
+            what = f"{len(contents.items)} images and a manifest"
+        else:
+            chunks = timelapse_chunks(contents, store, fps=fps, on_frame=advance)
+            size = _write_export(path, chunks)
+            what = f"{len(contents.items)} images at {fps} fps"
+    gaps = len(contents.gaps)
+    out.print(
+        f"wrote {path}: {what}, {size / 1e6:.1f} MB; "
+        f"{gaps} gap{'' if gaps == 1 else 's'} over 20 min",
+        markup=False,
+    )
 
 
 def _fail(message: str, code: int) -> None:

@@ -7,13 +7,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 
-from gatecam.database import browse
+from gatecam.database import browse, frames
 from gatecam.database.engine import Database
 from gatecam.errors import InputError
 
 # Images come every 8 to 12 minutes (shared/DRAYDOG.md): a longer silence is worth showing.
 GAP = timedelta(minutes=20)
 HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 # At most this many gaps per day in the human-readable lines; the JSON has them all.
 _GAPS_PER_LINE = 3
 
@@ -77,6 +78,19 @@ class StreamCoverage:
     began: datetime | None
     hours: list[Slot]
     gaps: list[Gap] = field(default_factory=list)
+    # Held images the camera health checks flag: (capture time, "frozen" | "dark" | "blank").
+    # They count as held (the archive has them) and are told apart, as they show nothing useful.
+    flagged: list[tuple[datetime, str]] = field(default_factory=list)
+
+    def flag_counts(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[str, int]:
+        """Flagged images per kind, of those captured in [start, end) if given."""
+        counts: dict[str, int] = {}
+        for ts, kind in self.flagged:
+            if (start is None or ts >= start) and (end is None or ts < end):
+                counts[kind] = counts.get(kind, 0) + 1
+        return dict(sorted(counts.items()))
 
     @property
     def held(self) -> int:
@@ -108,7 +122,11 @@ class StreamCoverage:
             "expected": round(self.expected, 2),
             "completeness": self.completeness,
             "gaps": [g.as_dict() for g in self.gaps],
-            "days": [d.as_dict("date") for d in self.days],
+            "flagged": self.flag_counts(),
+            "days": [
+                d.as_dict("date") | {"flagged": self.flag_counts(d.start, d.start + _DAY)}
+                for d in self.days
+            ],
             "hours": [h.as_dict() for h in self.hours],
         }
 
@@ -148,7 +166,8 @@ class CoverageReport:
                 out.append(f"{name} {day.start.date()}  {_day_line(s, day, self.now)}")
             gap_time = sum((g.end - g.start for g in s.gaps), timedelta())
             out.append(
-                f"{name} total  {_held(s.held, s.expected, s.completeness)}  "
+                f"{name} total  {_held(s.held, s.expected, s.completeness)}"
+                f"{_flagged(s.flag_counts())}  "
                 f"{_count(len(s.gaps), 'gap')}, {_minutes(gap_time)} without images"
             )
         return out
@@ -167,6 +186,11 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _flagged(counts: dict[str, int]) -> str:
+    """``  12 frozen, 3 dark``: the held images that show nothing useful, or nothing."""
+    return ("  " + ", ".join(f"{n} {kind}" for kind, n in counts.items())) if counts else ""
+
+
 def _held(held: int, expected: float, completeness: float | None) -> str:
     # Expected counts are fractional where the archive began or ends mid-hour: a whole
     # number of images reads better, and the percentage keeps the precision. Nothing expected
@@ -182,7 +206,8 @@ def _day_line(s: StreamCoverage, day: Slot, now: datetime) -> str:
     end = day.start + timedelta(days=1)
     gaps = [g for g in s.gaps if g.start < end and g.end > day.start]
     held = _held(day.held, day.expected, day.completeness)
-    text = f"{held}  {_count(len(gaps), 'gap')}"
+    flagged = _flagged(s.flag_counts(day.start, end))
+    text = f"{held}{flagged}  {_count(len(gaps), 'gap')}"
     if gaps:
         spans = ", ".join(
             f"{max(g.start, day.start):%H:%M}-{'now' if g.open else f'{min(g.end, end):%H:%M}'}"
@@ -203,6 +228,7 @@ def stream_coverage(
     end: datetime,
     now: datetime,
     cadence: timedelta,
+    flagged: list[tuple[datetime, str]] | None = None,
 ) -> StreamCoverage:
     """Coverage of one stream over [start, end) from its held capture times, oldest first.
 
@@ -231,7 +257,7 @@ def stream_coverage(
         for n, (previous, following) in enumerate(pairwise(edges)):
             if following - previous > GAP:
                 gaps.append(Gap(previous, following, open=n == last and hi == now))
-    return StreamCoverage(terminal, stream, began, hours, gaps)
+    return StreamCoverage(terminal, stream, began, hours, gaps, flagged or [])
 
 
 def coverage_report(
@@ -254,7 +280,11 @@ def coverage_report(
     result = []
     with db.session_scope() as session:
         for s in browse.streams(session, terminal):
-            times = browse.held_times(session, s.terminal, s.stream, lo, hi)
+            window, found = frames.flags_between(session, s.terminal, s.stream, lo, hi)
+            times = [f.timestamp for f in window]
+            flagged = [(f.timestamp, found[f.id]) for f in window if f.id in found]
             began = browse.archive_start(session, s.terminal, s.stream)
-            result.append(stream_coverage(s.terminal, s.stream, times, began, lo, hi, now, cadence))
+            result.append(
+                stream_coverage(s.terminal, s.stream, times, began, lo, hi, now, cadence, flagged)
+            )
     return CoverageReport(start, end, cadence_minutes, now, result)

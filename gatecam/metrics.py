@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from gatecam.camerastate import CameraCollector
 from gatecam.database import browse
 from gatecam.database.engine import Database
 
@@ -128,5 +129,6 @@ def exposition(db: Database | None = None) -> bytes:
     if db is not None:
         archive = CollectorRegistry(auto_describe=False)
         archive.register(ArchiveCollector(db))
+        archive.register(CameraCollector(db))
         body += generate_latest(archive)
     return body

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -98,6 +99,11 @@ class Image(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set by `gatecam verify --repair` when the file is gone; the row stays as a record.
     missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Camera health (gatecam/camerahealth.py): a 64-bit dHash as 16 hex digits, and mean and
+    # standard deviation of brightness (0-255). None for rows not measured yet (verify --rehash).
+    dhash: Mapped[str | None] = mapped_column(String(16))
+    brightness: Mapped[float | None] = mapped_column(Float)
+    contrast: Mapped[float | None] = mapped_column(Float)
 
 
 class DownloadRun(Base):

@@ -38,6 +38,10 @@ class ImageRecord(NamedTuple):
     file_size: int | None = None
     sha256: str | None = None
     thumbnail: bool = False
+    # Camera health figures (gatecam.camerahealth.Figures), when measured.
+    dhash: str | None = None
+    brightness: float | None = None
+    contrast: float | None = None
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -63,6 +67,9 @@ _IMAGE_COLUMNS = (
     "sha256",
     "thumbnail",
     "created_at",
+    "dhash",
+    "brightness",
+    "contrast",
 )
 _UTC_TYPE = UTCDateTime()
 
@@ -80,6 +87,9 @@ _PG_ARRAY_TYPES = (
     "text",
     "boolean",
     "timestamptz",
+    "text",
+    "float8",
+    "float8",
 )
 _RETURNING = "ON CONFLICT DO NOTHING RETURNING terminal, camera_id"
 
@@ -144,6 +154,9 @@ def insert_images(
                 r.sha256,
                 r.thumbnail,
                 created_at,
+                r.dhash,
+                r.brightness,
+                r.contrast,
             )
             for r in chunk
         ]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from gatecam import metrics
+from gatecam import camerahealth, metrics
 from gatecam.errors import InputError
 from gatecam.model import ImageRef, check_name
 from gatecam.sources.base import Source
@@ -46,6 +46,8 @@ class DownloadedImage:
     sha256: str
     thumbnail: bool
     url: str
+    # Measured from the bytes in hand, so camera health costs no second read of the file.
+    figures: camerahealth.Figures | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ class DrayDogDownloader:
             sha256=sha256(chosen.body).hexdigest(),
             thumbnail=thumbnail,
             url=chosen.url,
+            figures=camerahealth.measure(chosen.body),
         )
 
     def _is_young(self, ref: ImageRef) -> bool:

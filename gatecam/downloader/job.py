@@ -117,6 +117,7 @@ class _Tools:
 
 
 def file_info(image: DownloadedImage) -> ImageRecord:
+    figures = image.figures or (None, None, None)
     return ImageRecord(
         terminal=image.ref.terminal,
         camera_id=image.ref.stream,
@@ -125,6 +126,9 @@ def file_info(image: DownloadedImage) -> ImageRecord:
         file_size=image.file_size,
         sha256=image.sha256,
         thumbnail=image.thumbnail,
+        dhash=figures[0],
+        brightness=figures[1],
+        contrast=figures[2],
     )
 
 

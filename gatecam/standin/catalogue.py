@@ -50,8 +50,15 @@ class Catalogue:
         history_days: int = 60,
         publish_delay: timedelta = timedelta(seconds=60),
         scheduled: bool = True,
+        camera_faults: bool | None = None,
     ) -> None:
-        """``scheduled=False`` holds only the images tests add, e.g. exactly 60 on a day."""
+        """``scheduled=False`` holds only the images tests add, e.g. exactly 60 on a day.
+
+        ``camera_faults``: whether the cameras have their daily frozen and black stretches
+        (gatecam.standin.images); by default a scheduled site has them, and a site holding
+        only the images a test adds shows those as ordinary pictures.
+        """
+        self.camera_faults = scheduled if camera_faults is None else camera_faults
         self._clock = clock or (lambda: datetime.now(UTC))
         self.history_days = history_days
         self.publish_delay = publish_delay

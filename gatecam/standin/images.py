@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
@@ -79,14 +79,56 @@ def _scene(terminal: str, stream: str, timestamp: datetime) -> Image.Image:
     return image
 
 
-def render_jpeg(terminal: str, stream: str, timestamp: datetime, *, thumbnail: bool) -> bytes:
-    """The JPEG bytes of one image (full 1280x720 or thumbnail 240x135), deterministic."""
-    return _render(terminal, stream, timestamp.astimezone(UTC), thumbnail)
+# Every day the stand-in's cameras misbehave as real ones do, so the camera health checks
+# (gatecam/camerahealth.py) have something to find: from 16:00 to 17:00 UTC the camera is
+# frozen (it publishes its 16:00 picture again and again, byte for byte), and from 05:00 to
+# 05:40 UTC it is black (a failed night mode: dark noise under the burnt-in caption).
+FROZEN_STRETCH = (time(16, 0), time(17, 0))
+BLACK_STRETCH = (time(5, 0), time(5, 40))
+
+
+def condition(timestamp: datetime) -> str | None:
+    """How the stand-in camera is at ``timestamp``: "frozen", "black" or None (working)."""
+    clock = timestamp.astimezone(UTC).time()
+    if FROZEN_STRETCH[0] <= clock < FROZEN_STRETCH[1]:
+        return "frozen"
+    if BLACK_STRETCH[0] <= clock < BLACK_STRETCH[1]:
+        return "black"
+    return None
+
+
+def _black(terminal: str, stream: str, timestamp: datetime) -> Image.Image:
+    rng = random.Random(f"black/{terminal}/{stream}/{timestamp.isoformat()}")
+    width, height = FULL_SIZE
+    noise = Image.frombytes("L", FULL_SIZE, rng.randbytes(width * height))
+    image = Image.eval(noise, lambda v: v // 24).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    label = f"{terminal.upper()}  {stream}  {timestamp:%Y-%m-%d %H:%M:%S} UTC"
+    draw.rectangle([0, 0, width, 48], fill=(0, 0, 0))
+    draw.text((16, 8), label, fill=(255, 255, 255), font=_font(30))
+    return image
+
+
+def render_jpeg(
+    terminal: str, stream: str, timestamp: datetime, *, thumbnail: bool, faults: bool = True
+) -> bytes:
+    """The JPEG bytes of one image (full 1280x720 or thumbnail 240x135), deterministic.
+
+    ``faults=False`` draws an ordinary picture even in the frozen and black stretches.
+    """
+    ts = timestamp.astimezone(UTC)
+    state = condition(ts) if faults else None
+    if state == "frozen":
+        start = datetime.combine(ts.date(), FROZEN_STRETCH[0], UTC)
+        return _render(terminal, stream, start, thumbnail)
+    return _render(terminal, stream, ts, thumbnail, black=state == "black")
 
 
 @lru_cache(maxsize=256)
-def _render(terminal: str, stream: str, timestamp: datetime, thumbnail: bool) -> bytes:
-    image = _scene(terminal, stream, timestamp)
+def _render(
+    terminal: str, stream: str, timestamp: datetime, thumbnail: bool, *, black: bool = False
+) -> bytes:
+    image = (_black if black else _scene)(terminal, stream, timestamp)
     out = io.BytesIO()
     if thumbnail:
         image.resize(THUMBNAIL_SIZE, Image.Resampling.LANCZOS).save(out, "JPEG", quality=75)

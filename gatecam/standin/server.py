@@ -381,7 +381,10 @@ class _Handler(LocalHandler):
         if ref is None or not standin.catalogue.exists(ref.terminal, ref.stream, ref.timestamp):
             self._html(HTTPStatus.NOT_FOUND, head=head, **{"Cache-Control": "no-store"})
             return
-        jpeg = render_jpeg(ref.terminal, ref.stream, ref.timestamp, thumbnail=thumbnail)
+        faults = standin.catalogue.camera_faults
+        jpeg = render_jpeg(
+            ref.terminal, ref.stream, ref.timestamp, thumbnail=thumbnail, faults=faults
+        )
         if not head:
             with standin._lock:
                 standin._cdn_bytes += len(jpeg)
@@ -406,7 +409,10 @@ class _Handler(LocalHandler):
         elif kind == "zero":
             self._send(HTTPStatus.OK, b"", "image/jpeg", head=head)
         else:
-            jpeg = render_jpeg(ref.terminal, ref.stream, ref.timestamp, thumbnail=thumbnail)
+            faults = self.standin.catalogue.camera_faults
+            jpeg = render_jpeg(
+                ref.terminal, ref.stream, ref.timestamp, thumbnail=thumbnail, faults=faults
+            )
             if kind == "truncated":
                 self.send_response(HTTPStatus.OK)
                 self.send_header("Content-Type", "image/jpeg")

@@ -15,13 +15,16 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gatecam import __version__, coverage, metrics
-from gatecam.database import browse
+from gatecam import __version__, camerastate, coverage, export, metrics
+from gatecam.database import browse, frames
 from gatecam.database.engine import Database, reason
 from gatecam.errors import InputError
+from gatecam.export.bundle import MEDIA_TYPES
+from gatecam.export.selection import Contents
+from gatecam.export.timelapse import check_fps, require_frames
 from gatecam.model import is_name
 from gatecam.storage.base import ImageStore
 from gatecam.web import api, pages, timeline
@@ -68,7 +71,12 @@ def _view(archive: Archive, request: Request) -> View:
     )
 
 
-def _recent(session: Session, stream: browse.Stream, view: View) -> timeline.Recent:
+def _recent(
+    session: Session,
+    stream: browse.Stream,
+    view: View,
+    cameras: dict[tuple[str, str], camerastate.CameraState] | None = None,
+) -> timeline.Recent:
     newest = browse.newest(session, stream.terminal, stream.stream)
     began = browse.archive_start(session, stream.terminal, stream.stream)
     days = sorted(timeline.recent_days(newest, view.now, view.zone))
@@ -79,7 +87,10 @@ def _recent(session: Session, stream: browse.Stream, view: View) -> timeline.Rec
         (day, None if timeline.before_archive(edges[n + 1], began) else counts[n])
         for n, day in enumerate(days)
     ]
-    return timeline.Recent(stream, newest, began, listed[::-1])
+    latest = browse.shot_before(session, stream.terminal, stream.stream, view.now)
+    camera = (cameras or {}).get((stream.terminal, stream.stream))
+    frozen_since = camera.since if camera is not None and camera.frozen else None
+    return timeline.Recent(stream, newest, began, listed[::-1], latest, frozen_since)
 
 
 def _chart(
@@ -101,7 +112,8 @@ def index(archive: Archive, request: Request) -> Response:
     view = _view(archive, request)
     with archive.db.session_scope() as session:
         streams = browse.streams(session)
-        recents = [_recent(session, s, view) for s in streams]
+        cameras = {(c.terminal, c.stream): c for c in camerastate.camera_states(session)}
+        recents = [_recent(session, s, view, cameras) for s in streams]
         charts = [_chart(session, archive, r, view) for r in recents]
         stats = browse.stats_by_terminal(session)
         runs = browse.recent_runs(session)
@@ -120,9 +132,10 @@ def day_page(archive: Archive, request: Request) -> Response:
             raise HTTPException(404, f"{terminal} / {stream} is not in the archive")
         shots = browse.shots_between(session, terminal, stream, start, end)
         began = browse.archive_start(session, terminal, stream)
+        _, flags = frames.flags_between(session, terminal, stream, start, end)
     items = timeline.timeline(shots, start, end, view.now, began)
     before = timeline.before_archive(end, began)
-    return HTMLResponse(pages.day_page(view, terminal, stream, day, items, before))
+    return HTMLResponse(pages.day_page(view, terminal, stream, day, items, before, flags))
 
 
 def _default_terminal(session: Session, stream: str) -> str:
@@ -230,6 +243,11 @@ def health(archive: Archive, request: Request) -> Response:
             reasons.append(
                 f"{terminal}/{stream}: last successful run {age} min ago (limit {limit_min} min)"
             )
+    try:
+        with archive.db.session_scope() as session:
+            reasons += camerastate.health_reasons(session)
+    except SQLAlchemyError as exc:
+        reasons.append(f"database: {reason(exc)}")
     body: dict[str, Any] = {
         "status": "unhealthy" if reasons else "ok",
         "database": "ok",
@@ -246,6 +264,53 @@ def metrics_page(archive: Archive, request: Request) -> Response:
 
 def openapi(archive: Archive, request: Request) -> Response:
     return json_response(SPEC)
+
+
+def _day_selection(request: Request, view: View) -> export.Selection:
+    terminal, stream, text = (request.path_params[k] for k in ("terminal", "stream", "day"))
+    day = timeline.parse_day(text) if _DAY.fullmatch(text) else None
+    if not (is_name(terminal) and is_name(stream)) or day is None:
+        raise HTTPException(404)
+    return export.Selection(terminal, stream, day, day, view.zone)
+
+
+def _contents(archive: Archive, selection: export.Selection) -> Contents:
+    try:
+        return export.select_images(archive.db, selection)
+    except InputError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def day_download(archive: Archive, request: Request) -> Response:
+    """The day's originals and manifest as a tar or zip, streamed image by image."""
+    fmt = request.path_params["fmt"]
+    if fmt not in export.FORMATS:
+        raise HTTPException(404)
+    selection = _day_selection(request, _view(archive, request))
+    contents = _contents(archive, selection)
+    return StreamingResponse(
+        export.bundle_chunks(contents, archive.store, fmt),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{selection.name}.{fmt}"'},
+    )
+
+
+def day_timelapse(archive: Archive, request: Request) -> Response:
+    """The day as an MP4 (``?fps=``, default 12), encoded while it is sent."""
+    text = request.query_params.get("fps", "12")
+    if not text.isdigit():
+        raise InputError(f"fps must be a whole number, not {text!r}")
+    fps = check_fps(int(text))
+    selection = _day_selection(request, _view(archive, request))
+    try:
+        contents = require_frames(_contents(archive, selection))
+    except InputError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return StreamingResponse(
+        export.timelapse_chunks(contents, archive.store, fps=fps),
+        media_type="video/mp4",
+        headers={"Content-Disposition": f'inline; filename="{selection.name}.mp4"'},
+    )
 
 
 def create_app(
@@ -284,6 +349,8 @@ def create_app(
         *(Route(path, bound(handler)) for path, handler in api.ROUTES),
         # Last: any three segments would match it.
         Route("/{terminal}/{stream}/{day}", bound(day_page)),
+        Route("/{terminal}/{stream}/{day}/timelapse.mp4", bound(day_timelapse)),
+        Route("/{terminal}/{stream}/{day}/images.{fmt}", bound(day_download)),
     ]
     handlers: dict[Any, Any] = {
         InputError: _on_error,

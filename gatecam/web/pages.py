@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html import escape
@@ -31,6 +33,11 @@ figure img{width:240px;height:135px;object-fit:cover;background:#eef}
 color:#a3151b;padding:.6rem;display:flex;align-items:center;font-weight:600}
 .large img{max-width:100%;height:auto}.gone{width:240px;height:135px;background:#f4e4e4;
 display:flex;align-items:center;justify-content:center}form{margin:1rem 0}
+figure.latest{width:auto;margin:.4rem 0}figure.latest img{width:320px;height:180px}
+figure.flagged img{outline:3px solid #e0a100}.flag{color:#8a5a00;font-weight:600}
+.player img{width:100%;max-width:800px;height:auto;display:block;background:#eef}
+.player output{font-weight:600;margin:0 .6rem}
+.player video{width:100%;max-width:800px;display:block}
 """
 
 
@@ -184,11 +191,31 @@ def day_zone_note(view: View) -> str:
     return f"days run midnight to midnight in {escape(view.zone.key)}"
 
 
+def _latest(view: View, r: Recent) -> str:
+    """The stream's newest image, linking to /at at its moment: the cameras come first."""
+    if r.latest is None:
+        return ""
+    shot, s = r.latest, r.stream
+    at = view.href("/at", terminal=s.terminal, stream=s.stream, time=shot.timestamp.isoformat())
+    frozen = ""
+    if r.frozen_since is not None:
+        frozen = (
+            f' · <span class="flag">camera frozen since {stamp(r.frozen_since, view)}: '
+            "the same picture again and again</span>"
+        )
+    return (
+        f'<figure class="latest"><a href="{at}"><img src="/image/{shot.id}/thumb" width="320" '
+        f'height="180" alt="latest {escape(s.terminal)}/{escape(s.stream)} image"></a>'
+        f"<figcaption>latest image {stamp(shot.timestamp, view)}{ago(shot.timestamp, view)}"
+        f"{frozen}</figcaption></figure>"
+    )
+
+
 def _stream_days(view: View, r: Recent) -> str:
     chips = "".join(_chip(view, r, day, n) for day, n in r.days)
     began = f" · archive began {stamp(r.began, view)}" if r.began else ""
     return (
-        f"<h3>{escape(r.stream.terminal)} / {escape(r.stream.stream)}</h3><p>"
+        f"<h3>{escape(r.stream.terminal)} / {escape(r.stream.stream)}</h3>{_latest(view, r)}<p>"
         f"{r.stream.total:,} images · newest captured {stamp(r.newest, view)}{ago(r.newest, view)}"
         f" · last download {stamp(r.stream.last_download, view)}{began}</p>"
         f'<p class="muted">Images per day ({day_zone_note(view)}):</p>'
@@ -232,7 +259,7 @@ def coverage_chart(view: View, cov: StreamCoverage) -> str:
     total = "no archived hours" if cov.completeness is None else f"{cov.completeness}% complete"
     return (
         f'<p class="muted">Hourly coverage against one image every 10 min ({total}; '
-        f"{len(cov.gaps)} gaps over {duration(GAP)}):</p>"
+        f"{len(cov.gaps)} {'gap' if len(cov.gaps) == 1 else 'gaps'} over {duration(GAP)}):</p>"
         f'<svg class="coverage" data-stream="{escape(cov.terminal)}/{escape(cov.stream)}" '
         f'width="{width}" height="{_CHART_HEIGHT + 18}" role="img" '
         f'aria-label="hourly coverage of {escape(cov.stream)}">'
@@ -268,14 +295,120 @@ def _gap(view: View, gap: Gap) -> str:
     return f'<div class="gap" title="{title}">no image for {length} ({_span(view, gap)})</div>'
 
 
-def _tile(view: View, terminal: str, stream: str, shot: Shot) -> str:
+def _tile(view: View, terminal: str, stream: str, shot: Shot, flag: str | None = None) -> str:
     caption = f"<figcaption>{when(shot.timestamp, view)}"
     if shot.missing:
         return f'<figure><div class="gone">file missing</div>{caption} (gone)</figcaption></figure>'
     at = view.href("/at", terminal=terminal, stream=stream, time=shot.timestamp.isoformat())
+    marked = f' class="flagged" data-flag="{flag}"' if flag else ""
+    badge = f' <span class="flag">{flag}</span>' if flag else ""
     return (
-        f'<figure><a href="{at}"><img src="/image/{shot.id}/thumb" loading="lazy" width="240" '
-        f'height="135" alt="{escape(stream)} image"></a>{caption}</figcaption></figure>'
+        f'<figure{marked}><a href="{at}"><img src="/image/{shot.id}/thumb" loading="lazy" '
+        f'width="240" height="135" alt="{escape(stream)} image"></a>{caption}{badge}'
+        "</figcaption></figure>"
+    )
+
+
+# Steps through the day's images in place: buttons, or the arrow keys and the space bar.
+# The image element is made on first use, so an unplayed page loads no extra image.
+_PLAYER_JS = """
+(() => {
+  const box = document.getElementById("player");
+  const frames = JSON.parse(box.dataset.frames);
+  const shown = document.getElementById("play-time");
+  const toggle = document.getElementById("play-toggle");
+  // n is the index shown; -1 until the first step, so play starts at the first image.
+  let n = -1, timer = null, img = null;
+  function show(i) {
+    if (!frames.length) return;
+    n = (i + frames.length) % frames.length;
+    if (img === null) {
+      img = document.createElement("img");
+      img.id = "play-image";
+      img.alt = "image of the day";
+      box.appendChild(img);
+    }
+    img.hidden = false;
+    const video = document.getElementById("play-video-el");
+    if (video !== null) video.pause();
+    img.src = "/image/" + frames[n].id;
+    img.title = frames[n].utc;
+    shown.textContent = frames[n].label + " (" + (n + 1) + "/" + frames.length + ")";
+    shown.dataset.utc = frames[n].utc;
+  }
+  function stop() {
+    clearInterval(timer); timer = null; toggle.textContent = "\u25b6 play this day";
+  }
+  function play() {
+    if (n >= frames.length - 1) n = -1;
+    show(n + 1);
+    timer = setInterval(() => { if (n === frames.length - 1) stop(); else show(n + 1); }, 400);
+    toggle.textContent = "\u275a\u275a pause";
+  }
+  toggle.addEventListener("click", () => timer ? stop() : play());
+  const back = () => { stop(); show(n < 0 ? frames.length - 1 : n - 1); };
+  document.getElementById("play-prev").addEventListener("click", back);
+  document.getElementById("play-next").addEventListener("click", () => { stop(); show(n + 1); });
+  // The day's timelapse (captioned, gaps shown as cards) in place of the stepped images.
+  const videoButton = document.getElementById("play-video");
+  videoButton.addEventListener("click", () => {
+    stop();
+    if (img !== null) img.hidden = true;
+    let video = document.getElementById("play-video-el");
+    if (video === null) {
+      video = document.createElement("video");
+      video.id = "play-video-el";
+      video.controls = video.autoplay = video.muted = video.playsInline = true;
+      video.src = videoButton.dataset.src;
+      box.appendChild(video);
+    }
+    video.play().catch(() => {});
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest && e.target.closest("input,select,textarea")) return;
+    if (e.key === "ArrowRight") { stop(); show(n + 1); e.preventDefault(); }
+    else if (e.key === "ArrowLeft") { back(); e.preventDefault(); }
+    else if (e.key === " ") { timer ? stop() : play(); e.preventDefault(); }
+  });
+})();
+"""
+
+
+def _player(
+    view: View,
+    terminal: str,
+    stream: str,
+    day: date,
+    shots: Sequence[Shot],
+    flags: Mapping[int, str],
+) -> str:
+    """The play control, the timelapse and the day's download, for a day that has images."""
+    if not shots:
+        return ""
+    frames = [
+        {
+            "id": s.id,
+            "utc": f"{s.timestamp.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
+            "label": f"{s.timestamp.astimezone(view.zone):%H:%M:%S} "
+            f"{offset(s.timestamp.astimezone(view.zone))}"
+            + (f" \u00b7 {flags[s.id]}" if s.id in flags else ""),
+        }
+        for s in shots
+    ]
+    base = f"/{terminal}/{stream}/{day}"
+    data = escape(json.dumps(frames), quote=True)
+    return (
+        f'<section class="player" id="player" data-frames="{data}"><p>'
+        '<button id="play-toggle" type="button">\u25b6 play this day</button> '
+        '<button id="play-prev" type="button" title="previous image (left arrow)">\u25c0</button>'
+        '<button id="play-next" type="button" title="next image (right arrow)">\u25b6</button>'
+        '<output id="play-time">arrow keys step, space plays</output> · '
+        f'<button id="play-video" type="button" data-src="{view.href(f"{base}/timelapse.mp4")}">'
+        "\u25b6 video of this day</button> "
+        f'(<a href="{view.href(f"{base}/timelapse.mp4")}">MP4 file</a>) · '
+        f'download this day: <a href="{view.href(f"{base}/images.tar")}">tar</a> or '
+        f'<a href="{view.href(f"{base}/images.zip")}">zip</a> (originals and a manifest)</p>'
+        f"</section><script>{_PLAYER_JS}</script>"
     )
 
 
@@ -286,9 +419,12 @@ def day_page(
     day: date,
     items: Sequence[Shot | Gap],
     before_archive: bool = False,
+    flags: Mapping[int, str] | None = None,
 ) -> str:
     base = f"/{terminal}/{stream}"
-    held = sum(1 for i in items if isinstance(i, Shot) and not i.missing)
+    flags = flags or {}
+    shots = [i for i in items if isinstance(i, Shot) and not i.missing]
+    held = len(shots)
     gaps = [i for i in items if isinstance(i, Gap)]
     missed = sum((g.length for g in gaps), timedelta())
     nav = (
@@ -296,6 +432,10 @@ def day_page(
         f'<a href="{view.href(f"{base}/{day + timedelta(days=1)}")}">next day →</a></p>'
     )
     summary = f"<p>{held} images"
+    counts = Counter(flags[s.id] for s in shots if s.id in flags)
+    if counts:
+        flagged = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        summary += f', <span class="flag">{flagged}</span>'
     if gaps:
         spans = ", ".join(_span(view, g) for g in gaps)
         noun = "gap" if len(gaps) == 1 else "gaps"
@@ -309,11 +449,14 @@ def day_page(
     elif before_archive and not held:
         summary = "<p>This day is before the archive of this stream began.</p>"
     tiles = "".join(
-        _gap(view, item) if isinstance(item, Gap) else _tile(view, terminal, stream, item)
+        _gap(view, item)
+        if isinstance(item, Gap)
+        else _tile(view, terminal, stream, item, flags.get(item.id))
         for item in items
     )
     title = f"{terminal} / {stream} on {day:%a %Y-%m-%d}"
-    return layout(title, f'{nav}{summary}<div class="grid">{tiles}</div>{nav}', view)
+    player = _player(view, terminal, stream, day, shots, flags)
+    return layout(title, f'{nav}{summary}{player}<div class="grid">{tiles}</div>{nav}', view)
 
 
 def _distance(ts: datetime, moment: datetime) -> str:

@@ -105,6 +105,9 @@ class Recent:
     newest: datetime | None
     began: datetime | None
     days: list[tuple[date, int | None]]
+    # The newest held image, shown above the counts, and since when the camera is frozen.
+    latest: Shot | None = None
+    frozen_since: datetime | None = None
 
 
 def before_archive(day_end: datetime, began: datetime | None) -> bool:

@@ -1,0 +1,93 @@
+"""Which cameras are frozen now: for /healthz reasons and the ``gatecam_camera_frozen`` gauge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import pairwise
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gatecam.camerahealth import DEFAULTS, Thresholds, distance, frozen_now
+from gatecam.database import browse, frames
+from gatecam.database.engine import Database
+
+# How far back a frozen stretch is followed to say since when: about a day at the site's pace.
+_LOOK_BACK = 150
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """One stream's camera: frozen or not, and since which image and how many."""
+
+    terminal: str
+    stream: str
+    frozen: bool
+    since: datetime | None = None
+    images: int = 0
+
+    def reason(self) -> str:
+        since = f"{self.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if self.since else "?"
+        return (
+            f"{self.terminal}/{self.stream}: camera frozen, its last {self.images} images "
+            f"show one picture (since {since})"
+        )
+
+
+def camera_states(session: Session, limits: Thresholds = DEFAULTS) -> list[CameraState]:
+    """Every stream's camera as its newest images show it."""
+    states = []
+    for s in browse.streams(session):
+        latest = frames.newest(session, s.terminal, s.stream, _LOOK_BACK)
+        if not frozen_now(latest, limits):
+            states.append(CameraState(s.terminal, s.stream, False))
+            continue
+        # Walk back from the newest image while each pair is one picture.
+        first = len(latest) - 1
+        for n, (older, newer) in reversed(list(enumerate(pairwise(latest)))):
+            if (
+                older.dhash is None
+                or newer.dhash is None
+                or distance(older.dhash, newer.dhash) > limits.frozen_distance
+            ):
+                break
+            first = n
+        states.append(
+            CameraState(s.terminal, s.stream, True, latest[first].timestamp, len(latest) - first)
+        )
+    return states
+
+
+def health_reasons(session: Session) -> list[str]:
+    """One /healthz reason per stream whose camera is frozen now (none when all are well)."""
+    return [state.reason() for state in camera_states(session) if state.frozen]
+
+
+class CameraCollector(Collector):
+    """``gatecam_camera_frozen{terminal,stream}``: 1 while a camera repeats one picture."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        gauge = GaugeMetricFamily(
+            "gatecam_camera_frozen",
+            "1 if the stream's newest images all show one picture (camera frozen), else 0",
+            labels=["terminal", "stream"],
+        )
+        try:
+            with self.db.session_scope() as session:
+                states = camera_states(session)
+        except SQLAlchemyError:
+            # gatecam_archive_database_up says so; a guess here would be a false alarm.
+            return []
+        for state in states:
+            gauge.add_metric([state.terminal, state.stream], 1 if state.frozen else 0)
+        return [gauge]
