@@ -28,7 +28,7 @@ from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
 from gatecam.downloader.fetch import DownloadedImage, DrayDogDownloader, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
-from gatecam.errors import GatecamError
+from gatecam.errors import DiscoveryError, GatecamError
 from gatecam.settings import DownloadConfig, Target
 from gatecam.sources.base import ImageRef, Lister, Source
 from gatecam.storage import ImageStore
@@ -60,13 +60,35 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.failed and not self.interrupted
+        return self.status == "success"
 
     @property
     def status(self) -> str:
+        """What the run stored: every listed image (or it is not published yet) is success.
+
+        Some downloads failed: partial. The listing failed, or none of the images it had to
+        fetch was stored: failed. A stop request: interrupted, whatever was stored.
+        """
         if self.interrupted:
             return "interrupted"
-        return "failed" if self.error is not None else "success"
+        if self.error is not None or (self.failed and not self.downloaded):
+            return "failed"
+        return "partial" if self.failed else "success"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run is not a success, in one line; None for a success."""
+        if self.interrupted:
+            return INTERRUPTED
+        if self.error is not None:
+            return self.error
+        if not self.failed:
+            return None
+        first = self.failed[0].reason
+        failed = f"{len(self.failed)} downloads failed, first: {first}"
+        if not self.downloaded:
+            return f"none of the {len(self.failed)} new images stored: {failed}"
+        return f"{failed} ({self.downloaded} stored)"
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
@@ -78,12 +100,11 @@ class RunResult:
             f"{self.downloaded} new, {len(self.failed)} failed, {self.pending} not published yet"
         )
         if self.interrupted:
-            text += f"; {INTERRUPTED}"
-        elif self.error:
-            text += f"; error: {self.error}"
-        elif self.failed:
-            first = self.failed[0]
-            text += f"; first failure: {first.ref.timestamp:%H:%M:%S} {first.reason}"
+            return f"{text}; {INTERRUPTED}"
+        if self.error:
+            return f"{text}; error: {self.error}"
+        if self.failed:
+            return f"{text}; {self.status}: {self.reason}"
         return text
 
 
@@ -276,6 +297,7 @@ class DownloadJob:
         terminal, stream = target
         today = datetime.now(UTC).date()
         refs: set[ImageRef] = set()
+        elsewhere: set[str] = set()
         started = time.monotonic()
         for day in days:
             if self.stop.is_set():
@@ -290,10 +312,35 @@ class DownloadJob:
                     known = queries.held_timestamps(session, terminal, stream, day)
             listing = tools.lister.list_images(terminal, stream, day, known=known)
             refs.update(ref for ref in listing.refs if ref.timestamp.date() == day)
+            elsewhere.update(listing.elsewhere)
             result.found_by.update(listing.found_by)
         metrics.discovery_finished(terminal, stream, time.monotonic() - started)
         result.discovered = len(refs)
+        if not refs and not result.interrupted:
+            self._check_empty(target, sorted(elsewhere), result)
         return refs
+
+    def _check_empty(self, target: Target, elsewhere: list[str], result: RunResult) -> None:
+        """Raise DiscoveryError when an empty listing more likely means a wrong setting.
+
+        The page shows the stream's images on another host (the site moved its CDN), or the
+        stream never had an image (a mistyped name lists nothing, it is no error on the
+        site). An empty day of a stream that had images before is just an empty day.
+        """
+        if elsewhere:
+            # Listed, though not where gatecam may fetch them: none of them is stored.
+            result.discovered = len(elsewhere)
+            raise DiscoveryError(
+                f"{len(elsewhere)} images of {target} are listed outside the configured CDN "
+                f"{self.config.cdn_url}, e.g. {elsewhere[0]}: set --cdn-url / "
+                "GATECAM_CDN_URL to where they are"
+            )
+        with self.db.session_scope() as session:
+            known = queries.ever_listed(session, *target)
+        if not known:
+            raise DiscoveryError(
+                f"no images for {target}: check the stream name; `gatecam probe --stream {target}`"
+            )
 
     def _download(
         self, target: Target, refs: set[ImageRef], tools: _Tools, result: RunResult
@@ -320,11 +367,7 @@ class DownloadJob:
             result.pending += len(fetched.pending)
 
     def _finish(self, run_id: int, result: RunResult) -> None:
-        error = result.error
-        if result.interrupted:
-            error = INTERRUPTED
-        elif error is None and result.failed:
-            error = f"{len(result.failed)} downloads failed, first: {result.failed[0].reason}"
+        error = result.reason
         try:
             with self.db.session_scope() as session:
                 queries.finish_run(

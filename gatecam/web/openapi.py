@@ -82,6 +82,7 @@ _STATS = {
         "last_download": _NULL_TIME,
         "total_runs": {"type": "integer"},
         "successful_runs": {"type": "integer"},
+        "partial_runs": {"type": "integer"},
         "failed_runs": {"type": "integer"},
         "failed_downloads": {"type": "integer"},
         "last_error": {"type": ["string", "null"]},
