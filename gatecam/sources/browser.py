@@ -344,8 +344,9 @@ class CameraPageBrowser:
         refs = set().union(*by_strategy.values())
         # One address per image of the day, thumbnail or not.
         foreign = sorted(url for ref, url in elsewhere.items() if ref.timestamp.date() == day)
-        if foreign:
-            # One line however many: a moved CDN shows every image of the day there.
+        if foreign and refs:
+            # One line however many. With none on the CDN the job fails the run with this
+            # very line, so it is not said twice.
             logger.warning(
                 "ignoring %d image(s) of %s/%s outside the CDN %s, e.g. %s",
                 len(foreign),
