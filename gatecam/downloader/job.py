@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 MAX_CATCH_UP_DAYS = 14
 HOST = socket.gethostname()
 INTERRUPTED = "stopped before the run ended (Ctrl-C or SIGTERM)"
+# A UTC day's first image may come this late: one every 8 to 12 minutes, and now and then
+# an hour without one (shared/DRAYDOG.md). Before that, an empty today says nothing.
+FIRST_IMAGE = timedelta(minutes=90)
 
 
 @dataclass
@@ -84,8 +87,11 @@ class RunResult:
             return self.error
         if not self.failed:
             return None
-        first = self.failed[0].reason
-        failed = f"{len(self.failed)} downloads failed, first: {first}"
+        first = self.failed[0]
+        failed = (
+            f"{len(self.failed)} downloads failed, first at "
+            f"{first.ref.timestamp.isoformat()}: {first.reason}"
+        )
         if not self.downloaded:
             return f"none of the {len(self.failed)} new images stored: {failed}"
         return f"{failed} ({self.downloaded} stored)"
@@ -106,6 +112,10 @@ class RunResult:
         if self.failed:
             return f"{text}; {self.status}: {self.reason}"
         return text
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class _Tools:
@@ -317,15 +327,18 @@ class DownloadJob:
         metrics.discovery_finished(terminal, stream, time.monotonic() - started)
         result.discovered = len(refs)
         if not refs and not result.interrupted:
-            self._check_empty(target, sorted(elsewhere), result)
+            self._check_empty(target, days, sorted(elsewhere), result)
         return refs
 
-    def _check_empty(self, target: Target, elsewhere: list[str], result: RunResult) -> None:
+    def _check_empty(
+        self, target: Target, days: list[date], elsewhere: list[str], result: RunResult
+    ) -> None:
         """Raise DiscoveryError when an empty listing more likely means a wrong setting.
 
         The page shows the stream's images on another host (the site moved its CDN), or the
         stream never had an image (a mistyped name lists nothing, it is no error on the
-        site). An empty day of a stream that had images before is just an empty day.
+        site) though its days are over or today is FIRST_IMAGE old. An empty day of a
+        stream that had images before is just an empty day.
         """
         if elsewhere:
             # Listed, though not where gatecam may fetch them: none of them is stored.
@@ -335,6 +348,9 @@ class DownloadJob:
                 f"{self.config.cdn_url}, e.g. {elsewhere[0]}: set --cdn-url / "
                 "GATECAM_CDN_URL to where they are"
             )
+        now = datetime.now(UTC)
+        if set(days) == {now.date()} and now - _midnight(now) < FIRST_IMAGE:
+            return  # today may just not have its first image yet
         with self.db.session_scope() as session:
             known = queries.ever_listed(session, *target)
         if not known:

@@ -48,15 +48,20 @@ def yesterday(site: StandIn) -> date:
     return site.catalogue.today() - timedelta(days=1)
 
 
-def healthz(database: Database, streams: list[tuple[str, str]] | None = None) -> httpx.Response:
+def get(database: Database, path: str, streams: list[tuple[str, str]] | None) -> httpx.Response:
+    """``path`` of the web app, in-process."""
     app = create_app(database, LocalStore("."), interval_minutes=10, streams=streams)
 
-    async def get() -> httpx.Response:
+    async def fetch() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gatecam") as client:
-            return await client.get("/healthz")
+            return await client.get(path)
 
-    return asyncio.run(get())
+    return asyncio.run(fetch())
+
+
+def healthz(database: Database, streams: list[tuple[str, str]] | None = None) -> httpx.Response:
+    return get(database, "/healthz", streams)
 
 
 def last_success_metric(stream: str = "in_gate") -> float | None:
@@ -202,13 +207,19 @@ def test_a_failed_download_or_two_is_partial_but_healthy(
     [second] = job.run(day)
 
     assert second.status == "partial" and second.downloaded == 2, second.summary()
-    assert second.reason == (f"2 downloads failed, first: {second.failed[0].reason} (2 stored)")
+    first = second.failed[0]
+    assert second.reason == (
+        f"2 downloads failed, first at {first.ref.timestamp.isoformat()}: {first.reason} (2 stored)"
+    )
     with database.session_scope() as session:
         stats = queries.get_stats(session)
     assert (stats["successful_runs"], stats["partial_runs"], stats["failed_runs"]) == (1, 1, 0)
     assert stats["last_error"] == second.reason
     # Stored most of its listing, with a success 1 run ago: healthy, and the error is shown.
     assert healthz(database).status_code == 200
+    page = get(database, "/", None).text
+    assert "2 runs (1 ok, 1 partial, 0 failed)" in page
+    assert '<td class="partial">partial</td>' in page and "2 downloads failed, first at" in page
     assert len(held(database)) == len(stamps) + 2
 
 
