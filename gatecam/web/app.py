@@ -243,8 +243,8 @@ def health(archive: Archive, request: Request) -> Response:
         )
         if latest is not None and latest.stored_none:
             reasons.append(
-                f"{name}: the latest run stored none of the {latest.discovered} images it "
-                f"listed: {latest.error}"
+                f"{name}: the latest run listed {latest.discovered} images and stored none of "
+                f"those it lacked: {latest.error}"
             )
         elif last is None:
             why = f"; latest run: {latest.error}" if latest is not None and latest.error else ""

@@ -106,7 +106,8 @@ def test_bodies_all_cut_short_fail_the_run(
 
     assert (result.discovered, result.downloaded, len(result.failed)) == (4, 0, 4)
     check_not_success(database, result, "failed", "none of the 4 new images stored", before)
-    assert "stored none of the 4 images it listed" in healthz(database).json()["reason"]
+    reason = healthz(database).json()["reason"]
+    assert "listed 4 images and stored none of those it lacked" in reason
 
     site.clear_faults()
     [again] = job.run(yesterday(site))
@@ -252,7 +253,8 @@ def test_images_listed_outside_the_configured_cdn_fail_the_run_in_one_line(
         "where they are"
     )
     assert site.cdn_requests == 0
-    assert "stored none of the 3 images it listed" in healthz(database).json()["reason"]
+    reason = healthz(database).json()["reason"]
+    assert "listed 3 images and stored none of those it lacked" in reason
 
 
 def test_a_stream_that_never_listed_an_image_is_likely_a_wrong_name(
@@ -320,7 +322,7 @@ def test_health_and_metrics_judge_the_configured_streams(database: Database) -> 
     served = healthz(database)  # `gatecam web`: the streams that ran in the last day
     assert served.status_code == 503
     assert [s["stream"] for s in served.json()["streams"]] == ["in_gate", "side_gate"]
-    assert "apm/side_gate: the latest run stored none of the 10 images" in served.json()["reason"]
+    assert "apm/side_gate: the latest run listed 10 images and stored none" in served.text
     configured = healthz(database, [("apm", "in_gate"), ("apm", "new_gate")])
     assert configured.status_code == 503
     assert configured.json()["reason"] == "apm/new_gate: no successful run yet"
