@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -62,9 +62,17 @@ def camera_states(session: Session, limits: Thresholds = DEFAULTS) -> list[Camer
     return states
 
 
-def health_reasons(session: Session) -> list[str]:
-    """One /healthz reason per stream whose camera is frozen now (none when all are well)."""
-    return [state.reason() for state in camera_states(session) if state.frozen]
+def health_reasons(session: Session, judged: Collection[tuple[str, str]]) -> list[str]:
+    """One /healthz reason per judged stream whose camera is frozen now (none when all are well).
+
+    Only the streams /healthz judges count: a retired stream's last frozen frames would
+    otherwise keep the service unhealthy forever.
+    """
+    return [
+        state.reason()
+        for state in camera_states(session)
+        if state.frozen and (state.terminal, state.stream) in judged
+    ]
 
 
 class CameraCollector(Collector):

@@ -39,7 +39,7 @@ from gatecam.database.migrate import require_current, upgrade
 from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import DownloadStats, ImageDownloadScheduler
 from gatecam.errors import DatabaseError, GatecamError, InputError, Interrupted, Unavailable
-from gatecam.model import check_name
+from gatecam.model import Target, check_name
 from gatecam.service import DEFAULT_ENV_FILE, journal_formatter, systemd_unit
 from gatecam.settings import (
     DownloadConfig,
@@ -269,17 +269,17 @@ def _serve_until_stopped(serve_forever: Callable[[], None]) -> None:
 
 
 def _report(results: list[RunResult], stopped: bool) -> None:
-    """Exit status of a finished `once` or `backfill`; the result lines are already out."""
+    """Exit status of a finished `once` or `backfill`; the result lines are already out.
+
+    Exit 0 only when every run is a success: each listed image stored or not published yet.
+    """
     if stopped or any(r.interrupted for r in results):
         raise Interrupted("stopped before every run ended; what was fetched is stored")
     problems = [r for r in results if not r.ok and not r.skipped]
     if problems:
         first = problems[0]
-        name = f"{first.terminal}/{first.stream}"
-        if first.error:
-            raise GatecamError(f"{name}: {first.error}")
-        failure = first.failed[0]
-        raise GatecamError(f"{name}: {len(first.failed)} downloads failed, first: {failure.reason}")
+        more = f" (and {len(problems) - 1} more runs not successful)" if len(problems) > 1 else ""
+        raise GatecamError(f"{first.terminal}/{first.stream} {first.status}: {first.reason}{more}")
 
 
 @app.command()
@@ -314,7 +314,10 @@ def run(
     with contextlib.ExitStack() as stack:
         stack.callback(scheduler.stop)
         if web:
-            server = _web_server(scheduler.db, scheduler.store, settings, host, port, "")
+            # Health judges the streams this process runs.
+            server = _web_server(
+                scheduler.db, scheduler.store, settings, host, port, "", settings.targets
+            )
             server.start()
             stack.callback(server.stop)
         where = scheduler.store.describe()
@@ -541,9 +544,18 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _web_server(
-    db: Database, store: ImageStore, settings: DownloadConfig, host: str, port: int, tz: str
+    db: Database,
+    store: ImageStore,
+    settings: DownloadConfig,
+    host: str,
+    port: int,
+    tz: str,
+    streams: list[Target] | None,
 ) -> Any:
-    """The web page and API on ``host:port``, started in a background thread."""
+    """The web page and API on ``host:port``, started in a background thread.
+
+    /healthz and /metrics judge ``streams``; None: every stream that ran in the last day.
+    """
     from gatecam.web import WebServer, create_app
 
     try:
@@ -553,6 +565,7 @@ def _web_server(
             tz=tz or "America/Los_Angeles",
             token=settings.web_token,
             interval_minutes=settings.interval_minutes,
+            streams=streams,
         )
     except InputError as exc:
         raise InputError(f"--tz: {exc}") from None
@@ -572,21 +585,36 @@ def web(
     download_dir: DownloadDir = None,
     storage_url: StorageUrl = None,
     tz: Zone = "America/Los_Angeles",
+    terminal: Terminal = None,
+    streams: Annotated[
+        str | None,
+        typer.Option(
+            "--streams",
+            help="streams /healthz and /metrics judge (stream or terminal/stream, "
+            "comma-separated); default: those that ran in the last day",
+        ),
+    ] = None,
 ) -> None:
     """Serve a read-only web page and JSON API to look through the archive.
 
-    Example: gatecam web --port 8080 --tz America/Los_Angeles
+    Example: gatecam web --port 8080 --tz America/Los_Angeles --streams apm/in_gate
     """
     settings = load_settings(
-        database_url=database_url, download_dir=download_dir, storage_url=storage_url
+        database_url=database_url,
+        download_dir=download_dir,
+        storage_url=storage_url,
+        terminal=terminal,
+        streams=streams,
     )
+    # GATECAM_STREAMS is the scheduler's; only the flag names the streams health judges here.
+    judged = settings.targets if streams is not None else None
     _setup_logging()
     db = _read_database(settings)
     try:
         store = _open_store(settings)
         if settings.storage_url:
             store.check()  # a bucket answers a HEAD without change; a folder is only read
-        server = _web_server(db, store, settings, host, port, tz)
+        server = _web_server(db, store, settings, host, port, tz, judged)
         _serve_until_stopped(server.serve_forever)
     finally:
         db.dispose()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -11,7 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.camerastate import CameraCollector
-from gatecam.database import browse
+from gatecam.database import browse, health
 from gatecam.database.engine import Database
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -40,7 +41,7 @@ DISCOVERY_SECONDS = Histogram(
 )
 LAST_SUCCESS = Gauge(
     "gatecam_last_success_timestamp_seconds",
-    "Unix time of the last run of a stream that ended without error",
+    "Unix time the last successful run of a stream ended (every listed image stored)",
     ["terminal", "stream"],
     registry=REGISTRY,
 )
@@ -80,8 +81,10 @@ class ArchiveCollector(Collector):
     from the tables, so ``gatecam web`` on another host reports the archive's state too.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, streams: Sequence[tuple[str, str]] | None = None) -> None:
         self.db = db
+        # The judged streams (see gatecam.database.health); a retired one is left out.
+        self.streams = streams
 
     def describe(self) -> Iterable[Metric]:
         # Nothing to check for clashes at registration, and no query before the first scrape.
@@ -104,6 +107,7 @@ class ArchiveCollector(Collector):
         )
         try:
             with self.db.session_scope() as session:
+                judged = set(health.judged_streams(session, self.streams, datetime.now(UTC)))
                 streams = browse.streams(session)
                 successes = browse.last_successes(session)
         except SQLAlchemyError:
@@ -111,11 +115,12 @@ class ArchiveCollector(Collector):
             return [up]
         up.add_metric([], 1)
         for s in streams:
+            # What the archive holds stays; the times alerts watch are the judged streams'.
             images.add_metric([s.terminal, s.stream], s.total)
-            if s.last_download is not None:
+            if s.last_download is not None and (s.terminal, s.stream) in judged:
                 last_download.add_metric([s.terminal, s.stream], s.last_download.timestamp())
         for (terminal, stream), last in successes.items():
-            if last is not None:
+            if last is not None and (terminal, stream) in judged:
                 last_success.add_metric([terminal, stream], last.timestamp())
         return [up, images, last_download, last_success]
 
@@ -123,12 +128,17 @@ class ArchiveCollector(Collector):
 LABELS = ["terminal", "stream"]
 
 
-def exposition(db: Database | None = None) -> bytes:
-    """This process's metrics and, given a database, the archive's, in the text format."""
+def exposition(
+    db: Database | None = None, streams: Sequence[tuple[str, str]] | None = None
+) -> bytes:
+    """This process's metrics and, given a database, the archive's, in the text format.
+
+    ``streams`` are the judged streams; None: those that ran in the last day.
+    """
     body = generate_latest(REGISTRY)
     if db is not None:
         archive = CollectorRegistry(auto_describe=False)
-        archive.register(ArchiveCollector(db))
+        archive.register(ArchiveCollector(db, streams))
         archive.register(CameraCollector(db))
         body += generate_latest(archive)
     return body

@@ -246,7 +246,7 @@ def test_stats_json_is_one_object_with_every_key(
     assert code == 0
     data = json.loads(out)
     assert data["total_downloaded"] == 0 and data["last_download"] is None
-    assert len(data) == 11
+    assert len(data) == 12
 
 
 def test_stats_names_an_unknown_terminal(

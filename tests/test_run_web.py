@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gatecam.database import queries
+from gatecam.database.engine import Database
+from gatecam.database.migrate import upgrade
 from gatecam.model import ImageRef
 from gatecam.standin import StandIn
 from gatecam.standin.catalogue import Catalogue
@@ -35,10 +38,26 @@ def site() -> Iterator[StandIn]:
         yield standin
 
 
+def retire_a_failing_stream(url: str) -> None:
+    """A stream that failed an hour ago and is no longer configured: health ignores it."""
+    db = Database(url)
+    try:
+        upgrade(db)
+        with db.session_scope() as session:
+            run = queries.start_run(session, "apm", "side_gate", [f"{datetime.now(UTC):%F}"])
+            queries.finish_run(
+                session, run, status="failed", discovered=5, downloaded=0, failed=5, pending=0,
+                error="5 downloads failed",
+            )  # fmt: skip
+    finally:
+        db.dispose()
+
+
 def test_run_serves_health_metrics_and_images_from_the_bucket(
     site: StandIn, s3_endpoint: str, bucket: str, aws_environ: None, tmp_path: Path
 ) -> None:
     port = free_port()
+    retire_a_failing_stream(f"sqlite:///{tmp_path / 'gatecam.db'}")
     env = {
         **os.environ,
         "GATECAM_DATABASE_URL": f"sqlite:///{tmp_path / 'gatecam.db'}",
@@ -69,6 +88,7 @@ def test_run_serves_health_metrics_and_images_from_the_bucket(
 
         health = httpx.get(f"{url}/healthz")  # no token needed
         assert health.status_code == 200, health.text
+        assert [s["stream"] for s in health.json()["streams"]] == ["in_gate"]
         assert httpx.get(f"{url}/metrics").status_code == 401
         metrics = httpx.get(f"{url}/metrics", headers=auth).text
         # The job's own counters, from the process that ran it.

@@ -119,7 +119,8 @@ class DownloadRun(Base):
     camera_id: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # running | success | failed | interrupted (the process stopped before the run ended)
+    # running | success | partial (some downloads failed) | failed | interrupted (the
+    # process stopped before the run ended)
     status: Mapped[str] = mapped_column(String(16), default="running")
     # Which instance ran it (issue 8), and so whether a "running" row can still be alive.
     host: Mapped[str | None] = mapped_column(String(255))
@@ -150,6 +151,9 @@ class StreamCounter(Base):
     successful_runs: Mapped[int] = mapped_column(Integer, default=0)
     failed_runs: Mapped[int] = mapped_column(Integer, default=0)
     interrupted_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    partial_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the stream's newest run ended: health judges streams that ran lately, cheaply.
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

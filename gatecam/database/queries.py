@@ -25,7 +25,7 @@ from gatecam.database.models import (
 
 T = TypeVar("T")
 
-RUN_STATUSES = frozenset({"success", "failed", "interrupted"})
+RUN_STATUSES = frozenset({"success", "partial", "failed", "interrupted"})
 
 
 class ImageRecord(NamedTuple):
@@ -305,6 +305,7 @@ def get_stats(
         "last_download": max(downloads) if downloads else None,
         "total_runs": sum(c.total_runs for c in counters),
         "successful_runs": sum(c.successful_runs for c in counters),
+        "partial_runs": sum(c.partial_runs for c in counters),
         "failed_runs": sum(c.failed_runs for c in counters),
         "interrupted_runs": sum(c.interrupted_runs for c in counters),
         "failed_downloads": sum(c.failed_downloads for c in counters),
@@ -368,11 +369,11 @@ def finish_run(
     error: str | None,
     found_by: Mapping[str, int] | None = None,
 ) -> None:
-    """Close a run (success, failed or interrupted) and move its stream's counters with it.
+    """Close a run (success, partial, failed or interrupted) and move its stream's counters.
 
-    ``error`` is also set on a successful run whose downloads partly failed, so that
-    ``last_error`` says why images are missing. An interrupted run is no failure of the
-    site or the archive: it is counted apart and never becomes ``last_error``.
+    ``error`` is the reason of a partial or failed run, so that ``last_error`` says why
+    images are missing. An interrupted run is no failure of the site or the archive: it is
+    counted apart and never becomes ``last_error``.
     """
     if status not in RUN_STATUSES:
         raise ValueError(f"unknown run status {status!r}")
@@ -396,24 +397,44 @@ def finish_run(
         total=0,
         total_runs=1,
         successful_runs=int(status == "success"),
+        partial_runs=int(status == "partial"),
         failed_runs=int(status == "failed"),
         interrupted_runs=int(status == "interrupted"),
         failed_downloads=failed,
         last_error=error,
         last_error_at=now if error else None,
+        last_run_at=now,
     )
     updates: dict[str, Any] = {
         "total_runs": StreamCounter.total_runs + 1,
         "successful_runs": StreamCounter.successful_runs + stmt.excluded.successful_runs,
+        "partial_runs": StreamCounter.partial_runs + stmt.excluded.partial_runs,
         "failed_runs": StreamCounter.failed_runs + stmt.excluded.failed_runs,
         "interrupted_runs": StreamCounter.interrupted_runs + stmt.excluded.interrupted_runs,
         "failed_downloads": StreamCounter.failed_downloads + failed,
+        "last_run_at": stmt.excluded.last_run_at,
     }
     if error:
         updates |= {"last_error": error, "last_error_at": now}
     session.execute(
         stmt.on_conflict_do_update(index_elements=["terminal", "camera_id"], set_=updates)
     )
+
+
+def ever_listed(session: Session, terminal: str, camera_id: str) -> bool:
+    """Whether the stream ever had an image: archived, or listed by any of its runs."""
+    if session.scalar(
+        select(StreamCounter.total).where(
+            StreamCounter.terminal == terminal, StreamCounter.camera_id == camera_id
+        )
+    ):
+        return True
+    listed = select(DownloadRun.id).where(
+        DownloadRun.terminal == terminal,
+        DownloadRun.camera_id == camera_id,
+        DownloadRun.discovered > 0,
+    )
+    return session.scalar(listed.limit(1)) is not None
 
 
 def last_covered_day(session: Session, terminal: str, camera_id: str) -> date | None:

@@ -28,7 +28,7 @@ from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
 from gatecam.downloader.fetch import DownloadedImage, DrayDogDownloader, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
-from gatecam.errors import GatecamError
+from gatecam.errors import DiscoveryError, GatecamError
 from gatecam.model import ImageRef, Target
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Lister, Source
@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 MAX_CATCH_UP_DAYS = 14
 HOST = socket.gethostname()
 INTERRUPTED = "stopped before the run ended (Ctrl-C or SIGTERM)"
+# A UTC day's first image may come this late: one every 8 to 12 minutes, and now and then
+# an hour without one (shared/DRAYDOG.md). Before that, an empty today says nothing.
+FIRST_IMAGE = timedelta(minutes=90)
 
 
 @dataclass
@@ -61,13 +64,38 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.failed and not self.interrupted
+        return self.status == "success"
 
     @property
     def status(self) -> str:
+        """What the run stored: every listed image (or it is not published yet) is success.
+
+        Some downloads failed: partial. The listing failed, or none of the images it had to
+        fetch was stored: failed. A stop request: interrupted, whatever was stored.
+        """
         if self.interrupted:
             return "interrupted"
-        return "failed" if self.error is not None else "success"
+        if self.error is not None or (self.failed and not self.downloaded):
+            return "failed"
+        return "partial" if self.failed else "success"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run is not a success, in one line; None for a success."""
+        if self.interrupted:
+            return INTERRUPTED
+        if self.error is not None:
+            return self.error
+        if not self.failed:
+            return None
+        first = self.failed[0]
+        failed = (
+            f"{len(self.failed)} downloads failed, first at "
+            f"{first.ref.timestamp.isoformat()}: {first.reason}"
+        )
+        if not self.downloaded:
+            return f"none of the {len(self.failed)} new images stored: {failed}"
+        return f"{failed} ({self.downloaded} stored)"
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
@@ -79,13 +107,16 @@ class RunResult:
             f"{self.downloaded} new, {len(self.failed)} failed, {self.pending} not published yet"
         )
         if self.interrupted:
-            text += f"; {INTERRUPTED}"
-        elif self.error:
-            text += f"; error: {self.error}"
-        elif self.failed:
-            first = self.failed[0]
-            text += f"; first failure: {first.ref.timestamp:%H:%M:%S} {first.reason}"
+            return f"{text}; {INTERRUPTED}"
+        if self.error:
+            return f"{text}; error: {self.error}"
+        if self.failed:
+            return f"{text}; {self.status}: {self.reason}"
         return text
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class _Tools:
@@ -281,6 +312,7 @@ class DownloadJob:
         terminal, stream = target
         today = datetime.now(UTC).date()
         refs: set[ImageRef] = set()
+        elsewhere: set[str] = set()
         started = time.monotonic()
         for day in days:
             if self.stop.is_set():
@@ -295,10 +327,41 @@ class DownloadJob:
                     known = queries.held_timestamps(session, terminal, stream, day)
             listing = tools.lister.list_images(terminal, stream, day, known=known)
             refs.update(ref for ref in listing.refs if ref.timestamp.date() == day)
+            elsewhere.update(listing.elsewhere)
             result.found_by.update(listing.found_by)
         metrics.discovery_finished(terminal, stream, time.monotonic() - started)
         result.discovered = len(refs)
+        if not refs and not result.interrupted:
+            self._check_empty(target, days, sorted(elsewhere), result)
         return refs
+
+    def _check_empty(
+        self, target: Target, days: list[date], elsewhere: list[str], result: RunResult
+    ) -> None:
+        """Raise DiscoveryError when an empty listing more likely means a wrong setting.
+
+        The page shows the stream's images on another host (the site moved its CDN), or the
+        stream never had an image (a mistyped name lists nothing, it is no error on the
+        site) though its days are over or today is FIRST_IMAGE old. An empty day of a
+        stream that had images before is just an empty day.
+        """
+        if elsewhere:
+            # Listed, though not where gatecam may fetch them: none of them is stored.
+            result.discovered = len(elsewhere)
+            raise DiscoveryError(
+                f"{len(elsewhere)} images of {target} are listed outside the configured CDN "
+                f"{self.config.cdn_url}, e.g. {elsewhere[0]}: set --cdn-url / "
+                "GATECAM_CDN_URL to where they are"
+            )
+        now = datetime.now(UTC)
+        if set(days) == {now.date()} and now - _midnight(now) < FIRST_IMAGE:
+            return  # today may just not have its first image yet
+        with self.db.session_scope() as session:
+            known = queries.ever_listed(session, *target)
+        if not known:
+            raise DiscoveryError(
+                f"no images for {target}: check the stream name; `gatecam probe --stream {target}`"
+            )
 
     def _download(
         self, target: Target, refs: set[ImageRef], tools: _Tools, result: RunResult
@@ -325,11 +388,7 @@ class DownloadJob:
             result.pending += len(fetched.pending)
 
     def _finish(self, run_id: int, result: RunResult) -> None:
-        error = result.error
-        if result.interrupted:
-            error = INTERRUPTED
-        elif error is None and result.failed:
-            error = f"{len(result.failed)} downloads failed, first: {result.failed[0].reason}"
+        error = result.reason
         try:
             with self.db.session_scope() as session:
                 queries.finish_run(

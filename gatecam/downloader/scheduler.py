@@ -48,6 +48,7 @@ class DownloadStats:
     last_download: datetime | None = None
     total_runs: int = 0
     successful_runs: int = 0
+    partial_runs: int = 0
     failed_runs: int = 0
     interrupted_runs: int = 0
     failed_downloads: int = 0
@@ -218,9 +219,9 @@ class ImageDownloadScheduler:
                 logger.debug("run %s", result.summary())
                 continue
             log = logger.info
-            if result.error:
+            if result.status == "failed":
                 log = logger.error
-            elif result.failed or result.interrupted:
+            elif not result.ok:
                 log = logger.warning
             log("run %s", result.summary())
 

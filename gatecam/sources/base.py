@@ -20,6 +20,10 @@ class Listing:
 
     refs: list[ImageRef] = field(default_factory=list)
     found_by: dict[str, int] = field(default_factory=dict)
+    # Addresses of this stream's images on a host other than the configured CDN: never
+    # fetched, but counted, so that a site whose CDN moved fails the run instead of
+    # archiving nothing in silence.
+    elsewhere: list[str] = field(default_factory=list)
 
 
 class Lister(Protocol):

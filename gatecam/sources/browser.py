@@ -332,22 +332,40 @@ class CameraPageBrowser:
 
     def _listing(self, terminal: str, stream: str, day: date, trace: Trace) -> Listing:
         by_strategy: dict[str, set[ImageRef]] = {name: set() for name in STRATEGIES}
+        elsewhere: dict[ImageRef, str] = {}
         for _, harvest in trace.harvests:
             for name, urls in (
                 ("dom", harvest.dom),
                 ("requests", harvest.requests),
                 ("json", harvest.json),
             ):
-                for ref in self._refs(urls, terminal, stream):
+                for ref in self._refs(urls, terminal, stream, elsewhere):
                     if ref.timestamp.date() == day:
                         by_strategy[name].add(ref)
         refs = set().union(*by_strategy.values())
+        # One address per image of the day, thumbnail or not.
+        foreign = sorted(url for ref, url in elsewhere.items() if ref.timestamp.date() == day)
+        if foreign and refs:
+            # One line however many. With none on the CDN the job fails the run with this
+            # very line, so it is not said twice.
+            logger.warning(
+                "ignoring %d image(s) of %s/%s outside the CDN %s, e.g. %s",
+                len(foreign),
+                terminal,
+                stream,
+                self._source.cdn_url,
+                foreign[0],
+            )
         return Listing(
             refs=sorted(refs, key=lambda ref: ref.timestamp),
             found_by={name: len(found) for name, found in by_strategy.items()},
+            elsewhere=foreign,
         )
 
-    def _refs(self, urls: set[str], terminal: str, stream: str) -> list[ImageRef]:
+    def _refs(
+        self, urls: set[str], terminal: str, stream: str, elsewhere: dict[ImageRef, str]
+    ) -> list[ImageRef]:
+        """The stream's images among ``urls``; its images on another host go to ``elsewhere``."""
         cdn = self._source.cdn_url.rstrip("/") + "/"
         refs: list[ImageRef] = []
         for url in sorted(urls):
@@ -357,9 +375,16 @@ class CameraPageBrowser:
                     refs.append(ref)
                 continue
             # data: and blob: images (placeholders, icons) never name a camera image.
-            if not url.startswith(("http:", "https:")) or url in self._warned:
+            if not url.startswith(("http:", "https:")):
                 continue
             on_cdn = url.startswith(cdn)
+            other = None if on_cdn else self._source.parse_image_url_anywhere(url)
+            if other is not None:
+                if (other.terminal, other.stream) == (terminal, stream):
+                    elsewhere.setdefault(other, url)
+                continue
+            if url in self._warned:
+                continue
             self._warned.add(url)
             reason = "not a camera image with a valid timestamp" if on_cdn else "outside the CDN"
             logger.warning("ignoring image URL %s: %s", url, reason)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from gatecam.model import ImageRef, check_name
 
@@ -24,6 +24,8 @@ _CDN_PATH = re.compile(
     r"(?P<thumb>-thumbnail)?\.jpeg",
     re.ASCII,  # \d would otherwise accept non-ASCII digits such as "٢٠٢٥"
 )
+# The same layout at the end of an address on any host, under any prefix.
+_IMAGE_TAIL = re.compile(_CDN_PATH.pattern + "$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,26 @@ class DrayDogSource:
         if not url.startswith(base + "/"):
             return None
         path = url[len(base) :].split("?", 1)[0].split("#", 1)[0]
-        match = _CDN_PATH.fullmatch(path)
-        if match is None:
-            return None
-        try:
-            ts = datetime.strptime(match["ts"], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-        except ValueError:
-            return None
-        if match["date"] != f"{ts:%Y-%m-%d}" or int(match["hour"]) != ts.hour:
-            return None
-        if match["hour"] != str(ts.hour):
-            return None
-        return ImageRef(terminal=match["terminal"], stream=match["stream"], timestamp=ts)
+        return _ref(_CDN_PATH.fullmatch(path))
+
+    def parse_image_url_anywhere(self, url: str) -> ImageRef | None:
+        """The image a URL names by the CDN's layout on any host (never to be fetched).
+
+        It tells a page whose images live on another CDN from a page without images.
+        """
+        return _ref(_IMAGE_TAIL.search(urlsplit(url).path))
+
+
+def _ref(match: re.Match[str] | None) -> ImageRef | None:
+    """The image of a CDN path match, or None if its date, hour and timestamp disagree."""
+    if match is None:
+        return None
+    try:
+        ts = datetime.strptime(match["ts"], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if match["date"] != f"{ts:%Y-%m-%d}" or int(match["hour"]) != ts.hour:
+        return None
+    if match["hour"] != str(ts.hour):
+        return None
+    return ImageRef(terminal=match["terminal"], stream=match["stream"], timestamp=ts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from gatecam import __version__, camerastate, coverage, export, metrics
 from gatecam.database import browse, frames
+from gatecam.database import health as health_reads
 from gatecam.database.engine import Database, reason
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
@@ -41,6 +43,10 @@ log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Days of hourly coverage drawn per stream on the index page.
 CHART_DAYS = 7
+# More failed downloads than this in one stream's last hour make /healthz 503: the site
+# publishes about 6 images an hour, and a failed image is tried again at every job, so one
+# image the CDN never serves whole stays below it while a failing disk or CDN passes it.
+FAILED_DOWNLOADS_PER_HOUR = 10
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -212,13 +218,20 @@ def thumbnail(archive: Archive, request: Request) -> Response:
 
 
 def health(archive: Archive, request: Request) -> Response:
-    """200 when the database answers and every stream that runs ran well lately, else 503."""
+    """200 when the database answers and every judged stream stores what it lists, else 503.
+
+    A stream is unhealthy when its last successful run is older than three intervals, when
+    its latest run stored none of the images it listed, or when more than
+    FAILED_DOWNLOADS_PER_HOUR of its downloads failed in the last hour.
+    """
     now = datetime.now(UTC)
     limit = 3 * archive.interval
     try:
         with archive.db.session_scope() as session:
             browse.ping(session)
-            successes = browse.last_successes(session)
+            judged = health_reads.judged_streams(session, archive.streams, now)
+            states = [health_reads.stream_health(session, t, s, now) for t, s in judged]
+            frozen = camerastate.health_reasons(session, set(judged))
     except SQLAlchemyError as exc:
         why = f"database: {reason(exc)}"
         failed: dict[str, Any] = {
@@ -230,24 +243,38 @@ def health(archive: Archive, request: Request) -> Response:
         return json_response(failed, 503)
     streams: list[dict[str, Any]] = []
     reasons: list[str] = []
-    for (terminal, stream), last in successes.items():
+    for state in states:
+        name = f"{state.terminal}/{state.stream}"
+        last, latest = state.last_success, state.latest
         fresh = last is not None and now - last < limit
         streams.append(
-            {"terminal": terminal, "stream": stream, "last_success": last, "fresh": fresh}
+            {
+                "terminal": state.terminal,
+                "stream": state.stream,
+                "last_success": last,
+                "fresh": fresh,
+                "latest_status": None if latest is None else latest.status,
+                "failed_last_hour": state.failed_last_hour,
+            }
         )
-        if last is None:
-            reasons.append(f"{terminal}/{stream}: no successful run yet")
+        if latest is not None and latest.stored_none:
+            reasons.append(
+                f"{name}: the latest run listed {latest.discovered} images and stored none of "
+                f"those it lacked: {latest.error}"
+            )
+        elif last is None:
+            why = f"; latest run: {latest.error}" if latest is not None and latest.error else ""
+            reasons.append(f"{name}: no successful run yet{why}")
         elif not fresh:
             age = int((now - last).total_seconds() // 60)
             limit_min = int(limit.total_seconds() // 60)
+            reasons.append(f"{name}: last successful run {age} min ago (limit {limit_min} min)")
+        if state.failed_last_hour > FAILED_DOWNLOADS_PER_HOUR:
             reasons.append(
-                f"{terminal}/{stream}: last successful run {age} min ago (limit {limit_min} min)"
+                f"{name}: {state.failed_last_hour} downloads failed in the last hour "
+                f"(limit {FAILED_DOWNLOADS_PER_HOUR})"
             )
-    try:
-        with archive.db.session_scope() as session:
-            reasons += camerastate.health_reasons(session)
-    except SQLAlchemyError as exc:
-        reasons.append(f"database: {reason(exc)}")
+    reasons += frozen
     body: dict[str, Any] = {
         "status": "unhealthy" if reasons else "ok",
         "database": "ok",
@@ -259,7 +286,8 @@ def health(archive: Archive, request: Request) -> Response:
 
 
 def metrics_page(archive: Archive, request: Request) -> Response:
-    return Response(metrics.exposition(archive.db), media_type=CONTENT_TYPE_LATEST)
+    body = metrics.exposition(archive.db, archive.streams)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def openapi(archive: Archive, request: Request) -> Response:
@@ -320,14 +348,24 @@ def create_app(
     tz: str = "America/Los_Angeles",
     token: str | None = None,
     interval_minutes: float = 10,
+    streams: Sequence[tuple[str, str]] | None = None,
 ) -> Starlette:
-    """The archive's web app; raises InputError if ``tz`` is not a zone."""
+    """The archive's web app; raises InputError if ``tz`` is not a zone.
+
+    ``streams`` are the (terminal, stream) pairs /healthz and /metrics judge; None judges
+    every stream that ran in the last day.
+    """
     if interval_minutes <= 0:
         raise InputError(f"interval must be positive, not {interval_minutes}")
     if token is not None and not token.strip():
         raise InputError("the web token is empty: give a token, or None to serve without one")
     archive = Archive(
-        db, store, timeline.zone(tz), timedelta(minutes=interval_minutes), ThumbnailCache()
+        db,
+        store,
+        timeline.zone(tz),
+        timedelta(minutes=interval_minutes),
+        ThumbnailCache(),
+        streams=None if streams is None else tuple((t, s) for t, s in streams),
     )
 
     def bound(handler: Any) -> Any:

@@ -27,6 +27,8 @@ class Archive:
     interval: timedelta
     thumbs: ThumbnailCache
     cadence_minutes: int = 10
+    # The (terminal, stream) pairs health and metrics judge; None: those that ran lately.
+    streams: tuple[tuple[str, str], ...] | None = None
 
 
 def json_response(data: Any, status: int = 200) -> Response:

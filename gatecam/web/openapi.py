@@ -86,6 +86,7 @@ _STATS = {
         "last_download": _NULL_TIME,
         "total_runs": {"type": "integer"},
         "successful_runs": {"type": "integer"},
+        "partial_runs": {"type": "integer"},
         "failed_runs": {"type": "integer"},
         "failed_downloads": {"type": "integer"},
         "last_error": {"type": ["string", "null"]},
@@ -239,8 +240,10 @@ SPEC: dict[str, Any] = {
         },
         "/healthz": {
             "get": {
-                "summary": "200 when the database answers and every stream ran successfully "
-                "within three intervals; else 503 with the reason (never needs a token)",
+                "summary": "200 when the database answers and every judged stream stores what "
+                "it lists (a successful run within three intervals, a latest run that stored "
+                "some of its listing, at most 10 failed downloads in the last hour); else 503 "
+                "with the reason (never needs a token)",
                 "security": [],
                 "responses": {
                     "200": _json("healthy", _ref("Health")),
@@ -279,6 +282,8 @@ SPEC["components"]["schemas"]["Health"] = {
                     "stream": NAME,
                     "last_success": _NULL_TIME,
                     "fresh": {"type": "boolean"},
+                    "latest_status": {"enum": ["success", "partial", "failed", None]},
+                    "failed_last_hour": {"type": "integer", "minimum": 0},
                 },
             },
         },

@@ -161,7 +161,8 @@ def index_page(
             f"{s['last_24h']:,} in the last 24 h · {s['last_hour']:,} in the last hour · "
             f"last download {stamp(s['last_download'], view)}{ago(s['last_download'], view)}"
             f"<br>{s['total_runs']:,} runs ({s['successful_runs']:,} ok, "
-            f"{s['failed_runs']:,} failed) · {s['failed_downloads']:,} failed downloads · "
+            f"{s['partial_runs']:,} partial, {s['failed_runs']:,} failed) · "
+            f"{s['failed_downloads']:,} failed downloads · "
             f"last error: {error}</p>"
         )
         for r in (r for r in recents if r.stream.terminal == terminal):

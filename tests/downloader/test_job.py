@@ -89,6 +89,7 @@ def test_catch_up_lists_every_day_since_the_last_complete_run(
     database: Database, site: StandIn, tmp_path: Path
 ) -> None:
     today = site.catalogue.today()
+    add(site, "apm", "in_gate", today, count=1)
     job, source = make_job(database, site, tmp_path, ["in_gate"])
     [first] = job.run()
     assert first.ok and first.days == [str(today)]

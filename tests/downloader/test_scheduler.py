@@ -34,6 +34,7 @@ STATS_KEYS = {
     "last_download",
     "total_runs",
     "successful_runs",
+    "partial_runs",
     "failed_runs",
     "interrupted_runs",
     "failed_downloads",
