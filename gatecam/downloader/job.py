@@ -31,6 +31,7 @@ from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import GatecamError
 from gatecam.settings import DownloadConfig, Target
 from gatecam.sources.base import ImageRef, Lister, Source
+from gatecam.sources.discovery import lister_for
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)
@@ -90,20 +91,26 @@ class RunResult:
 class _Tools:
     """The browser and the HTTP pool of one pass, each opened on first use only."""
 
-    def __init__(self, stack: ExitStack, source: Source, store: ImageStore, concurrency: int):
+    def __init__(
+        self, stack: ExitStack, source: Source, store: ImageStore, concurrency: int, db: Database
+    ):
         self._stack, self._source, self._store, self._concurrency = (
             stack,
             source,
             store,
             concurrency,
         )
+        self._db = db
         self._lister: Lister | None = None
         self._downloader: DrayDogDownloader | None = None
 
     @property
     def lister(self) -> Lister:
         if self._lister is None:
-            self._lister = self._stack.enter_context(self._source.lister())
+            # Replays learned requests over the download pool; a browser only when needed.
+            self._lister = lister_for(
+                self._source, self._db, self._stack, lambda: self.downloader.client
+            )
         return self._lister
 
     @property
@@ -164,7 +171,7 @@ class DownloadJob:
         """
         results: list[RunResult] = []
         with ExitStack() as stack:
-            tools = _Tools(stack, self.source, self.store, self.config.concurrency)
+            tools = _Tools(stack, self.source, self.store, self.config.concurrency, self.db)
             asked: list[date | None] = [*days] if days else [day]
             for target in self.config.targets:
                 for one_day in asked:
