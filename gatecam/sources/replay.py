@@ -166,12 +166,14 @@ class Replayer:
         """
         if not recipe.dated and day != today:
             raise ReplayUnfit(f"the recipe lists the current day only, not {day}")
-        refs, requests = self._site_day(recipe, stream, day, known)
+        refs, requests, stopped = self._site_day(recipe, stream, day, day, known)
         ours = {ref for ref in refs if ref.timestamp.date() == day}
         dates = {ref.timestamp.date() for ref in refs}
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
         neighbour: date | None = None
-        if day - timedelta(days=1) not in dates and (
+        if stopped:
+            pass  # archived images were reached: earlier runs listed the rest of the day
+        elif day - timedelta(days=1) not in dates and (
             not ours or min(r.timestamp for r in ours) - midnight > LATE_START
         ):
             neighbour = day - timedelta(days=1)
@@ -182,7 +184,7 @@ class Replayer:
         ):
             neighbour = day + timedelta(days=1)
         if neighbour is not None and recipe.dated:
-            more, asked = self._site_day(recipe, stream, neighbour, known)
+            more, asked, _ = self._site_day(recipe, stream, neighbour, day, known)
             ours |= {ref for ref in more if ref.timestamp.date() == day}
             requests += asked
         elif neighbour is not None and ours:
@@ -192,28 +194,30 @@ class Replayer:
         return Replayed(ours, requests)
 
     def _site_day(
-        self, recipe: Recipe, stream: str, day: date, known: frozenset[datetime]
-    ) -> tuple[set[ImageRef], int]:
+        self, recipe: Recipe, stream: str, site_day: date, day: date, known: frozenset[datetime]
+    ) -> tuple[set[ImageRef], int, bool]:
+        """The images the site lists for its ``site_day``, the requests, and whether paging
+        stopped at images of the UTC ``day`` already archived."""
         terminal = recipe.terminal
         page = 1
-        url = fill(recipe.url_template, terminal, stream, day, page)
+        url = fill(recipe.url_template, terminal, stream, site_day, page)
         found: set[ImageRef] = set()
         for asked in range(1, MAX_PAGES + 1):
-            data = self._ask(recipe, url, stream, day, page)
+            data = self._ask(recipe, url, stream, site_day, page)
             refs = self._refs(data, terminal, stream)
             new = refs - found
             found |= refs
             of_day = [ref.timestamp for ref in new if ref.timestamp.date() == day]
             if known and of_day and min(of_day) in known:
-                return found, asked  # reached images already archived, as the browser does
+                return found, asked, True  # reached archived images, as the browser does
             link = _next_link(data)
             if link:
                 url = urljoin(url, link)
             elif recipe.paged and new:
                 page += 1
-                url = fill(recipe.url_template, terminal, stream, day, page)
+                url = fill(recipe.url_template, terminal, stream, site_day, page)
             else:
-                return found, asked
+                return found, asked, False
         raise ReplayError(f"replay was still paging after {MAX_PAGES} requests")
 
     def _ask(self, recipe: Recipe, url: str, stream: str, day: date, page: int) -> Any:
