@@ -261,6 +261,12 @@ class _Handler(LocalHandler):
     def standin(self) -> StandIn:
         return cast(StandIn, self.server.owner)
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes: without this, Nagle's algorithm holds the
+        # body back until the client's delayed ACK, 40 ms per kept-alive request on Linux.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:
         self._route("GET")
 
