@@ -31,7 +31,7 @@ from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import GatecamError
 from gatecam.settings import DownloadConfig, Target
 from gatecam.sources.base import ImageRef, Lister, Source
-from gatecam.sources.discovery import lister_for
+from gatecam.sources.discovery import ReplayLister, lister_for, replays
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)
@@ -109,9 +109,18 @@ class _Tools:
         if self._lister is None:
             # Replays learned requests over the download pool; a browser only when needed.
             self._lister = lister_for(
-                self._source, self._db, self._stack, lambda: self.downloader.client
+                self._source,
+                self._db,
+                self._stack,
+                lambda: self.downloader.client,
+                workers=self._concurrency,
             )
         return self._lister
+
+    def prefetch(self, wanted: list[tuple[str, str, date]]) -> None:
+        """Replay the listings that can be, all at once over the HTTP pool."""
+        if replays(self._source) and isinstance(lister := self.lister, ReplayLister):
+            lister.prefetch(wanted)
 
     @property
     def downloader(self) -> DrayDogDownloader:
@@ -173,6 +182,10 @@ class DownloadJob:
         with ExitStack() as stack:
             tools = _Tools(stack, self.source, self.store, self.config.concurrency, self.db)
             asked: list[date | None] = [*days] if days else [day]
+            today = datetime.now(UTC).date()
+            tools.prefetch(
+                [(t.terminal, t.stream, one or today) for t in self.config.targets for one in asked]
+            )
             for target in self.config.targets:
                 for one_day in asked:
                     if self.stop.is_set():

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -28,7 +29,14 @@ from gatecam.database.engine import Database
 from gatecam.database.recipes import Recipe, RecipeStore
 from gatecam.sources.base import ImageRef, Lister, Listing, Source
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.sources.replay import ReplayEmpty, Replayer, ReplayError, disagreement, learn
+from gatecam.sources.replay import (
+    Replayed,
+    ReplayEmpty,
+    Replayer,
+    ReplayError,
+    disagreement,
+    learn,
+)
 
 if TYPE_CHECKING:
     # Playwright is imported only once a listing needs the browser.
@@ -56,8 +64,12 @@ class ReplayLister:
         browser: Callable[[], CameraPageBrowser],
         client: Callable[[], httpx.Client],
         clock: Callable[[], datetime] | None = None,
+        workers: int = 8,
     ) -> None:
         self._source = source
+        # Replayed listings asked ahead of the job's per-stream runs, concurrently.
+        self._workers = workers
+        self._ready: dict[tuple[str, str, date], tuple[Recipe, Replayed | ReplayError]] = {}
         self._recipes = recipes
         self._open_browser = browser
         self._open_client = client
@@ -90,15 +102,12 @@ class ReplayLister:
             return self._check(recipe, terminal, stream, day)
         failure: ReplayError | None = None
         if recipe is not None:
-            try:
-                found = self.replayer().list_day(
-                    recipe, stream, day, today=now.astimezone(UTC).date(), known=known
-                )
+            found = self._replay(recipe, stream, day, now.astimezone(UTC).date(), known)
+            if isinstance(found, Replayed):
                 return Listing(refs=sorted(found.refs), found_by={REPLAY: len(found.refs)})
-            except ReplayError as exc:
-                failure = exc
-                if exc.drop:
-                    self._drop(recipe, str(exc))
+            failure = found
+            if failure.drop:
+                self._drop(recipe, str(failure))
         listing, trace = self._browse(terminal, stream, day, known)
         if recipe is not None and isinstance(failure, ReplayEmpty) and listing.refs:
             # Replay saw nothing of a day the browser lists: the recipe is wrong.
@@ -108,6 +117,51 @@ class ReplayLister:
             # The run records why the browser listed this day.
             listing.found_by[f"fallback: {failure}"] = 1
         return listing
+
+    def prefetch(self, wanted: Iterable[tuple[str, str, date]]) -> None:
+        """Replay these (terminal, stream, day) listings now, concurrently over the pool.
+
+        list_images then answers from them while the recipe is unchanged. Listings that
+        need the browser (no recipe, or the hourly check due) are left to list_images.
+        """
+        now = self._clock()
+        today = now.astimezone(UTC).date()
+        wanted = list(wanted)
+        recipes = {terminal: self._recipes.load(terminal) for terminal, _, _ in wanted}
+        ready = [
+            (recipe, stream, day)
+            for terminal, stream, day in wanted
+            if (recipe := recipes[terminal]) is not None and not check_due(recipe, now)
+        ]
+        if not ready:
+            return
+        replayer = self.replayer()
+
+        def replay(recipe: Recipe, stream: str, day: date) -> Replayed | ReplayError:
+            try:
+                return replayer.list_day(recipe, stream, day, today=today)
+            except ReplayError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+            futures = {
+                (recipe.terminal, stream, day): (recipe, pool.submit(replay, recipe, stream, day))
+                for recipe, stream, day in ready
+            }
+            for key, (recipe, future) in futures.items():
+                self._ready[key] = (recipe, future.result())
+
+    def _replay(
+        self, recipe: Recipe, stream: str, day: date, today: date, known: frozenset[datetime]
+    ) -> Replayed | ReplayError:
+        ahead = self._ready.pop((recipe.terminal, stream, day), None)
+        # Asked with this very recipe: one learned since (a renewed token) asks again.
+        if ahead is not None and _same_request(ahead[0], recipe):
+            return ahead[1]
+        try:
+            return self.replayer().list_day(recipe, stream, day, today=today, known=known)
+        except ReplayError as exc:
+            return exc
 
     def _browse(
         self, terminal: str, stream: str, day: date, known: frozenset[datetime]
@@ -200,7 +254,12 @@ class ReplayLister:
 
 
 def lister_for(
-    source: Source, db: Database, stack: ExitStack, client: Callable[[], httpx.Client]
+    source: Source,
+    db: Database,
+    stack: ExitStack,
+    client: Callable[[], httpx.Client],
+    *,
+    workers: int = 8,
 ) -> Lister:
     """The tick's Lister: replay with a browser behind it for Dray Dog, else the source's own."""
     if isinstance(source, DrayDogSource):
@@ -210,5 +269,20 @@ def lister_for(
             RecipeStore(db),
             browser=lambda: stack.enter_context(dray_dog.lister()),
             client=client,
+            workers=workers,
         )
     return stack.enter_context(source.lister())
+
+
+def _same_request(one: Recipe, other: Recipe) -> bool:
+    return (one.method, one.url_template, one.headers, one.body_template) == (
+        other.method,
+        other.url_template,
+        other.headers,
+        other.body_template,
+    )
+
+
+def replays(source: Source) -> bool:
+    """Whether listings of ``source`` can be replayed (and so asked ahead, see prefetch)."""
+    return isinstance(source, DrayDogSource)

@@ -241,7 +241,7 @@ class Replayer:
 
     def _refs(self, data: Any, terminal: str, stream: str) -> set[ImageRef]:
         refs: set[ImageRef] = set()
-        for url in urls_in_json(data):
+        for url in set(urls_in_json(data)):
             if not url.startswith(self._cdn):
                 raise ReplayError(f"replay named an image outside the CDN: {url}")
             ref = self._source.parse_image_url(url)

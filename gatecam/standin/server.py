@@ -117,8 +117,13 @@ class StandIn(LocalServer):
         catalogue: Catalogue | None = None,
         variants: Iterable[str] = (),
         token_ttl: float = 300.0,
+        api_latency: float = 0.0,
     ) -> None:
         self.latency = latency
+        # Seconds before each listing API answer, and the most answers ever in flight at once.
+        self.api_latency = api_latency
+        self._api_in_flight = 0
+        self.api_peak = 0
         # Seconds a "token" variant session token stays valid after it was issued.
         self.token_ttl = token_ttl
         self._tokens: dict[str, float] = {}
@@ -380,6 +385,17 @@ class _Handler(LocalHandler):
         standin = self.standin
         with standin._lock:
             standin._api_requests += 1
+            standin._api_in_flight += 1
+            standin.api_peak = max(standin.api_peak, standin._api_in_flight)
+        try:
+            standin._sleep(standin.api_latency)
+            self._answer_history(query)
+        finally:
+            with standin._lock:
+                standin._api_in_flight -= 1
+
+    def _answer_history(self, query: dict[str, list[str]]) -> None:
+        standin = self.standin
         token = self.headers.get(TOKEN_HEADER, "")
         if "token" in standin.variants and not standin.token_valid(token):
             self._json(HTTPStatus.UNAUTHORIZED, {"error": "session token missing or expired"})

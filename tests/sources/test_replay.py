@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
-from gatecam.database.recipes import Recipe
+from gatecam.database.engine import Database
+from gatecam.database.recipes import Recipe, RecipeStore
+from gatecam.downloader.job import DownloadJob
+from gatecam.settings import DownloadConfig
 from gatecam.sources.base import ImageRef
+from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.network import DataRequest
 from gatecam.sources.replay import Replayer, ReplayError, disagreement, learn
 from gatecam.standin import Catalogue, StandIn
+from gatecam.storage import LocalStore
 
 NOW = datetime(2025, 9, 1, 20, 30, 15, tzinfo=UTC)
 DAY = date(2025, 8, 30)
@@ -109,3 +115,34 @@ def test_images_published_since_the_browser_looked_are_no_disagreement(site: Sta
     assert disagreement(set(day), set(day[10:])) == (
         f"replay missed 10 of the {len(day)} images the browser saw"
     )
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+def test_a_pass_replays_every_stream_at_once_over_the_pool(
+    database: Database, tmp_path: Path
+) -> None:
+    streams = [f"apm/cam{n}" for n in range(8)]
+    few = Catalogue(clock=lambda: NOW, scheduled=False)
+    for n in range(8):
+        for hour, minute in ((0, 10), (12, 0), (23, 40)):
+            few.add(
+                "apm", f"cam{n}", datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=UTC)
+            )
+    with StandIn(catalogue=few, api_latency=0.2) as site:
+        url = f"{site.url}/api/history?terminal={{terminal}}&stream={{stream}}&date={{day}}"
+        RecipeStore(database).save(Recipe("apm", "GET", url))
+        config = DownloadConfig(
+            streams=streams,
+            database_url=database.url,
+            download_dir=tmp_path,
+            app_url=site.app_url,
+            cdn_url=site.cdn_url,
+        )
+        # No Chromium there: a listing that needed the browser would fail the run.
+        source = DrayDogSource(site.app_url, site.cdn_url, chromium_path="/nonexistent/chromium")
+        results = DownloadJob(config, database, source, LocalStore(tmp_path)).run(DAY)
+        assert [r.found_by for r in results] == [{"replay": r.discovered} for r in results]
+        assert all(r.ok and r.discovered == r.downloaded == 3 for r in results)
+        # One request per stream-day, answered 8 at a time: the pool's size.
+        assert site.api_requests == len(streams)
+        assert site.api_peak == 8
