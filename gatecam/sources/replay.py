@@ -94,10 +94,18 @@ def learn(
             found.append(request)
     if not found:
         return None
-    text = day.isoformat()
-    dated = [r for r in found if text in r.url or text in (r.body or "")]
-    chosen = (dated or found)[0]
-    names = {day.isoformat(): "{day}", stream: "{stream}", terminal: "{terminal}"}
+    # The site's day parameter: the day itself, or a neighbour the browser picked because
+    # the site cuts days elsewhere than UTC midnight.
+    chosen, site_day = found[0], None
+    for candidate in (day, day - timedelta(days=1), day + timedelta(days=1)):
+        text = candidate.isoformat()
+        dated = [r for r in found if text in r.url or text in (r.body or "")]
+        if dated:
+            chosen, site_day = dated[0], text
+            break
+    names = {stream: "{stream}", terminal: "{terminal}"}
+    if site_day is not None:
+        names[site_day] = "{day}"
     return Recipe(
         terminal=terminal,
         method=chosen.method,

@@ -146,3 +146,18 @@ def test_a_pass_replays_every_stream_at_once_over_the_pool(
         # One request per stream-day, answered 8 at a time: the pool's size.
         assert site.api_requests == len(streams)
         assert site.api_peak == 8
+
+
+def test_a_site_cutting_days_in_pacific_time_is_replayed_across_its_two_days(
+    site: StandIn, replayer: Replayer
+) -> None:
+    site.set_variants(["pacific"])
+    # The browser listed UTC DAY by picking the site's previous day, which holds its start.
+    before = date(2025, 8, 29)
+    url = f"{site.url}/api/history?terminal=apm&stream=in_gate&date={before}"
+    urls = tuple(i["full"] for i in httpx.get(url).json()["images"])
+    recipe = learn(site.source, [DataRequest("GET", url, {}, None, urls)], "apm", "in_gate", DAY)
+    assert recipe is not None and recipe.dated
+    replayed = replayer.list_day(recipe, "out_gate", DAY, today=NOW.date())
+    assert replayed.refs == catalogue(site, "out_gate", DAY)
+    assert replayed.requests == 2
