@@ -261,6 +261,7 @@ def variants() -> list[str]:
                 found_by = json.loads(run.found_by or "{}") if run else {}
             db.dispose()
             held = len(list((folder / "images" / "apm" / "in_gate" / str(DAY)).glob("*.jpg")))
+            thumbnails = httpx.get(f"{site.url}/_standin/requests").json()["thumbnail_requests"]
             query = {"terminal": "apm", "stream": "in_gate", "date": str(DAY)}
             expected = len(
                 httpx.get(f"{site.url}/_standin/images", params=query).json()["timestamps"]
@@ -276,7 +277,8 @@ def variants() -> list[str]:
             rows.append(
                 f"  {label:<16} {held}/{expected} archived ({verdict(held == expected)}); "
                 f"passes {first_s:5.1f} s / {second_s:5.1f} s, launches "
-                f"{first_launches}/{second_launches}; second pass: {how}"
+                f"{first_launches}/{second_launches}, thumbnails fetched {thumbnails}; "
+                f"second pass: {how}"
             )
     return rows
 
