@@ -70,6 +70,8 @@ class ReplayLister:
         # Replayed listings asked ahead of the job's per-stream runs, concurrently.
         self._workers = workers
         self._ready: dict[tuple[str, str, date], tuple[Recipe, Replayed | ReplayError]] = {}
+        # (terminal, day) the browser agreed had nothing, when replay said so for a stream.
+        self._empty_days: set[tuple[str, date]] = set()
         self._recipes = recipes
         self._open_browser = browser
         self._open_client = client
@@ -108,10 +110,17 @@ class ReplayLister:
             failure = found
             if failure.drop:
                 self._drop(recipe, str(failure))
+            elif isinstance(failure, ReplayEmpty) and (terminal, day) in self._empty_days:
+                # The browser already found a stream of this terminal empty on this day (just
+                # after midnight, say): an empty answer is believed for the rest of the pass.
+                return Listing(refs=[], found_by={REPLAY: 0})
         listing, trace = self._browse(terminal, stream, day, known)
-        if recipe is not None and isinstance(failure, ReplayEmpty) and listing.refs:
-            # Replay saw nothing of a day the browser lists: the recipe is wrong.
-            self._drop(recipe, f"{failure}, the browser listed {len(listing.refs)}")
+        if recipe is not None and isinstance(failure, ReplayEmpty):
+            if listing.refs:
+                # Replay saw nothing of a day the browser lists: the recipe is wrong.
+                self._drop(recipe, f"{failure}, the browser listed {len(listing.refs)}")
+            else:
+                self._empty_days.add((terminal, day))
         self._learn(trace, terminal, stream, day, listing, known)
         if failure is not None:
             # The run records why the browser listed this day.

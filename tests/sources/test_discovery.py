@@ -211,3 +211,23 @@ def test_instances_share_one_recipe_through_postgresql(
     finally:
         first_db.dispose()
         second_db.dispose()
+
+
+@sqlite_only
+def test_a_day_with_no_image_yet_takes_the_browser_once_per_terminal(
+    database: Database, site: StandIn, tmp_path: Path
+) -> None:
+    streams = ["apm/in_gate", "apm/out_gate", "apm/gate3"]
+    job, _ = make_job(database, site, tmp_path, streams)
+    assert ok(job.run(PAST))
+    # The next day holds nothing yet, as every day does for its first minutes.
+    empty = PAST + timedelta(days=1)
+
+    results = job.run(empty)
+
+    assert ok(results) and [r.discovered for r in results] == [0, 0, 0]
+    first, *others = [last_found_by(database, s.split("/")[1]) for s in streams]
+    # The browser confirmed the first empty answer; the others are believed.
+    assert first["dom"] == 0 and first["fallback: replay listed no image of " + str(empty)] == 1
+    assert others == [{"replay": 0}, {"replay": 0}]
+    assert RecipeStore(database).load("apm") is not None
