@@ -237,6 +237,9 @@ class Replayer:
             )
         except httpx.HTTPError as exc:
             raise ReplayError(f"replay request failed: {type(exc).__name__}: {exc}") from exc
+        if response.status_code == 404:
+            # Says "no such camera" as often as "no such API": the browser decides which.
+            raise ReplayEmpty(f"replay answered HTTP 404 for {stream}")
         if not response.is_success:
             raise ReplayError(f"replay answered HTTP {response.status_code}")
         kind = response.headers.get("content-type", "")

@@ -98,6 +98,15 @@ def test_a_wrong_answer_is_refused_and_drops_the_recipe(
     assert failed.value.drop
 
 
+def test_not_found_leaves_it_to_the_browser_without_dropping_the_recipe(
+    site: StandIn, replayer: Replayer
+) -> None:
+    recipe = Recipe("apm", "GET", site.url + "/api/cameras/{stream}/{day}")
+    with pytest.raises(ReplayError, match="HTTP 404 for in_gate") as failed:
+        replayer.list_day(recipe, "in_gate", DAY, today=NOW.date())
+    assert not failed.value.drop
+
+
 def test_a_recipe_without_the_day_answers_only_today(site: StandIn, replayer: Replayer) -> None:
     recipe = Recipe("apm", "GET", site.url + "/api/history?terminal={terminal}&stream={stream}")
     assert replayer.list_day(recipe, "in_gate", NOW.date(), today=NOW.date()).refs == catalogue(
