@@ -2,9 +2,11 @@
 
 - No recipe for the terminal: the browser lists the day and, if the page got the day's
   images as JSON, the request is learned, replayed at once, and kept only if the two agree.
-- A recipe: replay it. A wrong answer (not 2xx, not JSON, an image off the CDN) drops the
-  recipe; that, an empty day or a day the recipe cannot ask sends the listing to the browser
-  in the same run, which learns again (an expired token is renewed this way).
+- A recipe: replay it. A wrong answer (not 2xx save 404, not JSON, an image off the CDN)
+  drops the recipe; that, an empty day (or 404) or a day the recipe cannot ask sends the
+  listing to the browser in the same run, which learns again (an expired token is renewed
+  this way). An empty day the browser confirms is believed for the terminal's other streams.
+- A pass asks every replayable listing ahead, concurrently over the HTTP pool (prefetch).
 - The first listing of each terminal in each UTC hour is checked: replay, then the browser;
   if they disagree the browser's listing is used, the recipe dropped and the cause logged.
 
