@@ -219,7 +219,7 @@ class Replayer:
             if known and of_day and min(of_day) in known:
                 return found, asked, True  # reached archived images, as the browser does
             link = _next_link(data)
-            if link:
+            if link and urljoin(url, link) != url:
                 url = urljoin(url, link)
             elif recipe.paged and new:
                 page += 1
