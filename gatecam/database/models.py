@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "DiscoveryRecipe",
     "DownloadRun",
     "Image",
     "MinuteCount",
@@ -169,3 +170,25 @@ class MinuteCount(Base):
     minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DiscoveryRecipe(Base):
+    """How to list a terminal's cameras over plain HTTP, learned from the page in a browser.
+
+    One per terminal, shared by every instance on the database. ``url_template`` and
+    ``body_template`` hold ``{terminal}``, ``{stream}``, ``{day}`` and ``{page}`` markers.
+    """
+
+    __tablename__ = "discovery_recipes"
+
+    terminal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    method: Mapped[str] = mapped_column(String(8))
+    url_template: Mapped[str] = mapped_column(Text)
+    # JSON object of the request headers the page sent that replay must send too.
+    headers: Mapped[str] = mapped_column(Text)
+    body_template: Mapped[str | None] = mapped_column(Text)
+    learned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a browser listing last agreed with replay; the hourly check starts from it.
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # host:pid of the instance that learned it.
+    learned_by: Mapped[str | None] = mapped_column(String(255))

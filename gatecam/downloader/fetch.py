@@ -137,6 +137,11 @@ class DrayDogDownloader:
     def __enter__(self) -> DrayDogDownloader:
         return self
 
+    @property
+    def client(self) -> httpx.Client:
+        """The pooled HTTP client, shared with discovery's replayed listings."""
+        return self._client
+
     def __exit__(self, *exc: object) -> None:
         self.close()
 

@@ -32,6 +32,7 @@ from gatecam.errors import DiscoveryError, GatecamError
 from gatecam.model import ImageRef, Target
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Lister, Source
+from gatecam.sources.discovery import ReplayLister, lister_for, replays
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)
@@ -122,21 +123,36 @@ def _midnight(moment: datetime) -> datetime:
 class _Tools:
     """The browser and the HTTP pool of one pass, each opened on first use only."""
 
-    def __init__(self, stack: ExitStack, source: Source, store: ImageStore, concurrency: int):
+    def __init__(
+        self, stack: ExitStack, source: Source, store: ImageStore, concurrency: int, db: Database
+    ):
         self._stack, self._source, self._store, self._concurrency = (
             stack,
             source,
             store,
             concurrency,
         )
+        self._db = db
         self._lister: Lister | None = None
         self._downloader: DrayDogDownloader | None = None
 
     @property
     def lister(self) -> Lister:
         if self._lister is None:
-            self._lister = self._stack.enter_context(self._source.lister())
+            # Replays learned requests over the download pool; a browser only when needed.
+            self._lister = lister_for(
+                self._source,
+                self._db,
+                self._stack,
+                lambda: self.downloader.client,
+                workers=self._concurrency,
+            )
         return self._lister
+
+    def prefetch(self, wanted: list[tuple[str, str, date]]) -> None:
+        """Replay the listings that can be, all at once over the HTTP pool."""
+        if replays(self._source) and isinstance(lister := self.lister, ReplayLister):
+            lister.prefetch(wanted)
 
     @property
     def downloader(self) -> DrayDogDownloader:
@@ -200,8 +216,12 @@ class DownloadJob:
         """
         results: list[RunResult] = []
         with ExitStack() as stack:
-            tools = _Tools(stack, self.source, self.store, self.config.concurrency)
+            tools = _Tools(stack, self.source, self.store, self.config.concurrency, self.db)
             asked: list[date | None] = [*days] if days else [day]
+            today = datetime.now(UTC).date()
+            tools.prefetch(
+                [(t.terminal, t.stream, one or today) for t in self.config.targets for one in asked]
+            )
             for target in self.config.targets:
                 for one_day in asked:
                     if self.stop.is_set():

@@ -27,7 +27,7 @@ from gatecam.model import ImageRef
 from gatecam.sources.base import Listing
 from gatecam.sources.datepicker import pick_day
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.sources.network import NetworkLog
+from gatecam.sources.network import DataRequest, NetworkLog
 from gatecam.sources.pagereader import Harvest, read_day
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class Trace:
 
     steps: list[tuple[str, float]] = field(default_factory=list)
     harvests: list[tuple[str, Harvest]] = field(default_factory=list)
+    # The page's requests whose JSON named images: what a replay recipe is learned from.
+    data_requests: list[DataRequest] = field(default_factory=list)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -165,7 +167,10 @@ class CameraPageBrowser:
         url = self._source.camera_page_url(terminal, stream)
         try:
             with self._page(url, artifacts) as (page, network):
-                self._discover(page, network, url, day, known, trace)
+                try:
+                    self._discover(page, network, url, day, known, trace)
+                finally:
+                    trace.data_requests.extend(network.data_requests)
         except DiscoveryError as exc:
             # Every cause names the one command that shows what the page did.
             hint = f"; run `gatecam probe --stream {stream}`"

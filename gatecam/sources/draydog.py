@@ -82,7 +82,9 @@ def _ref(match: re.Match[str] | None) -> ImageRef | None:
     if match is None:
         return None
     try:
-        ts = datetime.strptime(match["ts"], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        # The pattern already fixed the shape; fromisoformat checks the ranges, and is ten
+        # times faster than strptime (replay parses every address of a day).
+        ts = datetime.fromisoformat(match["ts"]).replace(tzinfo=UTC)
     except ValueError:
         return None
     if match["date"] != f"{ts:%Y-%m-%d}" or int(match["hour"]) != ts.hour:

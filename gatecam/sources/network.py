@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import dataclass, field
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
@@ -37,6 +38,17 @@ def urls_in_json(data: Any) -> Iterator[str]:
             yield from urls_in_json(value)
 
 
+@dataclass(frozen=True)
+class DataRequest:
+    """A request whose JSON answer named images: what replay needs to ask for it again."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    image_urls: tuple[str, ...] = ()
+
+
 class NetworkLog:
     """Watches one page: aborts image downloads but keeps their URLs, and reads its JSON."""
 
@@ -46,6 +58,8 @@ class NetworkLog:
         self._finished: list[Request] = []
         self.images: list[str] = []
         self.json_urls: list[str] = []
+        # Every JSON answer that named images, in the order they arrived, for learning.
+        self.data_requests: list[DataRequest] = []
         self.image_bytes_avoided = 0
         page.on("request", self._started)
         page.on("requestfinished", self._ended)
@@ -107,4 +121,15 @@ class NetworkLog:
             except ValueError:
                 logger.debug("not JSON despite its type: %s", request.url)
                 continue
-            self.json_urls.extend(urls_in_json(data))
+            urls = tuple(urls_in_json(data))
+            self.json_urls.extend(urls)
+            if urls:
+                self.data_requests.append(_data_request(request, urls))
+
+
+def _data_request(request: Request, urls: tuple[str, ...]) -> DataRequest:
+    try:
+        headers = request.all_headers()
+    except PlaywrightError:
+        headers = dict(request.headers)
+    return DataRequest(request.method, request.url, headers, request.post_data, urls)

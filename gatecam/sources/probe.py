@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from gatecam import __version__
 from gatecam.errors import GatecamError
+from gatecam.sources.base import Listing
 from gatecam.sources.browser import Artifacts, CameraPageBrowser, Trace
 from gatecam.sources.draydog import DrayDogSource
+from gatecam.sources.replay import Replayer, ReplayError, disagreement, learn
 
 BUNDLE_FILES = ("screenshot.png", "page.html", "network.har", "report.json")
 
@@ -31,6 +35,9 @@ class ProbeReport:
     seconds: float = 0.0
     error: str | None = None
     out_dir: str = ""
+    # The listing request learned from the page (header values left out), and its replay.
+    recipe: dict[str, Any] | None = None
+    replay: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -51,8 +58,31 @@ class ProbeReport:
                 f"{entry['seconds']:.1f} s" + (", stopped at known" if entry["stopped"] else "")
             )
         out.append("steps: " + ", ".join(f"{name} {secs:.1f} s" for name, secs in self.steps))
+        out.extend(self._replay_lines())
         out.append(f"bundle: {self.out_dir} ({', '.join(BUNDLE_FILES)})")
         return out
+
+    def _replay_lines(self) -> list[str]:
+        if self.recipe is None:
+            if self.error is None:
+                return [f"replay: none, {self.replay.get('why', '')}; discovery keeps the browser"]
+            return []
+        recipe = self.recipe
+        headers = ", ".join(recipe["headers"]) or "none"
+        lines = [f"replay recipe: {recipe['method']} {recipe['url_template']} (headers: {headers})"]
+        if self.replay.get("error"):
+            lines.append(f"replay: FAILED, {self.replay['error']}; discovery keeps the browser")
+        elif self.replay.get("disagreement"):
+            lines.append(
+                f"replay: DOES NOT MATCH the browser, {self.replay['disagreement']}; "
+                "discovery keeps the browser"
+            )
+        else:
+            lines.append(
+                f"replay: matches the browser, {self.replay['images']} images in "
+                f"{self.replay['seconds'] * 1000:.0f} ms ({self.replay['requests']} request(s))"
+            )
+        return lines
 
 
 def probe(
@@ -77,6 +107,7 @@ def probe(
             )
         report.images = len(listing.refs)
         report.found_by = listing.found_by
+        _try_replay(report, source, trace, listing, terminal, stream, day)
     except GatecamError as exc:
         report.error = str(exc)
     report.seconds = round(time.monotonic() - started, 3)
@@ -94,3 +125,39 @@ def probe(
     ]
     (out_dir / "report.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report
+
+
+def _try_replay(
+    report: ProbeReport,
+    source: DrayDogSource,
+    trace: Trace,
+    listing: Listing,
+    terminal: str,
+    stream: str,
+    day: date,
+) -> None:
+    """Learn the page's listing request as the job would, replay it and compare."""
+    recipe = learn(source, trace.data_requests, terminal, stream, day)
+    if recipe is None:
+        report.replay = {"why": "the page's list never came as JSON"}
+        return
+    report.recipe = {
+        "method": recipe.method,
+        "url_template": recipe.url_template,
+        "headers": sorted(recipe.headers),
+        "body_template": recipe.body_template,
+    }
+    started = time.monotonic()
+    try:
+        with httpx.Client(timeout=source.page_timeout) as client:
+            today = datetime.now(UTC).date()
+            replayed = Replayer(source, client).list_day(recipe, stream, day, today=today)
+    except ReplayError as exc:
+        report.replay = {"error": str(exc)}
+        return
+    report.replay = {
+        "images": len(replayed.refs),
+        "requests": replayed.requests,
+        "seconds": round(time.monotonic() - started, 3),
+        "disagreement": disagreement(set(listing.refs), replayed.refs),
+    }

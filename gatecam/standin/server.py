@@ -6,9 +6,11 @@ import json
 import logging
 import math
 import re
+import secrets
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -16,7 +18,7 @@ from functools import cache
 from http import HTTPStatus
 from importlib import resources
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from gatecam.httpserver import LocalHandler, LocalServer
@@ -32,7 +34,9 @@ CDN_FAULTS = frozenset(
     | {"no_eoi", "wrong_type"}
 )
 PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
-FAULT_KINDS = CDN_FAULTS | PAGE_FAULTS
+# The listing API answers 200 with only the newer half of the day: plausible, and wrong.
+API_FAULTS = frozenset({"short_listing"})
+FAULT_KINDS = CDN_FAULTS | PAGE_FAULTS | API_FAULTS
 
 # Harder but plausible pages (issue 6): same CDN and Element UI markup, different habits.
 VARIANTS: dict[str, str] = {
@@ -44,6 +48,9 @@ VARIANTS: dict[str, str] = {
     "element-plus": "Element Plus date picker: arrow buttons with aria-labels, no icon classes",
     "json": "no thumbnail in the DOM: drawn on canvases, URLs only in the page's JSON",
     "pacific": "the site cuts days in America/Los_Angeles, not UTC",
+    "token": "the listing API needs a short-lived token the page first gets from /api/session",
+    "embedded": "the day's list is embedded in the page's HTML: no JSON request at all",
+    "cursor": "the listing JSON comes 7 images at a time with a 'next' link the page follows",
 }
 # What "all" turns into; every variant at once.
 ALL_VARIANTS = "all"
@@ -51,6 +58,10 @@ PAGE_SIZE = 20
 _PACIFIC = ZoneInfo("America/Los_Angeles")
 # How long the held-open request of the "longpoll" variant stays open.
 _LONG_POLL_SECONDS = 20.0
+# Images per answer of the "cursor" variant, within the asked page.
+CURSOR_SIZE = 7
+# The header carrying the "token" variant's session token.
+TOKEN_HEADER = "X-Camera-Token"
 
 
 def parse_variants(names: Iterable[str]) -> frozenset[str]:
@@ -105,8 +116,18 @@ class StandIn(LocalServer):
         latency: float = 0.0,
         catalogue: Catalogue | None = None,
         variants: Iterable[str] = (),
+        token_ttl: float = 300.0,
+        api_latency: float = 0.0,
     ) -> None:
         self.latency = latency
+        # Seconds before each listing API answer, and the most answers ever in flight at once.
+        self.api_latency = api_latency
+        self._api_in_flight = 0
+        self.api_peak = 0
+        # Seconds a "token" variant session token stays valid after it was issued.
+        self.token_ttl = token_ttl
+        self._tokens: dict[str, float] = {}
+        self._api_requests = 0
         self.variants = parse_variants(variants)
         self._catalogue = catalogue if catalogue is not None else Catalogue()
         self._lock = threading.Lock()
@@ -135,6 +156,28 @@ class StandIn(LocalServer):
         """How many CDN image requests arrived, whatever they were answered."""
         with self._lock:
             return self._cdn_requests
+
+    @property
+    def api_requests(self) -> int:
+        """How many listing API requests (/api/history) arrived, from browsers or not."""
+        with self._lock:
+            return self._api_requests
+
+    def issue_token(self) -> str:
+        """A new session token for the "token" variant, valid for ``token_ttl`` seconds."""
+        token = secrets.token_urlsafe(16)
+        with self._lock:
+            self._tokens[token] = time.monotonic() + self.token_ttl
+        return token
+
+    def token_valid(self, token: str) -> bool:
+        with self._lock:
+            return self._tokens.get(token, 0.0) > time.monotonic()
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far stops working at once, as when sessions time out."""
+        with self._lock:
+            self._tokens.clear()
 
     def set_variants(self, names: Iterable[str]) -> None:
         """Switch variants from the next page load on (tests share one site and browser)."""
@@ -223,6 +266,12 @@ class _Handler(LocalHandler):
     def standin(self) -> StandIn:
         return cast(StandIn, self.server.owner)
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes: without this, Nagle's algorithm holds the
+        # body back until the client's delayed ACK, 40 ms per kept-alive request on Linux.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:
         self._route("GET")
 
@@ -249,6 +298,9 @@ class _Handler(LocalHandler):
             self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", head=method == "HEAD")
         elif path == "/api/history" and method == "GET":
             self._history(query)
+        elif path == "/api/session" and method == "GET":
+            token = self.standin.issue_token()
+            self._json(HTTPStatus.OK, {"token": token, "expires_in": self.standin.token_ttl})
         elif path == "/api/live" and method == "GET":
             self._live()
         elif path == "/_standin/images" and method in ("GET", "POST"):
@@ -315,23 +367,60 @@ class _Handler(LocalHandler):
         mode = fault.kind if fault is not None else "normal"
         variants = ",".join(sorted(self.standin.variants))
         page = _page_template().replace("__STANDIN_MODE__", mode)
-        body = page.replace("__STANDIN_VARIANTS__", variants).encode()
+        page = page.replace("__STANDIN_VARIANTS__", variants)
+        embedded = "null"
+        if "embedded" in self.standin.variants:
+            # Rendered server-side: the listing rides in the HTML, "<" escaped for <script>.
+            query = parse_qs(urlsplit(self.path).query)
+            query.update(terminal=[terminal], stream=[stream], mode=[mode])
+            if {"paged", "loadmore"} & self.standin.variants and "size" not in query:
+                query.update(page=["1"], size=[str(PAGE_SIZE)])
+            status, data = self._listing(query, paged_by_cursor=False)
+            embedded = json.dumps(data if status == HTTPStatus.OK else None).replace("<", "\\u003c")
+        body = page.replace("__STANDIN_DATA__", embedded).encode()
         headers = {"Cache-Control": "no-store"}
         self._send(HTTPStatus.OK, body, "text/html; charset=utf-8", headers, head=head)
 
     def _history(self, query: dict[str, list[str]]) -> None:
+        standin = self.standin
+        with standin._lock:
+            standin._api_requests += 1
+            standin._api_in_flight += 1
+            standin.api_peak = max(standin.api_peak, standin._api_in_flight)
+        try:
+            standin._sleep(standin.api_latency)
+            self._answer_history(query)
+        finally:
+            with standin._lock:
+                standin._api_in_flight -= 1
+
+    def _answer_history(self, query: dict[str, list[str]]) -> None:
+        standin = self.standin
+        token = self.headers.get(TOKEN_HEADER, "")
+        if "token" in standin.variants and not standin.token_valid(token):
+            self._json(HTTPStatus.UNAUTHORIZED, {"error": "session token missing or expired"})
+            return
+        status, data = self._listing(query, paged_by_cursor="cursor" in standin.variants)
+        if standin._take_fault(self.path, API_FAULTS) is not None and status == HTTPStatus.OK:
+            data["images"] = data["images"][: len(data["images"]) // 2]
+        self._json(status, data)
+
+    def _listing(
+        self, query: dict[str, list[str]], *, paged_by_cursor: bool
+    ) -> tuple[HTTPStatus, dict[str, Any]]:
+        """The listing of one camera and day (page), as the API answers it."""
         terminal, stream = _param(query, "terminal"), _param(query, "stream")
         if not (is_name(terminal) and is_name(stream)):
-            self._bad_request("terminal and stream must be names of a-z, 0-9, _ and -")
-            return
+            return _bad("terminal and stream must be names of a-z, 0-9, _ and -")
         standin = self.standin
         catalogue, source = standin.catalogue, standin.source
         today = standin.site_today()
         day = _day(_param(query, "date"), today)
         page, size = _int(_param(query, "page"), 1), _int(_param(query, "size"), 0)
-        if day is None or page < 1 or size < 0:
-            self._bad_request("date must be YYYY-MM-DD, page and size positive numbers")
-            return
+        cursor = _param(query, "cursor")
+        offset = _int(cursor[1:], 0) if cursor.startswith("c") else (-1 if cursor else 0)
+        if day is None or page < 1 or size < 0 or offset < 0:
+            return _bad("date must be YYYY-MM-DD, page and size positive numbers")
         utc_today = catalogue.today()
         latest = (
             catalogue.list(terminal, stream, utc_today)[:1]
@@ -341,6 +430,10 @@ class _Handler(LocalHandler):
         total = len(stamps)
         if size:
             stamps = stamps[(page - 1) * size : page * size]
+        more = False
+        if paged_by_cursor:
+            more = len(stamps) > offset + CURSOR_SIZE
+            stamps = stamps[offset : offset + CURSOR_SIZE]
         images = [ImageRef(terminal, stream, ts) for ts in stamps]
         data: dict[str, Any] = {
             "date": day.isoformat(),
@@ -357,9 +450,12 @@ class _Handler(LocalHandler):
                 for ref in images
             ],
         }
+        if paged_by_cursor:
+            after = {k: v[0] for k, v in query.items()} | {"cursor": f"c{offset + CURSOR_SIZE}"}
+            data["next"] = f"/api/history?{urlencode(after)}" if more else None
         if _param(query, "mode") == "foreign_url":
             data["extra"] = _foreign_urls(source, terminal, stream, day, images)
-        self._json(HTTPStatus.OK, data)
+        return HTTPStatus.OK, data
 
     def _live(self) -> None:
         # Like a long-poll or server-sent events: nothing to say for a long time.
@@ -470,6 +566,10 @@ class _Handler(LocalHandler):
             self._bad_request(f"expected JSON {{kind, match, times, retry_after, delay}}: {exc}")
             return
         self._json(HTTPStatus.CREATED, {"kind": data["kind"]})
+
+
+def _bad(message: str) -> tuple[HTTPStatus, dict[str, Any]]:
+    return HTTPStatus.BAD_REQUEST, {"error": message}
 
 
 def _param(query: dict[str, list[str]], name: str) -> str:

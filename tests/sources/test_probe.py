@@ -30,8 +30,24 @@ def test_probe_writes_the_bundle_and_says_what_found_what(tmp_path: Path) -> Non
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["found_by"] == report.found_by and saved["steps"]
     assert "json" in "\n".join(report.lines())
+    # The listing request it learned, and that replaying it gives what the browser saw.
+    assert report.recipe is not None and report.recipe["method"] == "GET"
+    assert report.recipe["url_template"].startswith(f"{site.url}/api/history?")
+    assert report.replay["images"] == published and report.replay["disagreement"] is None
+    assert any(line.startswith("replay: matches the browser") for line in report.lines())
+    assert saved["recipe"] == report.recipe
     # A site failure is in the report and the bundle, never a traceback.
     assert not failed.ok and failed.error is not None
     assert failed.error.startswith("History section not found on")
     assert json.loads((tmp_path / "x" / "report.json").read_text())["error"] == failed.error
     assert (tmp_path / "x" / "screenshot.png").exists()
+
+
+def test_probe_says_when_the_list_cannot_be_replayed(tmp_path: Path) -> None:
+    with StandIn(variants=["embedded"]) as site:
+        report = probe(site.source, "apm", "in_gate", datetime.now(UTC).date(), tmp_path)
+    assert report.recipe is None
+    assert (
+        "replay: none, the page's list never came as JSON; discovery keeps the browser"
+        in report.lines()
+    )

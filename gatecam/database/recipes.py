@@ -1,0 +1,115 @@
+"""Discovery recipes in the database: one per terminal, shared by every instance and host."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+
+from gatecam.database.engine import Database
+from gatecam.database.models import DiscoveryRecipe, utcnow
+from gatecam.database.queries import _insert
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A listing request to replay: method, URL (and body) templates, and headers.
+
+    The templates hold ``{terminal}``, ``{stream}``, ``{day}`` and ``{page}`` markers; a
+    template without ``{day}`` answers the site's current day only.
+    """
+
+    terminal: str
+    method: str
+    url_template: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body_template: str | None = None
+    learned_at: datetime | None = None
+    checked_at: datetime | None = None
+    learned_by: str | None = None
+
+    @property
+    def dated(self) -> bool:
+        return "{day}" in self.url_template or "{day}" in (self.body_template or "")
+
+    @property
+    def paged(self) -> bool:
+        return "{page}" in self.url_template or "{page}" in (self.body_template or "")
+
+
+def _recipe(row: DiscoveryRecipe) -> Recipe:
+    return Recipe(
+        terminal=row.terminal,
+        method=row.method,
+        url_template=row.url_template,
+        headers=json.loads(row.headers),
+        body_template=row.body_template,
+        learned_at=row.learned_at,
+        checked_at=row.checked_at,
+        learned_by=row.learned_by,
+    )
+
+
+class RecipeStore:
+    """Reads and writes recipes, each call its own short transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load(self, terminal: str) -> Recipe | None:
+        with self.db.session_scope() as session:
+            row = session.get(DiscoveryRecipe, terminal)
+            return None if row is None else _recipe(row)
+
+    def save(self, recipe: Recipe) -> None:
+        """Keep ``recipe`` for its terminal, replacing whichever one was there."""
+        now = utcnow()
+        values = {
+            "terminal": recipe.terminal,
+            "method": recipe.method,
+            "url_template": recipe.url_template,
+            "headers": json.dumps(recipe.headers, sort_keys=True),
+            "body_template": recipe.body_template,
+            "learned_at": recipe.learned_at or now,
+            "checked_at": recipe.checked_at or now,
+            "learned_by": recipe.learned_by,
+        }
+        with self.db.session_scope() as session:
+            stmt = _insert(session, DiscoveryRecipe.__table__).values(**values)
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["terminal"],
+                    set_={k: v for k, v in values.items() if k != "terminal"},
+                )
+            )
+
+    def drop(self, recipe: Recipe) -> bool:
+        """Forget ``recipe``; one another instance has learned since is left alone."""
+        with self.db.session_scope() as session:
+            result = session.execute(
+                delete(DiscoveryRecipe).where(
+                    DiscoveryRecipe.terminal == recipe.terminal,
+                    DiscoveryRecipe.url_template == recipe.url_template,
+                    DiscoveryRecipe.headers == json.dumps(recipe.headers, sort_keys=True),
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def checked(self, recipe: Recipe, when: datetime) -> None:
+        """Record that a browser listing agreed with ``recipe`` at ``when``."""
+        with self.db.session_scope() as session:
+            session.execute(
+                update(DiscoveryRecipe)
+                .where(
+                    DiscoveryRecipe.terminal == recipe.terminal,
+                    DiscoveryRecipe.url_template == recipe.url_template,
+                )
+                .values(checked_at=when)
+            )
+
+    def all(self) -> list[Recipe]:
+        with self.db.session_scope() as session:
+            rows = session.scalars(select(DiscoveryRecipe).order_by(DiscoveryRecipe.terminal))
+            return [_recipe(row) for row in rows]
