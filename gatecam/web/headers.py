@@ -8,19 +8,22 @@ import hashlib
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gatecam.web.pages import STYLE
+from gatecam.web.pages import PLAYER_SCRIPT, STYLE
 
 
 def _sha256(text: str) -> str:
     return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
-# The pages are server-rendered HTML with one inline stylesheet (allowed by its hash), images
-# and thumbnails from this server and one GET form; no script runs, nothing loads elsewhere.
+# The pages are server-rendered HTML with one inline stylesheet and one inline script, the day
+# page's player (each allowed by its hash, so no other script can run), images, thumbnails
+# and the day's timelapse from this server, and one GET form; nothing loads elsewhere.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; "
     "img-src 'self'; "
+    "media-src 'self'; "
     f"style-src 'sha256-{_sha256(STYLE)}'; "
+    f"script-src 'sha256-{_sha256(PLAYER_SCRIPT)}'; "
     "form-action 'self'; "
     "base-uri 'none'; "
     "frame-ancestors 'none'"

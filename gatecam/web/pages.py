@@ -312,7 +312,7 @@ def _tile(view: View, terminal: str, stream: str, shot: Shot, flag: str | None =
 
 # Steps through the day's images in place: buttons, or the arrow keys and the space bar.
 # The image element is made on first use, so an unplayed page loads no extra image.
-_PLAYER_JS = """
+PLAYER_SCRIPT = """
 (() => {
   const box = document.getElementById("player");
   const frames = JSON.parse(box.dataset.frames);
@@ -409,7 +409,7 @@ def _player(
         f'(<a href="{view.href(f"{base}/timelapse.mp4")}">MP4 file</a>) · '
         f'download this day: <a href="{view.href(f"{base}/images.tar")}">tar</a> or '
         f'<a href="{view.href(f"{base}/images.zip")}">zip</a> (originals and a manifest)</p>'
-        f"</section><script>{_PLAYER_JS}</script>"
+        f"</section><script>{PLAYER_SCRIPT}</script>"
     )
 
 
