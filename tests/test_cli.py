@@ -279,6 +279,8 @@ def test_db_upgrade_then_stats_on_a_new_database(
     assert code == 0 and "total_downloaded" in out
 
 
+# The command on one backend: the web layer's reads on both are tested in-process (tests/web).
+@sqlite_only
 def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(

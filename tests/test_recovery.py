@@ -1,4 +1,4 @@
-"""Nothing lost, nothing corrupt: a killed scheduler and a database outage (issue 3, items 1-2).
+"""Nothing lost, nothing corrupt: a killed scheduler and a database outage.
 
 Real processes, a real stand-in site, real SQLite files and the real PostgreSQL server: the
 scheduler is killed with SIGKILL mid-job, PostgreSQL is stopped mid-job, SQLite is locked by
@@ -17,10 +17,9 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -37,9 +36,7 @@ from tests.helpers import (
     gatecam,
     image_rows,
     iter_archive,
-    listed,
     make_scheduler,
-    simulate,
     wait_for,
 )
 
@@ -160,26 +157,21 @@ def standin() -> Iterator[StandIn]:
         yield site
 
 
-@pytest.fixture
-def slow_simulate() -> Iterator[str]:
-    """`gatecam simulate --latency` in another process; yields its base URL."""
-    with simulate("--latency", str(LATENCY)) as url:
-        yield url
-
-
 # -- item 1: killed mid-job -------------------------------------------------------------------
 
 
 def test_run_killed_mid_job_is_completed_by_the_next_job_without_duplicates(
-    slow_simulate: str, database_url: str, tmp_path: Path
+    standin: StandIn, database_url: str, tmp_path: Path
 ) -> None:
     images = tmp_path / "images"
     for ts in todays_timestamps():
-        httpx.post(
-            f"{slow_simulate}/_standin/images",
-            json={"terminal": "apm", "stream": "in_gate", "timestamp": ts.isoformat()},
-        ).raise_for_status()
-    env = run_env(database_url, images, slow_simulate, f"{slow_simulate}/cdn")
+        standin.catalogue.add("apm", "in_gate", ts)
+    standin.latency = LATENCY
+    env = run_env(database_url, images, standin.app_url, standin.cdn_url)
+
+    def listed(day: date) -> list[datetime]:
+        return standin.catalogue.list("apm", "in_gate", day)
+
     log = tmp_path / "run.log"
 
     with gatecam_run(env, log) as proc:
@@ -195,14 +187,14 @@ def test_run_killed_mid_job_is_completed_by_the_next_job_without_duplicates(
     today = datetime.now(UTC).date()
     at_kill = archived_timestamps(images)
     rows_at_kill = count_rows(database_url)
-    assert rows_at_kill <= len(at_kill) < len(listed(slow_simulate, today)), "not killed mid-job"
+    assert rows_at_kill <= len(at_kill) < len(listed(today)), "not killed mid-job"
 
     # A kill may or may not leave a partial file behind; make sure there is one to clean up.
     day_dir = images / "apm" / "in_gate" / today.isoformat()
     stale = day_dir / f".000001.jpg.0123456789ab{PART_SUFFIX}"
     stale.write_bytes(b"\xff\xd8\xff\xe0 half an image")
     before = archive_state(images)
-    expected = set(listed(slow_simulate, today))
+    expected = set(listed(today))
 
     done = gatecam("once", env={**env, "GATECAM_CONCURRENCY": "8"})
     assert done.returncode == 0, done.stderr
@@ -211,7 +203,7 @@ def test_run_killed_mid_job_is_completed_by_the_next_job_without_duplicates(
     rows = assert_in_step(database_url, images)
     archived = archived_timestamps(images)
     # Complete: all that was listed before the job; nothing that was not listed after it.
-    assert expected <= archived <= set(listed(slow_simulate, today))
+    assert expected <= archived <= set(listed(today))
     assert_untouched(images, before)
     stats = gatecam("stats", "--json", env=env)
     assert stats.returncode == 0, stats.stderr
