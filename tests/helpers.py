@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from gatecam.cli import main
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
+from gatecam.downloader.job import DownloadJob
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.model import ImageRef
 from gatecam.sources.base import Listing, Source
 from gatecam.standin import StandIn
+from gatecam.storage import LocalStore
 from gatecam.storage.base import IMAGE_SUFFIX, image_key, parse_image_key
 
 GATECAM = [sys.executable, "-m", "gatecam"]
@@ -240,3 +243,43 @@ def _subfolders(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(child for child in folder.iterdir() if child.is_dir())
+
+
+# Debian's Chromium, headless, as root in CI: no sandbox, no GPU, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+]
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    captured = capsys.readouterr()
+    return int(info.value.code or 0), captured.out, captured.err
+
+
+def add(site: StandIn, terminal: str, stream: str, day: date, count: int = 3) -> list[datetime]:
+    stamps = [datetime.combine(day, datetime.min.time(), UTC) + timedelta(minutes=1)]
+    stamps += [stamps[0] + timedelta(minutes=11 * n, seconds=n) for n in range(1, count)]
+    for ts in stamps:
+        site.catalogue.add(terminal, stream, ts)
+    return stamps
+
+
+def make_job(
+    database: Database, site: StandIn, tmp_path: Path, streams: list[str]
+) -> tuple[DownloadJob, CatalogueSource]:
+    source = CatalogueSource(site)
+    config = DownloadConfig(
+        streams=streams, database_url=database.url, download_dir=tmp_path / "images"
+    )
+    return DownloadJob(config, database, source, LocalStore(tmp_path / "images")), source
+
+
+def held(database: Database) -> set[tuple[str, str, datetime]]:
+    with database.session_scope() as session:
+        rows = session.execute(select(Image.terminal, Image.camera_id, Image.timestamp))
+        return {(t, s, ts) for t, s, ts in rows if ts is not None}

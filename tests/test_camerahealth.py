@@ -23,9 +23,8 @@ from gatecam.standin.catalogue import Catalogue
 from gatecam.standin.images import render_jpeg
 from gatecam.storage import LocalStore, image_key
 from gatecam.web import WebServer, create_app
-from tests.downloader.test_job import make_job
 from tests.fixtures_db import sqlite_only
-from tests.test_cli import run_main
+from tests.helpers import make_job, run_main
 
 DAY = date(2025, 9, 2)
 

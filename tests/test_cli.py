@@ -20,7 +20,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from gatecam.cli import _setup_logging, main
+from gatecam.cli import _setup_logging
 from gatecam.database.engine import Database
 from gatecam.database.migrate import head_revision
 from gatecam.database.models import DownloadRun, Image
@@ -29,7 +29,7 @@ from gatecam.standin import Catalogue, StandIn
 from gatecam.storage import LocalStore
 from gatecam.web import create_app
 from tests.fixtures_db import sqlite_only
-from tests.helpers import GATECAM, free_port, gatecam, iter_archive, listed, wait_for
+from tests.helpers import GATECAM, free_port, gatecam, iter_archive, listed, run_main, wait_for
 from tests.helpers import simulate as simulate_process
 
 PG = "postgresql+psycopg://u:pw@127.0.0.1"
@@ -101,13 +101,6 @@ def test_once_archives_then_skips_then_picks_up_new_images(
     assert again.returncode == 0, again.stderr
     assert lost.is_file()
     assert gatecam("verify", env=env).returncode == 0
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from gatecam.standin.images import render_jpeg
 from gatecam.storage import LocalStore, image_key
 from gatecam.web import WebServer, create_app
 from tests.fixtures_db import sqlite_only
-from tests.test_cli import run_main
+from tests.helpers import run_main
 
 LA = ZoneInfo("America/Los_Angeles")
 START = datetime(2025, 9, 2, 15, 0, 7, tzinfo=UTC)  # 08:00:07 in Los Angeles

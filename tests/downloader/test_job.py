@@ -7,7 +7,7 @@ so these tests need no Chromium (issue 7); images still come over HTTP from the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,12 +15,9 @@ from sqlalchemy import select, update
 
 from gatecam.database.engine import Database
 from gatecam.database.locks import claim
-from gatecam.database.models import DownloadRun, Image
-from gatecam.downloader.job import DownloadJob
-from gatecam.settings import DownloadConfig
+from gatecam.database.models import DownloadRun
 from gatecam.standin import StandIn
-from gatecam.storage import LocalStore
-from tests.helpers import CatalogueSource
+from tests.helpers import add, held, make_job
 
 
 @pytest.fixture
@@ -33,30 +30,6 @@ def site() -> Iterator[StandIn]:
         pytest.skip("too soon after UTC midnight for today's images to be published")
     with StandIn(catalogue=Catalogue(scheduled=False)) as standin:
         yield standin
-
-
-def add(site: StandIn, terminal: str, stream: str, day: date, count: int = 3) -> list[datetime]:
-    stamps = [datetime.combine(day, datetime.min.time(), UTC) + timedelta(minutes=1)]
-    stamps += [stamps[0] + timedelta(minutes=11 * n, seconds=n) for n in range(1, count)]
-    for ts in stamps:
-        site.catalogue.add(terminal, stream, ts)
-    return stamps
-
-
-def make_job(
-    database: Database, site: StandIn, tmp_path: Path, streams: list[str]
-) -> tuple[DownloadJob, CatalogueSource]:
-    source = CatalogueSource(site)
-    config = DownloadConfig(
-        streams=streams, database_url=database.url, download_dir=tmp_path / "images"
-    )
-    return DownloadJob(config, database, source, LocalStore(tmp_path / "images")), source
-
-
-def held(database: Database) -> set[tuple[str, str, datetime]]:
-    with database.session_scope() as session:
-        rows = session.execute(select(Image.terminal, Image.camera_id, Image.timestamp))
-        return {(t, s, ts) for t, s, ts in rows if ts is not None}
 
 
 def test_one_pass_opens_one_lister_for_every_terminal_stream_and_day(

@@ -30,10 +30,8 @@ from gatecam.standin import StandIn
 from gatecam.standin.catalogue import Catalogue
 from gatecam.storage import LocalStore
 from gatecam.web import create_app
-from tests.downloader.test_job import CatalogueSource, add, held, make_job
 from tests.fixtures_db import sqlite_only
-from tests.helpers import mount_tmpfs
-from tests.test_cli import free_port
+from tests.helpers import CatalogueSource, add, free_port, held, make_job, mount_tmpfs
 
 pytestmark = sqlite_only
 

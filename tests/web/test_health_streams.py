@@ -15,7 +15,7 @@ import httpx
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
-from tests.test_cli import free_port
+from tests.helpers import free_port
 
 
 def served_health(tmp_path: Path, *flags: str) -> httpx.Response:

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.fixtures_db import sqlite_only
+from tests.helpers import CHROMIUM_ARGS
 from tests.web.conftest import DAY, IN_GATE, LA, OUT_GATE
-from tests.web.test_browser import ARGS
 
 pytestmark = [pytest.mark.browser, sqlite_only]
 
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, sqlite_only]
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
