@@ -41,9 +41,9 @@ from gatecam.database.models import DownloadRun
 from gatecam.database.recipes import RecipeStore
 from gatecam.downloader.job import DownloadJob
 from gatecam.settings import DownloadConfig
-from gatecam.sources.browser import CameraPageBrowser
-from gatecam.sources.discovery import ReplayLister
 from gatecam.sources.draydog import DrayDogSource
+from gatecam.sources.draydog.browser import CameraPageBrowser
+from gatecam.sources.draydog.discovery import ReplayLister
 from gatecam.standin import VARIANTS, Catalogue, StandIn
 from gatecam.storage import LocalStore
 

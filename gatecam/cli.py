@@ -672,7 +672,7 @@ def probe(
     Example: gatecam probe --stream in_gate --date 2025-09-01 --out probe-in_gate
     """
     from gatecam.sources.draydog import DrayDogSource
-    from gatecam.sources.probe import probe as run_probe
+    from gatecam.sources.draydog.probe import probe as run_probe
 
     settings = load_settings(streams=stream, terminal=terminal, app_url=app_url, cdn_url=cdn_url)
     day = (

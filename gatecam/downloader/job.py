@@ -32,7 +32,7 @@ from gatecam.errors import DiscoveryError, GatecamError
 from gatecam.model import ImageRef, Target
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Lister, Source
-from gatecam.sources.discovery import ReplayLister, lister_for, replays
+from gatecam.sources.draydog.discovery import ReplayLister, lister_for, replays
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)

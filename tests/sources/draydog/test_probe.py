@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gatecam.sources.probe import BUNDLE_FILES, probe
+from gatecam.sources.draydog.probe import BUNDLE_FILES, probe
 from gatecam.standin import StandIn
 
 pytestmark = pytest.mark.browser

@@ -13,8 +13,8 @@ import pytest
 
 from gatecam.errors import DiscoveryError, InputError
 from gatecam.model import ImageRef
-from gatecam.sources.browser import CameraPageBrowser
 from gatecam.sources.draydog import DrayDogSource
+from gatecam.sources.draydog.browser import CameraPageBrowser
 from gatecam.standin import Catalogue, StandIn
 
 # A frozen clock: no scheduled image gets published between the page's listing and ours.
@@ -78,7 +78,7 @@ class TestOneBrowser:
         self, site: StandIn, browser: CameraPageBrowser, caplog: pytest.LogCaptureFixture
     ) -> None:
         site.inject("foreign_url", match="/terminal_cameras/fenix?")
-        with caplog.at_level(logging.WARNING, logger="gatecam.sources.browser"):
+        with caplog.at_level(logging.WARNING, logger="gatecam.sources.draydog.browser"):
             refs = browser.list_images("fenix", "in_gate", TODAY).refs
         assert refs == expected(site, "fenix", "in_gate", TODAY)
         warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

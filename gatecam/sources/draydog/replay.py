@@ -18,8 +18,8 @@ import httpx
 
 from gatecam.database.recipes import Recipe
 from gatecam.model import ImageRef
-from gatecam.sources.draydog import DrayDogSource
-from gatecam.sources.network import DataRequest, urls_in_json
+from gatecam.sources.draydog.network import DataRequest, urls_in_json
+from gatecam.sources.draydog.site import DrayDogSource
 
 # Headers every HTTP client sets for itself, or that only a browser's fetch sends: the
 # rest (tokens, API keys, cookies) are what the site may need and replay sends again.

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 from gatecam.model import ImageRef, check_name
 
 if TYPE_CHECKING:
-    from gatecam.sources.browser import CameraPageBrowser
+    from gatecam.sources.draydog.browser import CameraPageBrowser
 
 _CDN_PATH = re.compile(
     r"/(?P<terminal>[a-z0-9_-]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<hour>\d{1,2})/"
@@ -40,7 +40,7 @@ class DrayDogSource:
 
     def lister(self) -> CameraPageBrowser:
         """One headless Chromium, to be used in a ``with`` block for a whole tick."""
-        from gatecam.sources.browser import CameraPageBrowser
+        from gatecam.sources.draydog.browser import CameraPageBrowser
 
         return CameraPageBrowser(self, chromium_path=self.chromium_path, timeout=self.page_timeout)
 

@@ -14,9 +14,9 @@ import httpx
 from gatecam import __version__
 from gatecam.errors import GatecamError
 from gatecam.sources.base import Listing
-from gatecam.sources.browser import Artifacts, CameraPageBrowser, Trace
-from gatecam.sources.draydog import DrayDogSource
-from gatecam.sources.replay import Replayer, ReplayError, disagreement, learn
+from gatecam.sources.draydog.browser import Artifacts, CameraPageBrowser, Trace
+from gatecam.sources.draydog.replay import Replayer, ReplayError, disagreement, learn
+from gatecam.sources.draydog.site import DrayDogSource
 
 BUNDLE_FILES = ("screenshot.png", "page.html", "network.har", "report.json")
 

@@ -11,7 +11,7 @@ from typing import Any
 from playwright.sync_api import Page
 
 from gatecam.errors import DiscoveryError
-from gatecam.sources.network import NetworkLog
+from gatecam.sources.draydog.network import NetworkLog
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from gatecam.database.models import DownloadRun
 from gatecam.database.recipes import RecipeStore
 from gatecam.downloader.job import DownloadJob, RunResult
 from gatecam.settings import DownloadConfig
-from gatecam.sources.browser import CameraPageBrowser
 from gatecam.sources.draydog import DrayDogSource
+from gatecam.sources.draydog.browser import CameraPageBrowser
 from gatecam.standin import Catalogue, StandIn
 from gatecam.storage import LocalStore
 
@@ -179,7 +179,7 @@ def test_the_hourly_check_catches_replay_disagreeing_with_the_browser(
     site.inject("short_listing", match="/api/history", times=1)
     new_image(site, "in_gate", 52)
 
-    with caplog.at_level(logging.WARNING, logger="gatecam.sources.discovery"):
+    with caplog.at_level(logging.WARNING, logger="gatecam.sources.draydog.discovery"):
         assert ok(job.run(PAST))
 
     assert source.launches == 2

@@ -25,10 +25,10 @@ from playwright.sync_api import Error as PlaywrightError
 from gatecam.errors import DayUnavailable, DiscoveryError
 from gatecam.model import ImageRef
 from gatecam.sources.base import Listing
-from gatecam.sources.datepicker import pick_day
-from gatecam.sources.draydog import DrayDogSource
-from gatecam.sources.network import DataRequest, NetworkLog
-from gatecam.sources.pagereader import Harvest, read_day
+from gatecam.sources.draydog.datepicker import pick_day
+from gatecam.sources.draydog.network import DataRequest, NetworkLog
+from gatecam.sources.draydog.pagereader import Harvest, read_day
+from gatecam.sources.draydog.site import DrayDogSource
 
 logger = logging.getLogger(__name__)
 

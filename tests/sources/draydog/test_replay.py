@@ -15,8 +15,8 @@ from gatecam.downloader.job import DownloadJob
 from gatecam.model import ImageRef
 from gatecam.settings import DownloadConfig
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.sources.network import DataRequest
-from gatecam.sources.replay import Replayer, ReplayError, disagreement, learn
+from gatecam.sources.draydog.network import DataRequest
+from gatecam.sources.draydog.replay import Replayer, ReplayError, disagreement, learn
 from gatecam.standin import Catalogue, StandIn
 from gatecam.storage import LocalStore
 

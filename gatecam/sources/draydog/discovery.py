@@ -31,8 +31,7 @@ from gatecam.database.engine import Database
 from gatecam.database.recipes import Recipe, RecipeStore
 from gatecam.model import ImageRef
 from gatecam.sources.base import Lister, Listing, Source
-from gatecam.sources.draydog import DrayDogSource
-from gatecam.sources.replay import (
+from gatecam.sources.draydog.replay import (
     Replayed,
     ReplayEmpty,
     Replayer,
@@ -40,10 +39,11 @@ from gatecam.sources.replay import (
     disagreement,
     learn,
 )
+from gatecam.sources.draydog.site import DrayDogSource
 
 if TYPE_CHECKING:
     # Playwright is imported only once a listing needs the browser.
-    from gatecam.sources.browser import CameraPageBrowser, Trace
+    from gatecam.sources.draydog.browser import CameraPageBrowser, Trace
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class ReplayLister:
     def _browse(
         self, terminal: str, stream: str, day: date, known: frozenset[datetime]
     ) -> tuple[Listing, Trace]:
-        from gatecam.sources.browser import Trace
+        from gatecam.sources.draydog.browser import Trace
 
         trace = Trace()
         listing = self.browser().discover(terminal, stream, day, known=known, trace=trace)

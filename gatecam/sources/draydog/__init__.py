@@ -1,0 +1,11 @@
+"""Dray Dog (app.draydog.com): its CDN addresses, and its camera page read in Chromium or replayed.
+
+The page is an Element UI single-page app: ``browser`` drives it in Debian's Chromium,
+``pagereader`` and ``datepicker`` know its markup, ``network`` watches its requests,
+``replay`` learns the request that carries a day's list and ``discovery`` replays it over
+HTTP, falling back to the browser; ``probe`` bundles one discovery for a bug report.
+"""
+
+from gatecam.sources.draydog.site import DrayDogSource
+
+__all__ = ["DrayDogSource"]
