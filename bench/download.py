@@ -17,7 +17,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 
-from gatecam.downloader.fetch import DrayDogDownloader
+from gatecam.downloader import DrayDogDownloader
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin.images import render_jpeg
 from gatecam.standin.server import StandIn

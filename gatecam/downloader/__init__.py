@@ -1,5 +1,22 @@
-"""Downloading: the CDN fetcher, the on-disk archive, and the scheduler that drives them."""
+"""Downloading: the CDN fetcher, the job that discovers, fetches and stores, and its scheduler."""
 
-from gatecam.downloader.fetch import DownloadResult, DrayDogDownloader
+from __future__ import annotations
 
-__all__ = ["DownloadResult", "DrayDogDownloader"]
+from pathlib import Path
+from typing import Any
+
+from gatecam.downloader.fetch import CdnDownloader, DownloadResult
+from gatecam.sources.base import Source
+from gatecam.sources.draydog import DrayDogSource
+from gatecam.storage import ImageStore
+
+__all__ = ["CdnDownloader", "DownloadResult", "DrayDogDownloader"]
+
+
+class DrayDogDownloader(CdnDownloader):
+    """The original plan's name: a CdnDownloader that defaults to Dray Dog's addresses."""
+
+    def __init__(
+        self, store: ImageStore | Path | str, *, source: Source | None = None, **options: Any
+    ) -> None:
+        super().__init__(store, source=source or DrayDogSource(), **options)

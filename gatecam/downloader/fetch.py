@@ -24,7 +24,6 @@ from gatecam import camerahealth, metrics
 from gatecam.errors import InputError
 from gatecam.model import ImageRef, check_name
 from gatecam.sources.base import Source
-from gatecam.sources.draydog import DrayDogSource
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.base import is_complete_jpeg
 
@@ -84,10 +83,11 @@ class _Fetched:
     try_thumbnail: bool = False
 
 
-class DrayDogDownloader:
-    """Downloads images from the CDN, in parallel, over one pooled HTTP client.
+class CdnDownloader:
+    """Downloads images from a camera site's CDN, in parallel, over one pooled HTTP client.
 
-    ``store`` is an ImageStore, or a folder for the default local store.
+    ``source`` tells where each image lives; ``store`` is an ImageStore, or a folder for the
+    default local store.
     """
 
     def __init__(
@@ -95,7 +95,7 @@ class DrayDogDownloader:
         store: ImageStore | Path | str,
         *,
         terminal: str = "apm",
-        source: Source | None = None,
+        source: Source,
         concurrency: int = 8,
         timeout: float = 30.0,
         retries: int = 3,
@@ -115,7 +115,7 @@ class DrayDogDownloader:
             raise InputError(f"timeout: must be positive, not {timeout}")
         if backoff < 0 or max_retry_wait < 0:
             raise InputError("backoff and max_retry_wait must not be negative")
-        self.source: Source = source or DrayDogSource()
+        self.source = source
         self.concurrency = concurrency
         self.retries = retries
         self.backoff = backoff
@@ -134,7 +134,7 @@ class DrayDogDownloader:
             event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
         )
 
-    def __enter__(self) -> DrayDogDownloader:
+    def __enter__(self) -> CdnDownloader:
         return self
 
     @property

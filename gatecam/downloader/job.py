@@ -26,7 +26,7 @@ from gatecam.database import queries
 from gatecam.database.engine import Database, reason
 from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
-from gatecam.downloader.fetch import DownloadedImage, DrayDogDownloader, FailedDownload
+from gatecam.downloader.fetch import CdnDownloader, DownloadedImage, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import DiscoveryError, GatecamError
 from gatecam.model import ImageRef, Target
@@ -134,7 +134,7 @@ class _Tools:
         )
         self._db = db
         self._lister: Lister | None = None
-        self._downloader: DrayDogDownloader | None = None
+        self._downloader: CdnDownloader | None = None
 
     @property
     def lister(self) -> Lister:
@@ -155,10 +155,10 @@ class _Tools:
             lister.prefetch(wanted)
 
     @property
-    def downloader(self) -> DrayDogDownloader:
+    def downloader(self) -> CdnDownloader:
         if self._downloader is None:
             self._downloader = self._stack.enter_context(
-                DrayDogDownloader(self._store, source=self._source, concurrency=self._concurrency)
+                CdnDownloader(self._store, source=self._source, concurrency=self._concurrency)
             )
         return self._downloader
 

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gatecam.downloader.fetch import DownloadResult, DrayDogDownloader
+from gatecam.downloader import DrayDogDownloader
+from gatecam.downloader.fetch import DownloadResult
 from gatecam.errors import InputError
 from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
