@@ -29,8 +29,8 @@ from gatecam.database.models import Image
 from gatecam.downloader.job import DownloadJob
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.model import ImageRef
-from gatecam.sources.base import Listing, Source
-from gatecam.standin import StandIn
+from gatecam.sources.base import Source
+from gatecam.standin import CatalogueSource, StandIn
 from gatecam.storage import LocalStore
 from gatecam.storage.base import IMAGE_SUFFIX, image_key, parse_image_key
 
@@ -174,40 +174,6 @@ def mount_tmpfs(directory: Path, size: str = "1m") -> Iterator[Path]:
         yield directory
     finally:
         subprocess.run(["umount", "-l", str(directory)], check=True)
-
-
-class CatalogueSource:
-    """A Source whose listing is the stand-in's catalogue; counts how often it is opened.
-
-    It lists what the camera page would show without Chromium, so tests of what the job does
-    with a listing (catch-up, faults, retention) run in-process; the images still come over
-    HTTP from the stand-in's CDN. Discovery itself is tested on the real page, in Chromium.
-    """
-
-    def __init__(self, site: StandIn) -> None:
-        self.site = site
-        self.opened = 0
-        self.listed: list[tuple[str, str, date]] = []
-
-    @contextlib.contextmanager
-    def lister(self) -> Iterator[CatalogueSource]:
-        self.opened += 1
-        yield self
-
-    def list_images(
-        self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()
-    ) -> Listing:
-        self.listed.append((terminal, stream, day))
-        refs = [
-            ImageRef(terminal, stream, ts) for ts in self.site.catalogue.list(terminal, stream, day)
-        ]
-        return Listing(refs=refs, found_by={"catalogue": len(refs)})
-
-    def image_url(self, ref: ImageRef, *, thumbnail: bool = False) -> str:
-        return self.site.source.image_url(ref, thumbnail=thumbnail)
-
-    def parse_image_url(self, url: str) -> ImageRef | None:
-        return self.site.source.parse_image_url(url)
 
 
 def image_path(download_dir: Path, ref: ImageRef) -> Path:

@@ -2,5 +2,6 @@
 
 from gatecam.standin.catalogue import Catalogue
 from gatecam.standin.server import FAULT_KINDS, VARIANTS, StandIn
+from gatecam.standin.source import CatalogueSource
 
-__all__ = ["FAULT_KINDS", "VARIANTS", "Catalogue", "StandIn"]
+__all__ = ["FAULT_KINDS", "VARIANTS", "Catalogue", "CatalogueSource", "StandIn"]

@@ -26,12 +26,12 @@ from gatecam.downloader.job import DownloadJob, RunResult
 from gatecam.model import ImageRef
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Listing
-from gatecam.standin import StandIn
+from gatecam.standin import CatalogueSource, StandIn
 from gatecam.standin.catalogue import Catalogue
 from gatecam.storage import LocalStore
 from gatecam.web import create_app
 from tests.fixtures_db import sqlite_only
-from tests.helpers import CatalogueSource, add, free_port, held, make_job, mount_tmpfs
+from tests.helpers import add, free_port, held, make_job, mount_tmpfs
 
 pytestmark = sqlite_only
 

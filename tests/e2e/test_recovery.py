@@ -26,12 +26,11 @@ from sqlalchemy import func, select
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 from gatecam.database.models import Image
-from gatecam.standin import Catalogue, StandIn
+from gatecam.standin import Catalogue, CatalogueSource, StandIn
 from gatecam.storage.base import is_complete_jpeg
 from gatecam.storage.local import PART_SUFFIX
 from tests.helpers import (
     GATECAM,
-    CatalogueSource,
     archive_state,
     gatecam,
     image_rows,
