@@ -218,6 +218,9 @@ def test_a_day_with_no_image_yet_takes_the_browser_once_per_terminal(
     database: Database, site: StandIn, tmp_path: Path
 ) -> None:
     streams = ["apm/in_gate", "apm/out_gate", "apm/gate3"]
+    # A third camera of the terminal, with a day of images like the other two.
+    for ts in site.catalogue.list("apm", "in_gate", PAST):
+        site.catalogue.add("apm", "gate3", ts)
     job, _ = make_job(database, site, tmp_path, streams)
     assert ok(job.run(PAST))
     # The next day holds nothing yet, as every day does for its first minutes.
