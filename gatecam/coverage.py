@@ -250,7 +250,7 @@ def coverage_report(
     lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
     cadence = timedelta(minutes=cadence_minutes)
     result = []
-    with db.session_scope() as session:
+    with db.read_scope() as session:
         for s in browse.streams(session, terminal):
             times = browse.held_times(session, s.terminal, s.stream, lo, hi)
             began = browse.archive_start(session, s.terminal, s.stream)

@@ -102,7 +102,7 @@ class ArchiveCollector(Collector):
             labels=LABELS,
         )
         try:
-            with self.db.session_scope() as session:
+            with self.db.read_scope() as session:
                 streams = browse.streams(session)
                 successes = browse.last_successes(session)
         except SQLAlchemyError:

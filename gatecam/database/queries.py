@@ -10,7 +10,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Dialect, Insert, delete, func, select, update
+from sqlalchemy import Connection, Dialect, Insert, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -307,12 +307,34 @@ def start_run(
     *,
     host: str | None = None,
     pid: int | None = None,
+    at: datetime | None = None,
 ) -> int:
+    """Record a run of this stream as started (``at``, default now); return its id."""
+    now = at or utcnow()
     run = DownloadRun(
-        terminal=terminal, camera_id=camera_id, days=",".join(days), host=host, pid=pid
+        terminal=terminal,
+        camera_id=camera_id,
+        started_at=now,
+        days=",".join(days),
+        host=host,
+        pid=pid,
     )
     session.add(run)
     session.flush()
+    stmt = _insert(session, StreamCounter).values(
+        terminal=terminal, camera_id=camera_id, total=0, first_run_at=now, last_run_at=now
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["terminal", "camera_id"],
+            set_={
+                "first_run_at": func.coalesce(
+                    StreamCounter.first_run_at, stmt.excluded.first_run_at
+                ),
+                "last_run_at": stmt.excluded.last_run_at,
+            },
+        )
+    )
     return run.id
 
 
@@ -354,6 +376,7 @@ def finish_run(
     pending: int,
     error: str | None,
     found_by: Mapping[str, int] | None = None,
+    at: datetime | None = None,
 ) -> None:
     """Close a run (success, failed or interrupted) and move its stream's counters with it.
 
@@ -364,7 +387,7 @@ def finish_run(
     if status not in RUN_STATUSES:
         raise ValueError(f"unknown run status {status!r}")
     run = session.get_one(DownloadRun, run_id)
-    now = utcnow()
+    now = at or utcnow()
     run.finished_at = now
     run.status = status
     run.discovered, run.downloaded, run.failed, run.pending = (
@@ -388,6 +411,9 @@ def finish_run(
         failed_downloads=failed,
         last_error=error,
         last_error_at=now if error else None,
+        first_run_at=run.started_at,
+        last_run_at=run.started_at,
+        last_success_at=now if status == "success" else None,
     )
     updates: dict[str, Any] = {
         "total_runs": StreamCounter.total_runs + 1,
@@ -398,6 +424,12 @@ def finish_run(
     }
     if error:
         updates |= {"last_error": error, "last_error_at": now}
+    if status == "success":
+        # The newest end wins, whatever order runs of one stream finish in.
+        newer = StreamCounter.last_success_at >= stmt.excluded.last_success_at
+        updates["last_success_at"] = case(
+            (newer, StreamCounter.last_success_at), else_=stmt.excluded.last_success_at
+        )
     session.execute(
         stmt.on_conflict_do_update(index_elements=["terminal", "camera_id"], set_=updates)
     )

@@ -93,7 +93,7 @@ def _int(request: Request, key: str, default: int, low: int, high: int) -> int:
 
 
 def stats(archive: Archive, request: Request) -> Response:
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         return json_response(browse.stats_by_terminal(session))
 
 
@@ -103,7 +103,7 @@ def images(archive: Archive, request: Request) -> Response:
     start = parse_moment("from", q["from"]) if "from" in q else None
     end = parse_moment("to", q["to"]) if "to" in q else None
     after = decode_cursor(q["cursor"]) if "cursor" in q else None
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         rows = browse.image_page(
             session,
             terminal=_name(request, "terminal"),
@@ -120,7 +120,7 @@ def images(archive: Archive, request: Request) -> Response:
 
 
 def one_image(archive: Archive, request: Request) -> Response:
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         row = browse.image(session, request.path_params["id"])
     if row is None:
         raise HTTPException(404, "no such image")

@@ -97,7 +97,7 @@ def _chart(
 
 def index(archive: Archive, request: Request) -> Response:
     view = _view(archive, request)
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         streams = browse.streams(session)
         recents = [_recent(session, s, view) for s in streams]
         charts = [_chart(session, archive, r, view) for r in recents]
@@ -113,7 +113,7 @@ def day_page(archive: Archive, request: Request) -> Response:
         raise HTTPException(404)
     view = _view(archive, request)
     start, end = timeline.day_bounds(day, view.zone)
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         if not browse.known(session, terminal, stream):
             raise HTTPException(404, f"{terminal} / {stream} is not in the archive")
         shots = browse.shots_between(session, terminal, stream, start, end)
@@ -140,7 +140,7 @@ def at_page(archive: Archive, request: Request) -> Response:
         raise InputError("terminal and stream must be names of a-z, 0-9, _ and -")
     view = _view(archive, request)
     moment = timeline.parse_moment(text, view.zone)
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         terminal = terminal or _default_terminal(session, stream)
         if not browse.known(session, terminal, stream):
             raise InputError(f"{terminal} / {stream} is not in the archive")
@@ -163,7 +163,7 @@ def at_page(archive: Archive, request: Request) -> Response:
 
 def image_bytes(archive: Archive, image_id: int) -> bytes:
     """The stored bytes of an image; HTTPException 404 if the row or its bytes are gone."""
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         row = browse.image(session, image_id)
         key = None if row is None else row.filepath
     if key is None:
@@ -201,7 +201,7 @@ def health(archive: Archive, request: Request) -> Response:
     now = datetime.now(UTC)
     limit = 3 * archive.interval
     try:
-        with archive.db.session_scope() as session:
+        with archive.db.read_scope() as session:
             browse.ping(session)
             successes = browse.last_successes(session)
     except SQLAlchemyError as exc:
