@@ -51,6 +51,23 @@ def streams(session: Session, terminal: str | None = None) -> list[Stream]:
     ]
 
 
+def fingerprint(session: Session) -> tuple[tuple[Any, ...], ...]:
+    """Every stream's counters: they change whenever an image is stored or a run starts or ends."""
+    c = StreamCounter
+    rows = session.execute(
+        select(
+            c.terminal,
+            c.camera_id,
+            c.total,
+            c.last_download,
+            c.total_runs,
+            c.last_run_at,
+            c.last_error_at,
+        ).order_by(c.terminal, c.camera_id)
+    )
+    return tuple(tuple(row) for row in rows)
+
+
 def known(session: Session, terminal: str, stream: str) -> bool:
     return session.get(StreamCounter, (terminal, stream)) is not None
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -17,14 +19,16 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gatecam import coverage, metrics
 from gatecam.database import browse
-from gatecam.database.engine import Database, reason
+from gatecam.database.engine import POOL_SIZE, Database, reason
 from gatecam.errors import InputError
 from gatecam.sources.base import NAME_PATTERN
+from gatecam.storage import LocalStore
 from gatecam.storage.base import ImageStore
-from gatecam.web import api, pages, timeline
+from gatecam.web import api, conditional, pages, timeline
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, error_response, json_response
 from gatecam.web.openapi import SPEC
@@ -33,11 +37,32 @@ from gatecam.web.thumbs import ThumbnailCache, make_thumbnail
 
 log = logging.getLogger(__name__)
 
-# An image row never changes its bytes (the CDN's are immutable too).
-IMMUTABLE = "public, max-age=31536000, immutable"
+# Worker threads for the handlers: one per pooled database connection, so no request
+# waits for a connection while holding a thread, and the pool never runs dry.
+WEB_THREADS = POOL_SIZE
+THUMB_FOLDER = ".thumbs"
 # Days of hourly coverage drawn per stream on the index page.
 CHART_DAYS = 7
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class ThreadPool:
+    """ASGI middleware giving the event loop's worker-thread limiter ``threads`` tokens.
+
+    Starlette runs plain-function endpoints through anyio's default limiter, 40 threads:
+    more than the database pool has connections, and on a small machine more threads only
+    contend for the GIL.
+    """
+
+    def __init__(self, app: ASGIApp, threads: int) -> None:
+        self.app = app
+        self.threads = threads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        if limiter.total_tokens != self.threads:
+            limiter.total_tokens = self.threads
+        await self.app(scope, receive, send)
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
@@ -96,14 +121,28 @@ def _chart(
 
 
 def index(archive: Archive, request: Request) -> Response:
+    """Every stream's recent days and chart; rendered again only when the counters move.
+
+    The counters move with every stored batch and run, so the fingerprint (one row per
+    stream) tells whether the cached page is still the archive's; the minute of ``now`` is
+    in the key too, for the page's "ago" texts and the open gap of today.
+    """
     view = _view(archive, request)
+
+    def render() -> str:
+        with archive.db.read_scope() as session:
+            streams = browse.streams(session)
+            recents = [_recent(session, s, view) for s in streams]
+            charts = [_chart(session, archive, r, view) for r in recents]
+            stats = browse.stats_by_terminal(session)
+            runs = browse.recent_runs(session)
+        return pages.index_page(view, stats, recents, runs, charts)
+
     with archive.db.read_scope() as session:
-        streams = browse.streams(session)
-        recents = [_recent(session, s, view) for s in streams]
-        charts = [_chart(session, archive, r, view) for r in recents]
-        stats = browse.stats_by_terminal(session)
-        runs = browse.recent_runs(session)
-    return HTMLResponse(pages.index_page(view, stats, recents, runs, charts))
+        state = browse.fingerprint(session)
+    minute = view.now.replace(second=0, microsecond=0)
+    key = (view.zone.key, view.tz_param, view.here, view.params, minute, state)
+    return HTMLResponse(archive.pages.get(key, render))
 
 
 def day_page(archive: Archive, request: Request) -> Response:
@@ -161,13 +200,28 @@ def at_page(archive: Archive, request: Request) -> Response:
     return HTMLResponse(page)
 
 
-def image_bytes(archive: Archive, image_id: int) -> bytes:
-    """The stored bytes of an image; HTTPException 404 if the row or its bytes are gone."""
+@dataclass(frozen=True)
+class _Stored:
+    """What serving an image needs of its row: where its bytes are and their validators."""
+
+    key: str
+    etag: str
+    modified: datetime | None
+
+
+def _stored(archive: Archive, image_id: int) -> _Stored:
+    """The row of an image, by primary key; HTTPException 404 if there is none."""
     with archive.db.read_scope() as session:
         row = browse.image(session, image_id)
-        key = None if row is None else row.filepath
-    if key is None:
-        raise HTTPException(404, "no such image")
+        if row is None:
+            raise HTTPException(404, "no such image")
+        # The sha256 names the bytes; rows stored without one keep their id and size.
+        tag = row.sha256[:32] if row.sha256 else f"{row.id}-{row.file_size}"
+        return _Stored(row.filepath, f'"{tag}"', row.created_at)
+
+
+def _read(archive: Archive, key: str) -> bytes:
+    """The stored bytes of an image; HTTPException 404 if they are gone."""
     try:
         return archive.store.get(key)
     except (FileNotFoundError, IsADirectoryError, ValueError):
@@ -179,21 +233,32 @@ def image_bytes(archive: Archive, image_id: int) -> bytes:
 
 
 def image(archive: Archive, request: Request) -> Response:
-    data = image_bytes(archive, request.path_params["id"])
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
+    stored = _stored(archive, request.path_params["id"])
+    cached = conditional.not_modified(request, stored.etag, stored.modified)
+    if cached is not None:
+        return cached  # the client holds these bytes: no read from the store at all
+    headers = conditional.validators(stored.etag, stored.modified)
+    return Response(_read(archive, stored.key), media_type="image/jpeg", headers=headers)
 
 
 def thumbnail(archive: Archive, request: Request) -> Response:
     image_id: int = request.path_params["id"]
+    stored = _stored(archive, image_id)
+    # Its own tag: a thumbnail's bytes are not the image's.
+    etag = f'"thumb-{stored.etag.strip(chr(34))}"'
+    cached = conditional.not_modified(request, etag, stored.modified)
+    if cached is not None:
+        return cached
 
     def make() -> bytes:
         try:
-            return make_thumbnail(image_bytes(archive, image_id))
+            return make_thumbnail(_read(archive, stored.key))
         except ValueError as exc:
             raise HTTPException(404, f"no thumbnail: {exc}") from None
 
     data = archive.thumbs.get(image_id, make)
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
+    headers = conditional.validators(etag, stored.modified)
+    return Response(data, media_type="image/jpeg", headers=headers)
 
 
 def health(archive: Archive, request: Request) -> Response:
@@ -252,16 +317,24 @@ def create_app(
     tz: str = "America/Los_Angeles",
     token: str | None = None,
     interval_minutes: float = 10,
+    thumb_dir: Path | None = None,
 ) -> Starlette:
-    """The archive's web app; raises InputError if ``tz`` is not a zone."""
+    """The archive's web app; raises InputError if ``tz`` is not a zone.
+
+    Thumbnails are kept in ``thumb_dir``, by default ``.thumbs`` in a local archive folder
+    (outside the key layout, so verify never takes them for images); in memory only for a
+    bucket unless a folder is given.
+    """
     if interval_minutes <= 0:
         raise InputError(f"interval must be positive, not {interval_minutes}")
-    archive = Archive(
-        db, store, timeline.zone(tz), timedelta(minutes=interval_minutes), ThumbnailCache()
-    )
+    if thumb_dir is None and isinstance(store, LocalStore):
+        thumb_dir = store.root / THUMB_FOLDER
+    thumbs = ThumbnailCache(folder=thumb_dir)
+    archive = Archive(db, store, timeline.zone(tz), timedelta(minutes=interval_minutes), thumbs)
 
     def bound(handler: Any) -> Any:
-        # Plain functions: Starlette runs them in its thread pool, as SQLAlchemy here blocks.
+        # Plain functions: Starlette runs them in a worker thread (sized by ThreadPool
+        # below), since SQLAlchemy blocks; the event loop never waits on the database.
         def endpoint(request: Request) -> Response:
             response: Response = handler(archive, request)
             return response
@@ -285,5 +358,7 @@ def create_app(
         SQLAlchemyError: _on_error,
         HTTPException: _on_error,
     }
-    middleware = [Middleware(TokenGuard, token=token)] if token else []
+    middleware = [Middleware(ThreadPool, threads=WEB_THREADS)]
+    if token:
+        middleware.append(Middleware(TokenGuard, token=token))
     return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any
@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from gatecam.database.engine import Database
 from gatecam.storage.base import ImageStore
+from gatecam.web.pagecache import PageCache
 from gatecam.web.thumbs import ThumbnailCache
 
 
@@ -25,6 +26,7 @@ class Archive:
     zone: ZoneInfo
     interval: timedelta
     thumbs: ThumbnailCache
+    pages: PageCache = field(default_factory=PageCache)
     cadence_minutes: int = 10
 
 
