@@ -240,6 +240,11 @@ def main() -> int:
         default=POSTGRES_ADMIN_URL,
         help=f"a database on the server to use; the bench creates and drops {BENCH_DATABASE}",
     )
+    parser.add_argument(
+        "--bench-database",
+        default=BENCH_DATABASE,
+        help=f"the database the bench creates and drops (default {BENCH_DATABASE})",
+    )
     parser.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL")
     parser.add_argument("--skip-sqlite", action="store_true", help="no SQLite")
     args = parser.parse_args()
@@ -249,7 +254,9 @@ def main() -> int:
     if not args.skip_sqlite:
         backends.append(("sqlite", sqlite_database))
     if not args.skip_postgres:
-        backends.append(("postgresql", lambda: postgres_database(args.postgres_url)))
+        backends.append(
+            ("postgresql", lambda: postgres_database(args.postgres_url, args.bench_database))
+        )
 
     print(
         f"ImageDownloadScheduler.get_stats(): {CALLS} calls after {WARMUP} warm-up, "

@@ -60,6 +60,15 @@ class DownloadStats:
         return data
 
 
+# Segments Path would drop or that leave the folder; "" also stands for an empty string.
+_NOT_PLAIN = frozenset(("", ".", ".."))
+
+
+def _plain_key(text: str) -> bool:
+    """Whether ``text`` is a relative POSIX path that Path would give back unchanged."""
+    return not text.startswith("/") and _NOT_PLAIN.isdisjoint(text.split("/"))
+
+
 class ImageDownloadScheduler:
     """Runs the download job for every configured stream now and then every interval.
 
@@ -166,6 +175,10 @@ class ImageDownloadScheduler:
     def _key(self, filepath: str | Path) -> str:
         # Rows hold storage keys so the archive can move; an absolute path inside the
         # download folder is made relative, one outside it is refused.
+        if isinstance(filepath, str) and _plain_key(filepath):
+            # What the downloader hands over: already a key. Building a Path for each one
+            # took half the time of a 10,000-row save.
+            return filepath
         path = Path(filepath)
         if path.is_absolute():
             try:
