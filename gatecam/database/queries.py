@@ -10,7 +10,18 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Dialect, Insert, case, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Insert,
+    and_,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -254,25 +265,38 @@ def missing_timestamps(
     return [ts for ts in wanted if ts not in held]
 
 
-def _added_since(session: Session, terminals: Sequence[str], start: datetime) -> int:
-    # Whole minutes come from the rollup; the partial first minute is counted exactly.
-    boundary = _floor_minute(start) + timedelta(minutes=1)
-    total = 0
-    for terminal in terminals:
-        whole = session.scalar(
-            select(func.coalesce(func.sum(MinuteCount.count), 0)).where(
-                MinuteCount.terminal == terminal, MinuteCount.minute >= boundary
-            )
+def _added(session: Session, terminals: Sequence[str], now: datetime) -> tuple[int, int]:
+    """Images added in the last hour and the last 24 hours, in two indexed reads.
+
+    Whole minutes come from the per-minute rollup, both windows summed in one pass over at
+    most 24 hours of it; the partial first minute of each window is counted exactly, both
+    in one read of the created_at index.
+    """
+    if not terminals:
+        return 0, 0
+    hour_start, day_start = now - timedelta(hours=1), now - timedelta(hours=24)
+    hour_edge = _floor_minute(hour_start) + timedelta(minutes=1)
+    day_edge = _floor_minute(day_start) + timedelta(minutes=1)
+    in_hour = case((MinuteCount.minute >= hour_edge, MinuteCount.count), else_=0)
+    whole_hour, whole_day = session.execute(
+        select(
+            func.coalesce(func.sum(in_hour), 0), func.coalesce(func.sum(MinuteCount.count), 0)
+        ).where(MinuteCount.terminal.in_(terminals), MinuteCount.minute >= day_edge)
+    ).one()
+    first_of_hour = Image.created_at >= hour_start
+    part_hour, part_day = session.execute(
+        select(
+            func.coalesce(func.sum(case((first_of_hour, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((first_of_hour, 0), else_=1)), 0),
+        ).where(
+            Image.terminal.in_(terminals),
+            or_(
+                and_(first_of_hour, Image.created_at < hour_edge),
+                and_(Image.created_at >= day_start, Image.created_at < day_edge),
+            ),
         )
-        partial = session.scalar(
-            select(func.count())
-            .select_from(Image)
-            .where(
-                Image.created_at >= start, Image.created_at < boundary, Image.terminal == terminal
-            )
-        )
-        total += int(whole or 0) + int(partial or 0)
-    return total
+    ).one()
+    return int(whole_hour) + int(part_hour), int(whole_day) + int(part_day)
 
 
 def terminals(session: Session) -> list[str]:
@@ -302,11 +326,12 @@ def get_stats(
     downloads = [c.last_download for c in counters if c.last_download]
     errors = [c for c in counters if c.last_error_at]
     last_error = max(errors, key=lambda c: c.last_error_at or now).last_error if errors else None
+    last_hour, last_24h = _added(session, covered, now)
     return {
         "total_downloaded": sum(c.total for c in counters),
         "downloads_by_stream": by_stream,
-        "last_hour": _added_since(session, covered, now - timedelta(hours=1)),
-        "last_24h": _added_since(session, covered, now - timedelta(hours=24)),
+        "last_hour": last_hour,
+        "last_24h": last_24h,
         "last_download": max(downloads) if downloads else None,
         "total_runs": sum(c.total_runs for c in counters),
         "successful_runs": sum(c.successful_runs for c in counters),
