@@ -130,7 +130,8 @@ class ImageDownloadScheduler:
     def stats(self) -> DownloadStats:
         """Current statistics of the configured terminals, read from the database."""
         terminals = {target.terminal for target in self.config.targets}
-        with self.db.session_scope() as session:
+        # A reader: never queues behind the job's write transaction.
+        with self.db.read_scope() as session:
             only = next(iter(terminals)) if len(terminals) == 1 else None
             return DownloadStats(**queries.get_stats(session, only))
 
