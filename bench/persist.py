@@ -1,6 +1,6 @@
 """Persisting image records: the scheduler's batch path versus one transaction per row.
 
-Target: 10,000 records through ``ImageDownloadScheduler.save_to_database`` at least 50 times
+Target: 10,000 records through ``ImageDownloadScheduler.save_to_database`` at least 100 times
 faster than one ``session_scope()`` + ``insert_image()`` per record, on SQLite and PostgreSQL.
 
 Run from the repository root: ``.venv/bin/python bench/persist.py [--skip-postgres]``.
@@ -28,7 +28,7 @@ from gatecam.database.migrate import upgrade
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 
 ROWS = 10_000
-TARGET_RATIO = 50.0
+TARGET_RATIO = 100.0
 POSTGRES_ADMIN_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 STREAMS = ("in_gate", "out_gate", "rail_in", "rail_out")
 

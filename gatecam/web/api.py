@@ -7,14 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gatecam import coverage
 from gatecam.database import browse
-from gatecam.database.models import Image
 from gatecam.errors import InputError
 from gatecam.sources.base import NAME_PATTERN
 from gatecam.web.common import Archive, json_response
@@ -28,7 +26,7 @@ _CURSOR = re.compile(r"(\d{1,17})\.(\d{1,19})")
 _YEARS = range(1970, 3000)
 
 
-def image_json(row: Image | Row[Any]) -> dict[str, Any]:
+def image_json(row: Any) -> dict[str, Any]:
     """An image row as the API shows it (an ORM object or a plain row with its columns)."""
     return {
         "id": row.id,

@@ -125,7 +125,8 @@ def index(archive: Archive, request: Request) -> Response:
 
     The counters move with every stored batch and run, so the fingerprint (one row per
     stream) tells whether the cached page is still the archive's; the minute of ``now`` is
-    in the key too, for the page's "ago" texts and the open gap of today.
+    part of the state too, for the page's "ago" texts and the open gap of today. While one
+    request draws a new state, the others get the page as it was a moment ago.
     """
     view = _view(archive, request)
 
@@ -141,8 +142,8 @@ def index(archive: Archive, request: Request) -> Response:
     with archive.db.read_scope() as session:
         state = browse.fingerprint(session)
     minute = view.now.replace(second=0, microsecond=0)
-    key = (view.zone.key, view.tz_param, view.here, view.params, minute, state)
-    return HTMLResponse(archive.pages.get(key, render))
+    key = (view.zone.key, view.tz_param, view.here, view.params)
+    return HTMLResponse(archive.pages.get(key, (minute, state), render))
 
 
 def day_page(archive: Archive, request: Request) -> Response:
