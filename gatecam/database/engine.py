@@ -115,7 +115,7 @@ class Database:
             _tune_sqlite(self.engine)
             reader = self.engine.execution_options(**{_READ_ONLY: True})
         elif self.dialect == "postgresql":
-            # SET TRANSACTION READ ONLY: the server refuses a stray write, takes no row locks.
+            # BEGIN READ ONLY: the server refuses a stray write from a page or a report.
             reader = self.engine.execution_options(postgresql_readonly=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(reader, expire_on_commit=False)
