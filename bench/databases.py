@@ -17,25 +17,25 @@ BENCH_DATABASE = "gatecam_bench"
 
 
 @contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A freshly created, empty database on the server of ``admin_url``; dropped afterwards.
+def postgres_database(admin_url: str, name: str = BENCH_DATABASE) -> Iterator[str]:
+    """A freshly created, empty database ``name`` on the server of ``admin_url``; dropped after.
 
     Never the ``test`` database: the test suite resets its schema at any moment.
     """
     admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
         try:
-            yield make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(False)
+            yield make_url(admin_url).set(database=name).render_as_string(False)
         finally:
             try:
                 with admin.connect() as conn:
-                    conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             except SQLAlchemyError as exc:
                 # Keep the error that stopped the bench; the next run drops it anyway.
-                print(f"note: could not drop {BENCH_DATABASE}: {reason(exc)}")
+                print(f"note: could not drop {name}: {reason(exc)}")
     finally:
         admin.dispose()
 

@@ -91,7 +91,7 @@ class CameraCollector(Collector):
             labels=["terminal", "stream"],
         )
         try:
-            with self.db.session_scope() as session:
+            with self.db.read_scope() as session:
                 states = camera_states(session)
         except SQLAlchemyError:
             # gatecam_archive_database_up says so; a guess here would be a false alarm.

@@ -433,7 +433,7 @@ def stats(
         check_name(terminal, "--terminal")
     db = _read_database(settings)
     try:
-        with db.session_scope() as session:
+        with db.read_scope() as session:
             known = queries.terminals(session)
             if terminal is not None and terminal not in known:
                 listed = ", ".join(known) or "none yet"

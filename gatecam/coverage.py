@@ -269,7 +269,14 @@ def coverage_report(
     cadence_minutes: int = 10,
     now: datetime | None = None,
 ) -> CoverageReport:
-    """Per stream and UTC hour from ``start`` to ``end`` (both included): held vs expected."""
+    """Per stream and UTC hour from ``start`` to ``end`` (both included): held vs expected.
+
+    Its cost is O(streams x days asked), never O(archive): the gaps need each capture time,
+    so each stream's range is one scan of its unique index (terminal, camera_id, timestamp),
+    and the archive's start is two single index steps (browse.archive_start). The per-minute
+    rollup cannot stand in: it counts when images were stored, not when they were captured.
+    One read-only transaction, so a report never waits for the job's writes.
+    """
     if end < start:
         raise InputError(f"--to {end} is before --from {start}")
     if cadence_minutes <= 0:
@@ -278,7 +285,7 @@ def coverage_report(
     lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
     cadence = timedelta(minutes=cadence_minutes)
     result = []
-    with db.session_scope() as session:
+    with db.read_scope() as session:
         for s in browse.streams(session, terminal):
             window, found = frames.flags_between(session, s.terminal, s.stream, lo, hi)
             times = [f.timestamp for f in window]

@@ -106,7 +106,7 @@ class ArchiveCollector(Collector):
             labels=LABELS,
         )
         try:
-            with self.db.session_scope() as session:
+            with self.db.read_scope() as session:
                 judged = set(health.judged_streams(session, self.streams, datetime.now(UTC)))
                 streams = browse.streams(session)
                 successes = browse.last_successes(session)

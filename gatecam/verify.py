@@ -280,7 +280,7 @@ def _row_batches(db: Database, terminal: str | None, batch_size: int) -> Iterato
     # Keyset pagination by id: each batch is a fresh short read, only the needed columns.
     last_id = 0
     while True:
-        with db.session_scope() as session:
+        with db.read_scope() as session:
             rows = archive_queries.image_rows_after(
                 session, last_id, terminal=terminal, limit=batch_size
             )
@@ -397,7 +397,7 @@ def _check_files(
     for batch in chunked(keys, batch_size):
         report.checked_files += len(batch)
         refs = {key: parse_image_key(key) for key in batch}
-        with db.session_scope() as session:
+        with db.read_scope() as session:
             paths, triples = archive_queries.indexed(
                 session,
                 (name for key in batch for name in _names(store, key)),

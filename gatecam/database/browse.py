@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from gatecam.database import queries
-from gatecam.database.models import DownloadRun, Image, StreamCounter, UTCDateTime
+from gatecam.database.models import DownloadRun, Image, StreamCounter
 
 # The largest id a BIGINT holds: a larger one in a URL is simply not an image.
 MAX_ID = 2**63 - 1
@@ -51,6 +51,23 @@ def streams(session: Session, terminal: str | None = None) -> list[Stream]:
     ]
 
 
+def fingerprint(session: Session) -> tuple[tuple[Any, ...], ...]:
+    """Every stream's counters: they change whenever an image is stored or a run starts or ends."""
+    c = StreamCounter
+    rows = session.execute(
+        select(
+            c.terminal,
+            c.camera_id,
+            c.total,
+            c.last_download,
+            c.total_runs,
+            c.last_run_at,
+            c.last_error_at,
+        ).order_by(c.terminal, c.camera_id)
+    )
+    return tuple(tuple(row) for row in rows)
+
+
 def known(session: Session, terminal: str, stream: str) -> bool:
     return session.get(StreamCounter, (terminal, stream)) is not None
 
@@ -74,6 +91,8 @@ def archive_start(session: Session, terminal: str, stream: str) -> datetime | No
     """When the archive of a stream began: its oldest image or its first run, if earlier.
 
     Before that moment an empty hour is not a gap, only time the archive never covered.
+    Two single steps: the oldest image is the first entry of the stream's unique index, and
+    the first run is kept on the stream's counters (min over download_runs reads every run).
     """
     oldest = session.scalar(
         select(func.min(Image.timestamp)).where(
@@ -81,8 +100,8 @@ def archive_start(session: Session, terminal: str, stream: str) -> datetime | No
         )
     )
     first_run = session.scalar(
-        select(func.min(DownloadRun.started_at)).where(
-            DownloadRun.terminal == terminal, DownloadRun.camera_id == stream
+        select(StreamCounter.first_run_at).where(
+            StreamCounter.terminal == terminal, StreamCounter.camera_id == stream
         )
     )
     found = [t for t in (oldest, first_run) if t is not None]
@@ -92,7 +111,12 @@ def archive_start(session: Session, terminal: str, stream: str) -> datetime | No
 def bucket_counts(
     session: Session, terminal: str, stream: str, edges: Sequence[datetime]
 ) -> list[int]:
-    """Images in each [edges[n], edges[n + 1]), in one range scan of the unique index."""
+    """Images in each [edges[n], edges[n + 1]), in one range scan of the unique index.
+
+    The page's 14 days per stream: O(images in the window), the same at 10k or 10M images.
+    The per-minute rollup cannot give them, as it counts images by when they were stored,
+    not by capture time; the page that shows them is kept until the counters move.
+    """
     if len(edges) < 2:
         return []
     # Each row gets the index of the first bucket whose end lies after it.
@@ -202,12 +226,34 @@ def image_page(
     end: datetime | None = None,
     after: tuple[datetime, int] | None = None,
     limit: int = 100,
-) -> list[Image]:
+) -> list[Row[Any]]:
     """Up to ``limit`` rows in (timestamp, id) order, from just after the key ``after``.
 
-    Keyset paging: each page is one index range however deep the reader has gone.
+    Plain rows with the columns of Image, not ORM objects: a page is read and sent, never
+    changed, and building 100 tracked objects cost more than the query itself.
     """
-    query = select(Image).where(Image.timestamp.is_not(None))
+    query = image_page_query(
+        terminal=terminal, stream=stream, start=start, end=end, after=after, limit=limit
+    )
+    return list(session.execute(query))
+
+
+def image_page_query(
+    *,
+    terminal: str | None = None,
+    stream: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 100,
+) -> Select[Any]:
+    """The statement of image_page: keyset paging, one index range however deep the reader is.
+
+    With a stream, the unique index (terminal, camera_id, timestamp) serves the order; across
+    streams, ix_images_timestamp_id (timestamp, id) does, so a page reads ``limit`` index
+    entries instead of sorting every row of the archive.
+    """
+    query = select(*Image.__table__.columns).where(Image.timestamp.is_not(None))
     if terminal is not None:
         query = query.where(Image.terminal == terminal)
     if stream is not None:
@@ -218,21 +264,24 @@ def image_page(
         query = query.where(Image.timestamp < end)
     if after is not None:
         ts, last_id = after
+        # The plain ">=" gives the planner the start of the index range; the OR alone
+        # would have it scan from the first entry and filter.
         query = query.where(
-            or_(Image.timestamp > ts, and_(Image.timestamp == ts, Image.id > last_id))
+            Image.timestamp >= ts,
+            or_(Image.timestamp > ts, and_(Image.timestamp == ts, Image.id > last_id)),
         )
-    return list(session.scalars(query.order_by(Image.timestamp, Image.id).limit(limit)))
+    return query.order_by(Image.timestamp, Image.id).limit(limit)
 
 
 def last_successes(session: Session) -> dict[tuple[str, str], datetime | None]:
-    """Per stream that has any run: when its newest successful run ended (None if never)."""
-    ended = func.coalesce(DownloadRun.finished_at, DownloadRun.started_at)
-    succeeded = case((DownloadRun.status == "success", ended))
+    """Per stream that has any run: when its newest successful run ended (None if never).
+
+    Read from the stream counters, which finish_run moves in the run's own transaction: one
+    row per stream, where the maximum over download_runs would read every run ever made.
+    """
     rows = session.execute(
-        select(
-            DownloadRun.terminal, DownloadRun.camera_id, func.max(succeeded, type_=UTCDateTime())
-        )
-        .group_by(DownloadRun.terminal, DownloadRun.camera_id)
-        .order_by(DownloadRun.terminal, DownloadRun.camera_id)
+        select(StreamCounter.terminal, StreamCounter.camera_id, StreamCounter.last_success_at)
+        .where(StreamCounter.last_run_at.is_not(None))
+        .order_by(StreamCounter.terminal, StreamCounter.camera_id)
     )
     return {(terminal, stream): last for terminal, stream, last in rows}

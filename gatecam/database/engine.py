@@ -1,4 +1,4 @@
-"""Connections: one ``Database`` per URL, with SQLite tuned for a long-running writer."""
+"""Connections: one ``Database`` per URL, with write and read-only sessions."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ log = logging.getLogger(__name__)
 
 # How long an SQLite writer waits for another one; `?timeout=<seconds>` in the URL overrides.
 SQLITE_BUSY_TIMEOUT = 30.0
+# Connections kept per engine: as many as the web server's worker threads (gatecam.web.app
+# sizes its thread pool to this), so a request never waits for a connection, plus a few for
+# the job's own sessions beside them.
+POOL_SIZE = 12
+POOL_OVERFLOW = 4
+# Execution option marking a read-only connection: its SQLite transaction begins deferred.
+_READ_ONLY = "gatecam_read_only"
 
 
 _PASSWORD = re.compile(r"(://[^:/@]*:).*@")
@@ -57,8 +64,10 @@ def _sqlite_file(path: Path, create: bool) -> None:
 
 
 def _tune_sqlite(engine: Engine) -> None:
-    # WAL lets `gatecam stats` read while a job writes; BEGIN IMMEDIATE takes the write lock
-    # up front so two writers wait on the busy timeout instead of failing mid-transaction.
+    # WAL lets readers work on a snapshot while a job writes. Writers BEGIN IMMEDIATE: they
+    # take the write lock up front, so two writers wait on the busy timeout instead of failing
+    # mid-transaction. Readers BEGIN deferred: a WAL reader never takes that lock, so a page
+    # view neither waits behind the job nor makes it wait.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
@@ -70,7 +79,8 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 # Answers that mean the URL names something wrong (fix it), not a server that is down. The
@@ -103,6 +113,8 @@ class Database:
         self.url = url
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {}
+        if self.dialect != "sqlite" or parsed.database not in (None, "", ":memory:"):
+            kwargs |= {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         if self.dialect == "sqlite":
             if "timeout" not in parsed.query:
                 kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
@@ -113,12 +125,18 @@ class Database:
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError, TypeError) as exc:
             # ValueError: a query option of the wrong type, such as SQLite's ?timeout=abc.
             raise DatabaseError(f"database URL {redact(url)} is not usable: {exc}") from None
+        reader: Engine = self.engine
         if self.dialect == "sqlite":
             # After create_engine, which checks the URL's options: a bad one creates no folder.
             if parsed.database and parsed.database != ":memory:":
                 _sqlite_file(Path(parsed.database), create)
             _tune_sqlite(self.engine)
+            reader = self.engine.execution_options(**{_READ_ONLY: True})
+        elif self.dialect == "postgresql":
+            # BEGIN READ ONLY: the server refuses a stray write from a page or a report.
+            reader = self.engine.execution_options(postgresql_readonly=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(reader, expire_on_commit=False)
 
     def __repr__(self) -> str:
         return f"Database({redact(self.url)!r})"
@@ -133,6 +151,19 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def read_scope(self) -> Iterator[Session]:
+        """A session for reads only: never takes SQLite's write lock, never waits behind it.
+
+        On SQLite it is a deferred WAL reader transaction on one snapshot; on PostgreSQL a
+        READ ONLY transaction. It ends with a rollback: there is nothing to commit.
+        """
+        session = self._readers()
+        try:
+            yield session
         finally:
             session.close()
 

@@ -86,6 +86,9 @@ class Image(Base):
         UniqueConstraint("filepath"),
         # "Added in the last hour" per terminal (statistics), a range on created_at.
         Index("ix_images_terminal_created_at", "terminal", "created_at"),
+        # /api/images without a stream pages in (timestamp, id) order across all streams:
+        # each page is one step down this index, however deep, instead of a sort of the table.
+        Index("ix_images_timestamp_id", "timestamp", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -153,11 +156,15 @@ class StreamCounter(Base):
     failed_runs: Mapped[int] = mapped_column(Integer, default=0)
     interrupted_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     partial_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # When the stream's newest run ended: health judges streams that ran lately, cheaply.
-    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept by start_run and finish_run, so health, metrics and the page read one row per
+    # stream instead of aggregating download_runs, which gains a row per stream every tick.
+    # last_run_at is when the newest run started: health judges the streams that ran lately.
+    first_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MinuteCount(Base):

@@ -68,7 +68,7 @@ def select_images(db: Database, selection: Selection, now: datetime | None = Non
     """
     now = now or datetime.now(UTC)
     s = selection
-    with db.session_scope() as session:
+    with db.read_scope() as session:
         if not browse.known(session, s.terminal, s.stream):
             raise InputError(f"{s.terminal}/{s.stream} is not in the archive")
         rows = session.execute(

@@ -13,7 +13,6 @@ from starlette.responses import Response
 
 from gatecam import coverage
 from gatecam.database import browse
-from gatecam.database.models import Image
 from gatecam.errors import InputError
 from gatecam.model import NAME_RULE, is_name
 from gatecam.web.common import Archive, json_response
@@ -28,7 +27,8 @@ _CURSOR = re.compile(r"(\d{1,17})\.(\d{1,19})")
 _YEARS = range(1970, 3000)
 
 
-def image_json(row: Image) -> dict[str, Any]:
+def image_json(row: Any) -> dict[str, Any]:
+    """An image row as the API shows it (an ORM object or a plain row with its columns)."""
     return {
         "id": row.id,
         "terminal": row.terminal,
@@ -94,7 +94,7 @@ def _int(request: Request, key: str, default: int, low: int, high: int) -> int:
 
 
 def stats(archive: Archive, request: Request) -> Response:
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         return json_response(browse.stats_by_terminal(session))
 
 
@@ -107,7 +107,7 @@ def images(archive: Archive, request: Request) -> Response:
         raise InputError(f"from {q['from']} is after to {q['to']}")
     # An empty cursor is the first page, as if none was given.
     after = decode_cursor(q["cursor"]) if q.get("cursor") else None
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         rows = browse.image_page(
             session,
             terminal=_name(request, "terminal"),
@@ -124,7 +124,7 @@ def images(archive: Archive, request: Request) -> Response:
 
 
 def one_image(archive: Archive, request: Request) -> Response:
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         row = browse.image(session, request.path_params["id"])
     if row is None:
         raise HTTPException(404, "no such image")

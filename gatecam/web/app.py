@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -18,18 +20,20 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gatecam import __version__, camerastate, coverage, export, metrics
 from gatecam.database import browse, frames
 from gatecam.database import health as health_reads
-from gatecam.database.engine import Database, reason
+from gatecam.database.engine import POOL_SIZE, Database, reason
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import check_fps, require_frames
 from gatecam.model import is_name
+from gatecam.storage import LocalStore
 from gatecam.storage.base import ImageStore
-from gatecam.web import api, pages, timeline
+from gatecam.web import api, conditional, pages, timeline
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, error_response, json_response
 from gatecam.web.headers import SecurityHeaders
@@ -39,8 +43,10 @@ from gatecam.web.thumbs import ThumbnailCache, make_thumbnail
 
 log = logging.getLogger(__name__)
 
-# An image row never changes its bytes (the CDN's are immutable too).
-IMMUTABLE = "public, max-age=31536000, immutable"
+# Worker threads for the handlers: one per pooled database connection, so no request
+# waits for a connection while holding a thread, and the pool never runs dry.
+WEB_THREADS = POOL_SIZE
+THUMB_FOLDER = ".thumbs"
 # Days of hourly coverage drawn per stream on the index page.
 CHART_DAYS = 7
 # More failed downloads than this in one stream's last hour make /healthz 503: the site
@@ -48,6 +54,25 @@ CHART_DAYS = 7
 # image the CDN never serves whole stays below it while a failing disk or CDN passes it.
 FAILED_DOWNLOADS_PER_HOUR = 10
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class ThreadPool:
+    """ASGI middleware giving the event loop's worker-thread limiter ``threads`` tokens.
+
+    Starlette runs plain-function endpoints through anyio's default limiter, 40 threads:
+    more than the database pool has connections, and on a small machine more threads only
+    contend for the GIL.
+    """
+
+    def __init__(self, app: ASGIApp, threads: int) -> None:
+        self.app = app
+        self.threads = threads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        if limiter.total_tokens != self.threads:
+            limiter.total_tokens = self.threads
+        await self.app(scope, receive, send)
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
@@ -115,15 +140,30 @@ def _chart(
 
 
 def index(archive: Archive, request: Request) -> Response:
+    """Every stream's recent days and chart; rendered again only when the counters move.
+
+    The counters move with every stored batch and run, so the fingerprint (one row per
+    stream) tells whether the cached page is still the archive's; the minute of ``now`` is
+    part of the state too, for the page's "ago" texts and the open gap of today. While one
+    request draws a new state, the others get the page as it was a moment ago.
+    """
     view = _view(archive, request)
-    with archive.db.session_scope() as session:
-        streams = browse.streams(session)
-        cameras = {(c.terminal, c.stream): c for c in camerastate.camera_states(session)}
-        recents = [_recent(session, s, view, cameras) for s in streams]
-        charts = [_chart(session, archive, r, view) for r in recents]
-        stats = browse.stats_by_terminal(session)
-        runs = browse.recent_runs(session)
-    return HTMLResponse(pages.index_page(view, stats, recents, runs, charts))
+
+    def render() -> str:
+        with archive.db.read_scope() as session:
+            streams = browse.streams(session)
+            cameras = {(c.terminal, c.stream): c for c in camerastate.camera_states(session)}
+            recents = [_recent(session, s, view, cameras) for s in streams]
+            charts = [_chart(session, archive, r, view) for r in recents]
+            stats = browse.stats_by_terminal(session)
+            runs = browse.recent_runs(session)
+        return pages.index_page(view, stats, recents, runs, charts)
+
+    with archive.db.read_scope() as session:
+        state = browse.fingerprint(session)
+    minute = view.now.replace(second=0, microsecond=0)
+    key = (view.zone.key, view.tz_param, view.here, view.params)
+    return HTMLResponse(archive.pages.get(key, (minute, state), render))
 
 
 def day_page(archive: Archive, request: Request) -> Response:
@@ -133,7 +173,7 @@ def day_page(archive: Archive, request: Request) -> Response:
         raise HTTPException(404)
     view = _view(archive, request)
     start, end = timeline.day_bounds(day, view.zone)
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         if not browse.known(session, terminal, stream):
             raise HTTPException(404, f"{terminal} / {stream} is not in the archive")
         shots = browse.shots_between(session, terminal, stream, start, end)
@@ -161,7 +201,7 @@ def at_page(archive: Archive, request: Request) -> Response:
         raise InputError("terminal and stream must be names of a-z, 0-9, _ and -")
     view = _view(archive, request)
     moment = timeline.parse_moment(text, view.zone)
-    with archive.db.session_scope() as session:
+    with archive.db.read_scope() as session:
         terminal = terminal or _default_terminal(session, stream)
         if not browse.known(session, terminal, stream):
             raise InputError(f"{terminal} / {stream} is not in the archive")
@@ -182,13 +222,28 @@ def at_page(archive: Archive, request: Request) -> Response:
     return HTMLResponse(page)
 
 
-def image_bytes(archive: Archive, image_id: int) -> bytes:
-    """The stored bytes of an image; HTTPException 404 if the row or its bytes are gone."""
-    with archive.db.session_scope() as session:
+@dataclass(frozen=True)
+class _Stored:
+    """What serving an image needs of its row: where its bytes are and their validators."""
+
+    key: str
+    etag: str
+    modified: datetime | None
+
+
+def _stored(archive: Archive, image_id: int) -> _Stored:
+    """The row of an image, by primary key; HTTPException 404 if there is none."""
+    with archive.db.read_scope() as session:
         row = browse.image(session, image_id)
-        key = None if row is None else row.filepath
-    if key is None:
-        raise HTTPException(404, "no such image")
+        if row is None:
+            raise HTTPException(404, "no such image")
+        # The sha256 names the bytes; rows stored without one keep their id and size.
+        tag = row.sha256[:32] if row.sha256 else f"{row.id}-{row.file_size}"
+        return _Stored(row.filepath, f'"{tag}"', row.created_at)
+
+
+def _read(archive: Archive, key: str) -> bytes:
+    """The stored bytes of an image; HTTPException 404 if they are gone."""
     try:
         return archive.store.get(key)
     except (FileNotFoundError, IsADirectoryError, ValueError):
@@ -200,21 +255,32 @@ def image_bytes(archive: Archive, image_id: int) -> bytes:
 
 
 def image(archive: Archive, request: Request) -> Response:
-    data = image_bytes(archive, request.path_params["id"])
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
+    stored = _stored(archive, request.path_params["id"])
+    cached = conditional.not_modified(request, stored.etag, stored.modified)
+    if cached is not None:
+        return cached  # the client holds these bytes: no read from the store at all
+    headers = conditional.validators(stored.etag, stored.modified)
+    return Response(_read(archive, stored.key), media_type="image/jpeg", headers=headers)
 
 
 def thumbnail(archive: Archive, request: Request) -> Response:
     image_id: int = request.path_params["id"]
+    stored = _stored(archive, image_id)
+    # Its own tag: a thumbnail's bytes are not the image's.
+    etag = f'"thumb-{stored.etag.strip(chr(34))}"'
+    cached = conditional.not_modified(request, etag, stored.modified)
+    if cached is not None:
+        return cached
 
     def make() -> bytes:
         try:
-            return make_thumbnail(image_bytes(archive, image_id))
+            return make_thumbnail(_read(archive, stored.key))
         except ValueError as exc:
             raise HTTPException(404, f"no thumbnail: {exc}") from None
 
     data = archive.thumbs.get(image_id, make)
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
+    headers = conditional.validators(etag, stored.modified)
+    return Response(data, media_type="image/jpeg", headers=headers)
 
 
 def health(archive: Archive, request: Request) -> Response:
@@ -227,7 +293,7 @@ def health(archive: Archive, request: Request) -> Response:
     now = datetime.now(UTC)
     limit = 3 * archive.interval
     try:
-        with archive.db.session_scope() as session:
+        with archive.db.read_scope() as session:
             browse.ping(session)
             judged = health_reads.judged_streams(session, archive.streams, now)
             states = [health_reads.stream_health(session, t, s, now) for t, s in judged]
@@ -349,27 +415,33 @@ def create_app(
     token: str | None = None,
     interval_minutes: float = 10,
     streams: Sequence[tuple[str, str]] | None = None,
+    thumb_dir: Path | None = None,
 ) -> Starlette:
     """The archive's web app; raises InputError if ``tz`` is not a zone.
 
     ``streams`` are the (terminal, stream) pairs /healthz and /metrics judge; None judges
-    every stream that ran in the last day.
+    every stream that ran in the last day. Thumbnails are kept in ``thumb_dir``, by default
+    ``.thumbs`` in a local archive folder (outside the key layout, so verify never takes them
+    for images); in memory only for a bucket unless a folder is given.
     """
     if interval_minutes <= 0:
         raise InputError(f"interval must be positive, not {interval_minutes}")
     if token is not None and not token.strip():
         raise InputError("the web token is empty: give a token, or None to serve without one")
+    if thumb_dir is None and isinstance(store, LocalStore):
+        thumb_dir = store.root / THUMB_FOLDER
     archive = Archive(
         db,
         store,
         timeline.zone(tz),
         timedelta(minutes=interval_minutes),
-        ThumbnailCache(),
+        ThumbnailCache(folder=thumb_dir),
         streams=None if streams is None else tuple((t, s) for t, s in streams),
     )
 
     def bound(handler: Any) -> Any:
-        # Plain functions: Starlette runs them in its thread pool, as SQLAlchemy here blocks.
+        # Plain functions: Starlette runs them in a worker thread (sized by ThreadPool
+        # below), since SQLAlchemy blocks; the event loop never waits on the database.
         def endpoint(request: Request) -> Response:
             response: Response = handler(archive, request)
             return response
@@ -396,7 +468,7 @@ def create_app(
         HTTPException: _on_error,
     }
     # Outermost first: the token guard's own 401 and 303 answers get the headers too.
-    middleware = [Middleware(SecurityHeaders)]
+    middleware = [Middleware(SecurityHeaders), Middleware(ThreadPool, threads=WEB_THREADS)]
     if token is not None:
         middleware.append(Middleware(TokenGuard, token=token))
     return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any
@@ -14,6 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from gatecam.database.engine import Database
 from gatecam.storage.base import ImageStore
+from gatecam.web.pagecache import PageCache
 from gatecam.web.thumbs import ThumbnailCache
 
 
@@ -26,6 +27,7 @@ class Archive:
     zone: ZoneInfo
     interval: timedelta
     thumbs: ThumbnailCache
+    pages: PageCache = field(default_factory=PageCache)
     cadence_minutes: int = 10
     # The (terminal, stream) pairs health and metrics judge; None: those that ran lately.
     streams: tuple[tuple[str, str], ...] | None = None

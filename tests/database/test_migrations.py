@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import text
 
+from gatecam.database import browse
 from gatecam.database.engine import Database, redact
 from gatecam.database.migrate import (
     alembic_config,
@@ -73,3 +76,48 @@ def test_reading_a_missing_sqlite_file_creates_nothing(tmp_path: Path) -> None:
 def test_an_sqlite_path_under_a_file_is_one_clear_line() -> None:
     with pytest.raises(DatabaseError, match="cannot create the database folder /etc/passwd"):
         Database("sqlite:////etc/passwd/x.db")
+
+
+def test_upgrading_an_archive_with_runs_keeps_its_health(empty_database_url: str) -> None:
+    """Health reads the run times kept on the counters: the upgrade fills them from the runs."""
+    db = Database(empty_database_url)
+    try:
+        command.upgrade(alembic_config(db), "0002")
+        ended = datetime(2025, 9, 2, 12, 0, tzinfo=UTC)
+        with db.engine.begin() as conn:
+            for stream, status, minutes in (
+                ("in_gate", "success", 30), ("in_gate", "success", 10),
+                ("in_gate", "failed", 0), ("out_gate", "failed", 5),
+                ("side_gate", "running", 1),
+            ):  # fmt: skip
+                at = (ended - timedelta(minutes=minutes)).replace(tzinfo=None)
+                finished = None if status == "running" else at
+                conn.execute(
+                    text(
+                        "INSERT INTO download_runs (terminal, camera_id, started_at, finished_at,"
+                        " status, days, discovered, downloaded, failed, pending)"
+                        " VALUES ('apm', :s, :at, :fin, :st, '', 0, 0, 0, 0)"
+                    ),
+                    {"s": stream, "at": at, "fin": finished, "st": status},
+                )
+            for stream in ("in_gate", "out_gate"):
+                conn.execute(
+                    text(
+                        "INSERT INTO stream_counters (terminal, camera_id, total, total_runs,"
+                        " successful_runs, failed_runs, interrupted_runs, failed_downloads)"
+                        " VALUES ('apm', :s, 0, 1, 0, 0, 0, 0)"
+                    ),
+                    {"s": stream},
+                )
+        upgrade(db)
+        with db.read_scope() as session:
+            successes = browse.last_successes(session)
+            began = browse.archive_start(session, "apm", "in_gate")
+        assert successes == {
+            ("apm", "in_gate"): ended - timedelta(minutes=10),
+            ("apm", "out_gate"): None,
+            ("apm", "side_gate"): None,
+        }
+        assert began == ended - timedelta(minutes=30)
+    finally:
+        db.dispose()

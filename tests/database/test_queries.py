@@ -151,6 +151,8 @@ def test_insert_image_keeps_the_plans_signature(database: Database) -> None:
     assert again is None
 
 
+# On PostgreSQL the batches go out in one psycopg pipeline, beneath SQLAlchemy's events.
+@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
 def test_each_batch_is_one_insert_statement(database: Database) -> None:
     statements: list[str] = []
 
@@ -191,3 +193,22 @@ def test_stats_of_all_terminals_name_each_stream_with_its_terminal(database: Dat
     assert both["total_downloaded"] == 4
     assert set(both["downloads_by_stream"]) == {"apm/in_gate", "lbct/in_gate"}
     assert names == ["apm", "lbct"]
+
+
+def test_windows_count_images_added_within_their_first_minute_exactly(
+    database: Database,
+) -> None:
+    with database.session_scope() as session:
+        queries.insert_images(session, records(4))
+        added = session.scalars(select(Image.created_at)).first()
+    assert added is not None
+    # Each window starts a second before or after the rows' own second, inside their minute.
+    with database.session_scope() as session:
+        just_in = queries.get_stats(session, "apm", now=added + timedelta(hours=1))
+        just_out = queries.get_stats(session, "apm", now=added + timedelta(hours=1, microseconds=1))
+        day_in = queries.get_stats(session, "apm", now=added + timedelta(hours=24))
+        day_out = queries.get_stats(session, "apm", now=added + timedelta(hours=24, seconds=1))
+    assert (just_in["last_hour"], just_in["last_24h"]) == (4, 4)
+    assert (just_out["last_hour"], just_out["last_24h"]) == (0, 4)
+    assert (day_in["last_hour"], day_in["last_24h"]) == (0, 4)
+    assert (day_out["last_hour"], day_out["last_24h"]) == (0, 0)

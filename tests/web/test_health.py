@@ -9,24 +9,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
 
 from gatecam import metrics
 from gatecam.database import queries
 from gatecam.database.engine import Database
-from gatecam.database.models import DownloadRun
 from gatecam.storage import LocalStore
 from gatecam.web import ServeError, WebServer, create_app
 
 
 def record_run(db: Database, stream: str, status: str, ended: datetime) -> None:
     with db.session_scope() as session:
-        run = queries.start_run(session, "apm", stream, [f"{ended:%Y-%m-%d}"])
+        run = queries.start_run(session, "apm", stream, [f"{ended:%Y-%m-%d}"], at=ended)
         queries.finish_run(
             session, run, status=status, discovered=1, downloaded=1, failed=0, pending=0,
-            error=None if status == "success" else "page did not load",
+            error=None if status == "success" else "page did not load", at=ended,
         )  # fmt: skip
-        session.execute(update(DownloadRun).where(DownloadRun.id == run).values(finished_at=ended))
 
 
 def serve(db: Database, tmp_path: Path, **options: object) -> WebServer:
