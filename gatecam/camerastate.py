@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gatecam.camerahealth import DEFAULTS, Thresholds, distance, frozen_now
 from gatecam.database import browse, frames
-from gatecam.database.engine import Database
 
 # How far back a frozen stretch is followed to say since when: about a day at the site's pace.
 _LOOK_BACK = 150
@@ -73,29 +69,3 @@ def health_reasons(session: Session, judged: Collection[tuple[str, str]]) -> lis
         for state in camera_states(session)
         if state.frozen and (state.terminal, state.stream) in judged
     ]
-
-
-class CameraCollector(Collector):
-    """``gatecam_camera_frozen{terminal,stream}``: 1 while a camera repeats one picture."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def describe(self) -> Iterable[Metric]:
-        return []
-
-    def collect(self) -> Iterable[Metric]:
-        gauge = GaugeMetricFamily(
-            "gatecam_camera_frozen",
-            "1 if the stream's newest images all show one picture (camera frozen), else 0",
-            labels=["terminal", "stream"],
-        )
-        try:
-            with self.db.read_scope() as session:
-                states = camera_states(session)
-        except SQLAlchemyError:
-            # gatecam_archive_database_up says so; a guess here would be a false alarm.
-            return []
-        for state in states:
-            gauge.add_metric([state.terminal, state.stream], 1 if state.frozen else 0)
-        return [gauge]

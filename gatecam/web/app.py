@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gatecam import __version__, camerastate, coverage, export, metrics
+from gatecam import __version__, camerastate, coverage, export
 from gatecam.database import browse, frames
 from gatecam.database import health as health_reads
 from gatecam.database.engine import POOL_SIZE, Database, reason
@@ -34,6 +34,7 @@ from gatecam.model import is_name
 from gatecam.storage import LocalStore
 from gatecam.storage.base import ImageStore
 from gatecam.web import api, conditional, pages, timeline
+from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, error_response, json_response
 from gatecam.web.headers import SecurityHeaders
@@ -352,7 +353,7 @@ def health(archive: Archive, request: Request) -> Response:
 
 
 def metrics_page(archive: Archive, request: Request) -> Response:
-    body = metrics.exposition(archive.db, archive.streams)
+    body = web_metrics.exposition(archive.db, archive.streams)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

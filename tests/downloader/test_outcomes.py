@@ -30,6 +30,7 @@ from gatecam.standin import CatalogueSource, StandIn
 from gatecam.standin.catalogue import Catalogue
 from gatecam.storage import LocalStore
 from gatecam.web import create_app
+from gatecam.web import metrics as web_metrics
 from tests.fixtures_db import sqlite_only
 from tests.helpers import add, free_port, held, make_job, mount_tmpfs
 
@@ -334,8 +335,8 @@ def test_health_and_metrics_judge_the_configured_streams(database: Database) -> 
             if line.startswith("gatecam_archive_last_")
         }
 
-    assert timed(metrics.exposition(database, [("apm", "in_gate")]).decode()) == {"in_gate"}
-    assert timed(metrics.exposition(database).decode()) == {"in_gate"}  # side_gate never won
+    assert timed(web_metrics.exposition(database, [("apm", "in_gate")]).decode()) == {"in_gate"}
+    assert timed(web_metrics.exposition(database).decode()) == {"in_gate"}  # side_gate never won
 
 
 def test_more_than_ten_failed_downloads_in_an_hour_make_health_503(database: Database) -> None:
