@@ -19,14 +19,14 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gatecam import __version__, camerastate, coverage, export, metrics
+from gatecam.archive import Archive as OpenArchive
 from gatecam.database import browse, frames
-from gatecam.database.engine import Database, reason
+from gatecam.database.engine import reason
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import check_fps, require_frames
 from gatecam.model import is_name
-from gatecam.storage.base import ImageStore
 from gatecam.web import api, pages, timeline
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, error_response, json_response
@@ -314,20 +314,23 @@ def day_timelapse(archive: Archive, request: Request) -> Response:
 
 
 def create_app(
-    db: Database,
-    store: ImageStore,
+    opened: OpenArchive,
     *,
     tz: str = "America/Los_Angeles",
     token: str | None = None,
     interval_minutes: float = 10,
 ) -> Starlette:
-    """The archive's web app; raises InputError if ``tz`` is not a zone."""
+    """The web app of an opened archive; raises InputError if ``tz`` is not a zone."""
     if interval_minutes <= 0:
         raise InputError(f"interval must be positive, not {interval_minutes}")
     if token is not None and not token.strip():
         raise InputError("the web token is empty: give a token, or None to serve without one")
     archive = Archive(
-        db, store, timeline.zone(tz), timedelta(minutes=interval_minutes), ThumbnailCache()
+        opened.db,
+        opened.store,
+        timeline.zone(tz),
+        timedelta(minutes=interval_minutes),
+        ThumbnailCache(),
     )
 
     def bound(handler: Any) -> Any:
