@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
@@ -90,7 +91,7 @@ def tar_over_http(root: Path, db: Database, days: int) -> tuple[float, float, in
     total = 0
     started, cpu = time.perf_counter(), time.process_time()
     with (
-        WebServer(create_app(db, LocalStore(root), tz="UTC")) as web,
+        WebServer(create_app(Archive(db, LocalStore(root)), tz="UTC")) as web,
         httpx.Client(base_url=web.url, timeout=60) as client,
     ):
         for n in range(days):

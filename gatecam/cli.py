@@ -32,12 +32,14 @@ from sqlalchemy import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam import __version__
+from gatecam.archive import Archive, configured_store, open_archive
 from gatecam.database import queries
 from gatecam.database.copy import BeforeInsert, check_copy, copy_rows, prepare_target
 from gatecam.database.engine import Database, reason, redact
 from gatecam.database.migrate import require_current, upgrade
+from gatecam.database.stats import get_stats
 from gatecam.downloader.job import RunResult
-from gatecam.downloader.scheduler import DownloadStats, ImageDownloadScheduler
+from gatecam.downloader.scheduler import ImageDownloadScheduler
 from gatecam.errors import DatabaseError, GatecamError, InputError, Interrupted, Unavailable
 from gatecam.model import Target, check_name
 from gatecam.service import DEFAULT_ENV_FILE, journal_formatter, systemd_unit
@@ -49,7 +51,7 @@ from gatecam.settings import (
     settings_from_flags,
     settings_table,
 )
-from gatecam.storage import ImageStore, LocalStore, open_store
+from gatecam.storage import open_store
 
 app = typer.Typer(
     name="gatecam",
@@ -209,14 +211,12 @@ def _remove_folders(folders: list[Path]) -> None:
             folder.rmdir()
 
 
-def _open_store(settings: DownloadConfig) -> ImageStore:
-    """The configured store, for commands that read it: nothing is created or contacted.
+def _read_archive(settings: DownloadConfig) -> Archive:
+    """The archive at the latest schema, for commands that read it: nothing is created.
 
-    Writers (the scheduler) check their store themselves; `verify` checks before it judges.
+    The store is not contacted: `verify` checks it before it judges, `web` before it serves.
     """
-    return open_store(
-        settings.storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
-    )
+    return open_archive(settings, write=False)
 
 
 def _scheduler(settings: DownloadConfig) -> ImageDownloadScheduler:
@@ -315,9 +315,7 @@ def run(
         stack.callback(scheduler.stop)
         if web:
             # Health judges the streams this process runs.
-            server = _web_server(
-                scheduler.db, scheduler.store, settings, host, port, "", settings.targets
-            )
+            server = _web_server(scheduler.archive, settings, host, port, "", settings.targets)
             server.start()
             stack.callback(server.stop)
         where = scheduler.store.describe()
@@ -354,7 +352,7 @@ def once(
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
     try:
-        with _stop_on_signals(scheduler.job.stop.set) as stopped:
+        with _stop_on_signals(scheduler.request_stop) as stopped:
             results = scheduler.run_once(
                 day, on_result=lambda r: out.print(r.summary(), markup=False)
             )
@@ -398,7 +396,7 @@ def backfill(
     )
     try:
         with (
-            _stop_on_signals(scheduler.job.stop.set) as stopped,
+            _stop_on_signals(scheduler.request_stop) as stopped,
             Progress(*columns, console=out, transient=True) as progress,
         ):
             targets = settings.targets
@@ -438,7 +436,7 @@ def stats(
             if terminal is not None and terminal not in known:
                 listed = ", ".join(known) or "none yet"
                 raise InputError(f"--terminal: no terminal {terminal!r} in the database ({listed})")
-            data = DownloadStats(**queries.get_stats(session, terminal)).as_dict()
+            data = get_stats(session, terminal).as_dict()
     finally:
         db.dispose()
     if as_json:
@@ -511,22 +509,20 @@ def verify(
         "accept" if accept_changed else "quarantine" if quarantine_changed else "report"
     )
     _setup_logging(verbose)
-    db = _read_database(settings)
-    try:
+    with _read_archive(settings) as archive:
         if rehash:
             from gatecam.rehash import rehash as run_rehash
 
-            out.print(run_rehash(db, _open_store(settings), terminal=terminal).line(), markup=False)
+            line = run_rehash(archive.db, archive.store, terminal=terminal).line()
+            out.print(line, markup=False)
         report = verify_archive(
-            db,
-            _open_store(settings),
+            archive.db,
+            archive.store,
             terminal=terminal,
             repair=repair,
             changed=changed,
             checksums=not no_checksums,
         )
-    finally:
-        db.dispose()
     for line in report.summary_lines():
         out.print(line, markup=False)
     if not report.consistent:
@@ -544,8 +540,7 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _web_server(
-    db: Database,
-    store: ImageStore,
+    archive: Archive,
     settings: DownloadConfig,
     host: str,
     port: int,
@@ -560,8 +555,7 @@ def _web_server(
 
     try:
         app_ = create_app(
-            db,
-            store,
+            archive,
             tz=tz or "America/Los_Angeles",
             token=settings.web_token,
             interval_minutes=settings.interval_minutes,
@@ -609,15 +603,11 @@ def web(
     # GATECAM_STREAMS is the scheduler's; only the flag names the streams health judges here.
     judged = settings.targets if streams is not None else None
     _setup_logging()
-    db = _read_database(settings)
-    try:
-        store = _open_store(settings)
+    with _read_archive(settings) as archive:
         if settings.storage_url:
-            store.check()  # a bucket answers a HEAD without change; a folder is only read
-        server = _web_server(db, store, settings, host, port, tz, judged)
+            archive.store.check()  # a bucket answers a HEAD without change; a folder is only read
+        server = _web_server(archive, settings, host, port, tz, judged)
         _serve_until_stopped(server.serve_forever)
-    finally:
-        db.dispose()
 
 
 @app.command()
@@ -849,15 +839,15 @@ def _file_copier(settings: DownloadConfig, storage_url: str) -> BeforeInsert:
 
     if storage_url == settings.storage_url:
         raise InputError("--storage-url: the images are already there; leave it out")
-    source = _open_store(settings)
+    source = configured_store(settings)
     if not storage_url.startswith("s3://"):
         raise InputError(f"--storage-url: s3://bucket/prefix expected, not {storage_url!r}")
     target = open_store(
         storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
     )
-    if isinstance(source, LocalStore) and not source.root.is_dir():
-        raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {source.root} does not exist")
-    source.check()
+    if not source.exists():
+        where = source.describe()
+        raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {where} does not exist")
     target.check()
 
     def _copy(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -1047,13 +1037,10 @@ def export(
     if not path.parent.is_dir():
         raise InputError(f"{path}: no such folder {path.parent}")
     _setup_logging()
-    db = _read_database(settings)
-    try:
+    with _read_archive(settings) as archive:
         selection = Selection(target.terminal, target.stream, first, last, days_zone)
-        contents = select_images(db, selection)
-    finally:
-        db.dispose()
-    store = _open_store(settings)
+        contents = select_images(archive.db, selection)
+    store = archive.store
     if out_file is None:
         require_frames(contents)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import logging
-import os
-import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
 from gatecam.database import archive_queries, queries
@@ -23,11 +17,8 @@ from gatecam.database.queries import ImageRecord, chunked
 from gatecam.downloader.reconcile import NotAnImage, stored_record
 from gatecam.errors import InputError
 from gatecam.model import check_name
-from gatecam.quarantine import Quarantine, scan
-from gatecam.storage import ImageStore, LocalStore, parse_image_key
+from gatecam.storage import ImageStore, parse_image_key
 from gatecam.storage.base import is_complete_jpeg
-from gatecam.storage.local import PART_SUFFIX
-from gatecam.storage.s3 import S3Store
 from gatecam.verify_report import VerifyReport
 
 logger = logging.getLogger(__name__)
@@ -72,27 +63,19 @@ def verify_archive(
     """
     if terminal is not None:
         check_name(terminal, "terminal")
-    aside = _aside(store)
-    if changed == "quarantine" and aside is None:
-        raise InputError(f"{store.describe()} has no quarantine: use --accept-changed")
     # A wrong or unmounted directory, or an unreachable bucket, would make every row
     # "missing": refuse, do not mark.
-    if isinstance(store, LocalStore):
-        if not store.root.is_dir():
-            raise InputError(f"download directory {store.root} does not exist")
-    else:
-        store.check()
+    if not store.exists():
+        raise InputError(f"download directory {store.describe()} does not exist")
     report = VerifyReport()
     now = utcnow()
-    if isinstance(store, LocalStore):
-        _check_partials(store.root, terminal, repair, now - partial_min_age, report)
-        # Before the rows: a row naming a quarantined symlink is then seen as missing.
-        _check_tree(store.root, terminal, aside if repair else None, report)
+    # Before the rows: a row naming a quarantined symlink is then seen as missing.
+    _check_leftovers(store, terminal, repair, now - partial_min_age, report)
     with ThreadPoolExecutor(HASH_WORKERS) as pool:
         _check_rows(db, store, terminal, repair, checksums, batch_size, now, pool, report)
         if changed != "report":
-            _settle_changed(db, store, changed, aside, now, report)
-        _check_files(db, store, terminal, repair, aside, batch_size, pool, report)
+            _settle_changed(db, store, changed, now, report)
+        _check_files(db, store, terminal, repair, batch_size, pool, report)
     logger.info(
         "verify %s: %d rows, %d files, %d problems left",
         store.describe(),
@@ -103,177 +86,66 @@ def verify_archive(
     return report
 
 
-# -- temporary files ----------------------------------------------------------------------
-
-
-def _check_partials(
-    download_dir: Path, terminal: str | None, repair: bool, cutoff: datetime, report: VerifyReport
-) -> None:
-    root = download_dir / terminal if terminal else download_dir
-    for part in sorted(root.rglob(f"*{PART_SUFFIX}")):
-        try:
-            info = part.lstat()
-        except FileNotFoundError:
-            continue  # renamed into place meanwhile: it was a download in flight
-        if stat.S_ISDIR(info.st_mode) or info.st_mtime > cutoff.timestamp():
-            continue
-        report.partials.append(part)
-        if repair:
-            with contextlib.suppress(FileNotFoundError):
-                part.unlink()
-            report.removed_partials += 1
-
-
 # -- what is no image -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Aside:
-    """How to move an entry out of the archive, and where it goes (for the summary)."""
-
-    move: Callable[[str, str], object]
-    where: str
-
-
-def _aside(store: ImageStore) -> _Aside | None:
-    if isinstance(store, LocalStore):
-        folder = Quarantine(store.root)
-        return _Aside(folder.move, f"{folder.folder} (reasons in quarantine.log)")
-    if isinstance(store, S3Store):
-        where = f"s3://{store.bucket}/{store.quarantine_root}"
-        return _Aside(store.quarantine, f"{where} (reasons in gatecam-reason metadata)")
-    return None
-
-
-def _check_tree(
-    root: Path, terminal: str | None, aside: _Aside | None, report: VerifyReport
+def _check_leftovers(
+    store: ImageStore, terminal: str | None, repair: bool, cutoff: datetime, report: VerifyReport
 ) -> None:
-    for finding in scan(root, terminal):
-        if not finding.unsafe:
-            report.strays.append((finding.path, finding.reason))
-            continue
-        report.unsafe.append((finding.path, finding.reason))
-        if aside is not None and _move(aside, finding.path, finding.reason, report):
-            report.quarantined_unsafe += 1
+    for leftover in store.leftovers(terminal, cutoff):
+        if leftover.kind == "partial":
+            report.partials.append(leftover.where)
+            if repair:
+                store.remove(leftover)
+                report.removed_partials += 1
+        elif leftover.kind == "unsafe":
+            report.unsafe.append((leftover.name, leftover.reason))
+            if repair and _move(store, leftover.name, leftover.reason, report):
+                report.quarantined_unsafe += 1
+        else:
+            report.strays.append((leftover.name, leftover.reason))
 
 
-def _move(aside: _Aside, key: str, reason: str, report: VerifyReport) -> bool:
+def _move(store: ImageStore, name: str, reason: str, report: VerifyReport) -> bool:
     try:
-        aside.move(key, reason)
+        store.quarantine(name, reason)
     except FileNotFoundError:
         return True  # gone meanwhile: nothing is left to move
     except OSError as exc:
-        logger.warning("cannot quarantine %s: %s", key, exc.strerror or exc)
+        logger.warning("cannot quarantine %s: %s", name, exc.strerror or exc)
         return False
-    report.quarantine = aside.where
+    report.quarantine = store.quarantine_where()
     return True
 
 
 # -- rows -> stored images ----------------------------------------------------------------
 
 
-def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of a file, read in chunks."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _check_file(
-    path: Path, size: int | None, sha256: str | None, checksums: bool
-) -> tuple[str, str]:
-    """(_OK | _MISSING | _MISMATCH, reason) for one row's local file."""
+def _check_row(store: ImageStore, row: StoredRow, checksums: bool) -> tuple[str, str]:
+    """(_OK | _MISSING | _MISMATCH, reason) for one row's stored image."""
+    # A row marked missing is only checked for the image being back.
+    checksums = checksums and row.missing_since is None
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            return _MISMATCH, "not a regular file"
-        if size is not None and info.st_size != size:
-            return _MISMATCH, f"size is {info.st_size} bytes, the database says {size}"
-        if checksums and sha256 is not None:
-            actual = file_sha256(path)
-            if actual != sha256.lower():
-                return _MISMATCH, f"sha256 is {actual[:12]}..., the database says {sha256[:12]}..."
+        found = store.fingerprint(row.filepath, digest=checksums)
     except (FileNotFoundError, NotADirectoryError):
-        return _MISSING, ""
-    except OSError as exc:
-        return _MISMATCH, f"cannot read: {exc.strerror or exc}"
-    return _OK, ""
-
-
-def _check_object(
-    store: ImageStore, key: str, size: int | None, sha256: str | None, checksums: bool
-) -> tuple[str, str]:
-    """(_OK | _MISSING | _MISMATCH, reason) for one row's object in a remote store."""
-    try:
-        actual_size = store.size(key)
-        if actual_size is None:
-            return _MISSING, ""
-        if size is not None and actual_size != size:
-            return _MISMATCH, f"size is {actual_size} bytes, the database says {size}"
-        if checksums and sha256 is not None:
-            data = store.get(key)
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != sha256.lower():
-                return _MISMATCH, f"sha256 is {actual[:12]}..., the database says {sha256[:12]}..."
-            if not is_complete_jpeg(data):
-                return _MISMATCH, NOT_JPEG
-    except FileNotFoundError:
-        return _MISSING, ""
+        return _MISSING, ""  # a symlink counts as no file: it is never served
+    except ValueError:
+        return _MISMATCH, "not a key of this store (a path on some host's disk?)"
     except OSError as exc:
         # An unreachable bucket is never "missing": that would mark every row.
         return _MISMATCH, f"cannot read: {exc.strerror or exc}"
+    if row.file_size is not None and found.size != row.file_size:
+        return _MISMATCH, f"size is {found.size} bytes, the database says {row.file_size}"
+    expected = row.sha256.lower() if row.sha256 else None
+    if checksums and expected and found.sha256 and found.sha256 != expected:
+        return (
+            _MISMATCH,
+            f"sha256 is {found.sha256[:12]}..., the database says {expected[:12]}...",
+        )
+    # Part of the full check (five bytes read locally); --no-checksums compares sizes only.
+    if checksums and found.complete_jpeg is False:
+        return _MISMATCH, NOT_JPEG
     return _OK, ""
-
-
-def _jpeg_ends(handle: io.BufferedReader, size: int) -> bool:
-    """The ends ``is_complete_jpeg`` checks, read from an open file."""
-    if size < 5:
-        return False
-    handle.seek(0)
-    head = handle.read(3)
-    handle.seek(size - 2)
-    return is_complete_jpeg(head + handle.read(2))
-
-
-def _check_local(
-    store: LocalStore, key: str, size: int | None, sha256: str | None, checksums: bool
-) -> tuple[str, str]:
-    """(_OK | _MISSING | _MISMATCH, reason) for one image key in the folder, no symlinks."""
-    try:
-        with store.open(key) as handle:
-            actual_size = os.fstat(handle.fileno()).st_size
-            if size is not None and actual_size != size:
-                return _MISMATCH, f"size is {actual_size} bytes, the database says {size}"
-            if checksums and sha256 is not None:
-                actual = hashlib.file_digest(handle, "sha256").hexdigest()
-                if actual != sha256.lower():
-                    return (
-                        _MISMATCH,
-                        f"sha256 is {actual[:12]}..., the database says {sha256[:12]}...",
-                    )
-            # Part of the full check (five bytes read); --no-checksums compares sizes only.
-            if checksums and not _jpeg_ends(handle, actual_size):
-                return _MISMATCH, NOT_JPEG
-    except FileNotFoundError:
-        return _MISSING, ""  # a symlink counts as no file: it is never served
-    except OSError as exc:
-        return _MISMATCH, f"cannot read: {exc.strerror or exc}"
-    return _OK, ""
-
-
-def _check_row(store: ImageStore, row: StoredRow, checksums: bool) -> tuple[str, str]:
-    # A row marked missing is only checked for the image being back.
-    checksums = checksums and row.missing_since is None
-    if isinstance(store, LocalStore) and parse_image_key(row.filepath) is not None:
-        return _check_local(store, row.filepath, row.file_size, row.sha256, checksums)
-    if isinstance(store, LocalStore):
-        # A row may name its file relative to the archive (as the downloader does) or, saved
-        # through the plan's API, absolutely: both are plain files to check.
-        path = Path(row.filepath)
-        path = path if path.is_absolute() else store.root / path
-        return _check_file(path, row.file_size, row.sha256, checksums)
-    if parse_image_key(row.filepath) is None:
-        return _MISMATCH, "not a key of this store (a path on some host's disk?)"
-    return _check_object(store, row.filepath, row.file_size, row.sha256, checksums)
 
 
 def _row_batches(db: Database, terminal: str | None, batch_size: int) -> Iterator[list[StoredRow]]:
@@ -329,7 +201,6 @@ def _settle_changed(
     db: Database,
     store: ImageStore,
     changed: Changed,
-    aside: _Aside | None,
     now: datetime,
     report: VerifyReport,
 ) -> None:
@@ -341,8 +212,8 @@ def _settle_changed(
     for row, reason in report.changed_rows:
         if parse_image_key(row.filepath) is None or reason.startswith("cannot read"):
             continue
-        if changed == "quarantine" and aside is not None:
-            if _move(aside, row.filepath, f"differs from its row: {reason}", report):
+        if changed == "quarantine":
+            if _move(store, row.filepath, f"differs from its row: {reason}", report):
                 with db.session_scope() as session:
                     archive_queries.set_missing_since(session, [row.id], now)
                 report.quarantined_changed += 1
@@ -366,13 +237,6 @@ def _settle_changed(
 # -- stored images -> rows ----------------------------------------------------------------
 
 
-def _names(store: ImageStore, key: str) -> list[str]:
-    """Every filepath a row naming this stored image may hold."""
-    if isinstance(store, LocalStore):
-        return [key, str((store.root / key).absolute())]
-    return [key]
-
-
 def _orphan_record(store: ImageStore, key: str) -> ImageRecord | str | None:
     """The row to give an orphan, why it gets none (not a complete JPEG), or None if gone."""
     try:
@@ -388,7 +252,6 @@ def _check_files(
     store: ImageStore,
     terminal: str | None,
     repair: bool,
-    aside: _Aside | None,
     batch_size: int,
     pool: ThreadPoolExecutor,
     report: VerifyReport,
@@ -400,13 +263,13 @@ def _check_files(
         with db.read_scope() as session:
             paths, triples = archive_queries.indexed(
                 session,
-                (name for key in batch for name in _names(store, key)),
+                (name for key in batch for name in store.aliases(key)),
                 (ref for ref in refs.values() if ref is not None),
             )
         orphans = []
         for key in batch:
             ref = refs[key]
-            if ref is None or not paths.isdisjoint(_names(store, key)):
+            if ref is None or not paths.isdisjoint(store.aliases(key)):
                 continue
             if (ref.terminal, ref.stream, ref.timestamp) not in triples:
                 orphans.append(key)
@@ -420,7 +283,7 @@ def _check_files(
                 found.append(record)
             elif isinstance(record, str):
                 report.not_images.append((key, record))
-                if repair and aside is not None and _move(aside, key, record, report):
+                if repair and _move(store, key, record, report):
                     report.quarantined_not_images += 1
         if not repair:
             continue

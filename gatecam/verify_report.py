@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gatecam.database.archive_queries import StoredRow
@@ -22,7 +21,8 @@ class VerifyReport:
     # Keys of stored images no row knows.
     orphans: list[str] = field(default_factory=list)
     mismatches: list[tuple[str, str]] = field(default_factory=list)
-    partials: list[Path] = field(default_factory=list)
+    # Where stale partial writes are, for people (full paths).
+    partials: list[str] = field(default_factory=list)
     # Rows marked missing earlier whose file is there again (restored from a backup, or
     # a disk that was not mounted): repair clears the mark, so marking is reversible.
     reappeared: list[str] = field(default_factory=list)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from gatecam import camerahealth
+from gatecam.archive import Archive
 from gatecam.coverage import coverage_report
 from gatecam.database import queries
 from gatecam.database.engine import Database
@@ -140,7 +141,7 @@ def test_downloads_carry_figures_and_frozen_cameras_show_in_coverage_health_and_
     assert as_json["flagged"] == {"dark": 3, "frozen": 4}
     assert [d["flagged"] for d in as_json["days"]] == [{"dark": 3, "frozen": 4}]
 
-    app = create_app(database, LocalStore(tmp_path / "images"))
+    app = create_app(Archive(database, LocalStore(tmp_path / "images")))
     with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=10) as client:
         health = client.get("/healthz")
         assert health.status_code == 503

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from rich.console import Console
 
+from gatecam.archive import Archive
 from gatecam.cli import _setup_logging
 from gatecam.database.engine import Database
 from gatecam.database.migrate import head_revision
@@ -225,7 +226,7 @@ def test_the_version_is_on_the_command_line_and_in_healthz(
     assert (code, out) == (0, f"gatecam {installed}\n")
 
     async def healthz() -> httpx.Response:
-        transport = httpx.ASGITransport(app=create_app(database, LocalStore(tmp_path)))
+        transport = httpx.ASGITransport(app=create_app(Archive(database, LocalStore(tmp_path))))
         async with httpx.AsyncClient(transport=transport, base_url="http://gatecam") as client:
             return await client.get("/healthz")
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from gatecam.archive import Archive
 from gatecam.camerahealth import measure
 from gatecam.database import queries
 from gatecam.database.engine import Database
@@ -246,7 +247,7 @@ def test_the_day_page_streams_the_day_and_its_timelapse(
     database: Database, archive: tuple[str, Path]
 ) -> None:
     _, root = archive
-    app = create_app(database, LocalStore(root))
+    app = create_app(Archive(database, LocalStore(root)))
     with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=30) as client:
         page = client.get("/apm/in_gate/2025-09-02").text
         assert 'href="/apm/in_gate/2025-09-02/images.tar"' in page
@@ -284,7 +285,7 @@ def test_the_day_downloads_need_the_token_when_one_is_set(
     database: Database, archive: tuple[str, Path]
 ) -> None:
     _, root = archive
-    app = create_app(database, LocalStore(root), token="s3cret")
+    app = create_app(Archive(database, LocalStore(root)), token="s3cret")
     with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=30) as client:
         for path in ("images.tar", "images.zip", "timelapse.mp4"):
             assert client.get(f"/apm/in_gate/2025-09-02/{path}").status_code == 401

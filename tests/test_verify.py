@@ -208,7 +208,7 @@ def test_leftover_part_files_are_reported_and_removed_by_repair(
     in_flight.write_bytes(b"\xff\xd8\xff")
 
     report = verify_archive(database, store)
-    assert report.partials == [leftover] and not report.consistent
+    assert report.partials == [str(leftover)] and not report.consistent
     repaired = verify_archive(database, store, repair=True)
     assert repaired.removed_partials == 1 and repaired.consistent
     assert not leftover.exists() and in_flight.exists()
@@ -461,3 +461,17 @@ def test_a_non_image_indexed_by_an_earlier_gatecam_can_be_quarantined(
     settled = verify_archive(database, store, changed="quarantine")
     assert settled.consistent and store.size(key) is None
     assert row(database, key).missing_since is not None
+
+
+@sqlite_only
+def test_entries_that_are_no_images_are_reported_and_left_in_a_folder_or_a_bucket(
+    database: Database, store: ImageStore
+) -> None:
+    archive(database, store, 1)
+    put_raw(store, "apm/in_gate/notes.txt", b"camera moved on 1 September\n")
+
+    report = verify_archive(database, store, repair=True)
+    reason = "not an image of the archive (its name is not an image key)"
+    assert report.strays == [("apm/in_gate/notes.txt", reason)] and report.consistent
+    assert "stray files that are not images (left alone): 1" in report.summary_lines()
+    assert verify_archive(database, store).strays == report.strays  # left where it was

@@ -7,7 +7,6 @@ without downloading it again. Works on any ImageStore. Only complete JPEGs are i
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -17,7 +16,7 @@ from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
 from gatecam.errors import StorageError
-from gatecam.storage import ImageStore, LocalStore, parse_image_key
+from gatecam.storage import ImageStore, parse_image_key
 from gatecam.storage.base import is_complete_jpeg
 
 logger = logging.getLogger(__name__)
@@ -154,10 +153,5 @@ def _sweep_old_days(store: ImageStore, terminal: str, stream: str, cutoff: date)
         if key >= first_kept:
             break
         _delete(store, key)
-    if isinstance(store, LocalStore):
-        # Folders are a local matter (object storage has none): drop the emptied day folders,
-        # the cutoff's own day included, which is empty when all it held was captured before.
-        for folder in (store.root / terminal / stream).glob("????-??-??"):
-            if folder.is_dir() and folder.name <= cutoff.isoformat():
-                with contextlib.suppress(OSError):  # something else lives there: keep it
-                    folder.rmdir()
+    # The cutoff's own day included: it is empty when all it held was captured before.
+    store.prune(terminal, stream, cutoff)

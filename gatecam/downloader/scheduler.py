@@ -1,7 +1,7 @@
 """``ImageDownloadScheduler``: times the download job with APScheduler, every interval.
 
-The pipeline itself lives in job.py; this module opens what the job needs (database, source,
-image store), runs one pass per tick, and keeps the seed's public API: ``DownloadConfig``,
+The pipeline lives in job.py and the archive it works on comes from ``open_archive``; this
+module runs one pass per tick and keeps the seed's public API: ``DownloadConfig``,
 ``DownloadStats``, ``save_to_database``, ``get_stats``, ``run_once``, ``start`` and ``stop``.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,47 +18,21 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from gatecam.archive import open_archive, open_source
 from gatecam.database import queries
 from gatecam.database.engine import Database
-from gatecam.database.migrate import prepare
 from gatecam.database.queries import ImageRecord
+from gatecam.database.stats import DownloadStats, get_stats
 from gatecam.downloader.job import DownloadJob, RunResult
 from gatecam.errors import InputError
 from gatecam.model import check_name
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Source
-from gatecam.sources.draydog import DrayDogSource
-from gatecam.storage import ImageStore, LocalStore, open_store
-from gatecam.storage.local import WriterLock
+from gatecam.storage import ImageStore
 
 __all__ = ["DownloadConfig", "DownloadStats", "ImageDownloadScheduler", "RunResult"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class DownloadStats:
-    """Statistics as stored in the database (never kept in memory or a JSON file)."""
-
-    total_downloaded: int = 0
-    downloads_by_stream: dict[str, int] = field(default_factory=dict)
-    last_hour: int = 0
-    last_24h: int = 0
-    last_download: datetime | None = None
-    total_runs: int = 0
-    successful_runs: int = 0
-    partial_runs: int = 0
-    failed_runs: int = 0
-    interrupted_runs: int = 0
-    failed_downloads: int = 0
-    last_error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``last_download`` as ISO 8601 with its UTC offset."""
-        data = dict(vars(self))
-        data["downloads_by_stream"] = dict(self.downloads_by_stream)
-        data["last_download"] = self.last_download.isoformat() if self.last_download else None
-        return data
 
 
 # Segments Path would drop or that leave the folder; "" also stands for an empty string.
@@ -86,28 +59,13 @@ class ImageDownloadScheduler:
         store: ImageStore | None = None,
     ) -> None:
         self.config = config
-        self.source: Source = source or DrayDogSource(
-            config.app_url,
-            config.cdn_url,
-            chromium_path=config.chromium_path,
-            page_timeout=config.page_timeout,
-        )
-        self.store = store or open_store(
-            config.storage_url, config.download_dir, s3_endpoint_url=config.s3_endpoint_url
-        )
-        self.db = Database(config.database_url)
-        try:
-            # Fail at construction, not at the first tick: these are settings to fix now.
-            prepare(self.db)
-            self.store.check()
-        except BaseException:
-            self.db.dispose()
-            raise
+        self.archive = open_archive(config, source=source, store=store)
+        self.db: Database = self.archive.db
+        self.store: ImageStore = self.archive.store
+        # A writer's archive always has its source; the fallback only satisfies the type.
+        self.source: Source = self.archive.source or open_source(config)
         self.is_running = False
         self._stop = threading.Event()
-        self._writer_lock = (
-            WriterLock(self.store.root) if isinstance(self.store, LocalStore) else None
-        )
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             # One pass at a time: one headless Chromium at a time on a small server.
@@ -135,7 +93,7 @@ class ImageDownloadScheduler:
         # A reader: never queues behind the job's write transaction.
         with self.db.read_scope() as session:
             only = next(iter(terminals)) if len(terminals) == 1 else None
-            return DownloadStats(**queries.get_stats(session, only))
+            return get_stats(session, only)
 
     def get_stats(self) -> dict[str, Any]:
         """The statistics as a JSON-ready dict (the keys of `gatecam stats --json`)."""
@@ -220,7 +178,6 @@ class ImageDownloadScheduler:
 
         ``days`` makes one run per stream and day (a backfill); ``on_result`` hears of each.
         """
-        self._join_writers()
         return self.job.run(day, days=days, on_result=on_result)
 
     def _tick(self) -> None:
@@ -245,16 +202,8 @@ class ImageDownloadScheduler:
 
     # -- scheduling -------------------------------------------------------------------------
 
-    def _join_writers(self) -> None:
-        if self._writer_lock is None:
-            return
-        removed = self._writer_lock.acquire()
-        if removed:
-            logger.info("removed %d partial files left by an interrupted run", removed)
-
     def start(self) -> None:
         """Run the job now, then every ``interval_minutes``, in the background."""
-        self._join_writers()
         name = "download " + ",".join(str(t) for t in self.config.targets)
         # Now, then on slots aligned on the epoch, so every instance's ticks are the same.
         self.scheduler.add_job(self._tick, id="download-now", name=name)
@@ -276,13 +225,18 @@ class ImageDownloadScheduler:
             self.config.interval_minutes,
         )
 
+    def request_stop(self) -> None:
+        """Ask the run in flight to end after its batch is saved; returns at once.
+
+        Safe from a signal handler: it only sets an event the job checks between batches.
+        """
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop after the batch in flight is saved and its run recorded."""
-        self._stop.set()
+        self.request_stop()
         if self.is_running:
             self.scheduler.shutdown(wait=True)
             self.is_running = False
             logger.info("scheduler stopped")
-        if self._writer_lock is not None:
-            self._writer_lock.release()
-        self.db.dispose()
+        self.archive.close()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal, Protocol
 
 from gatecam.model import ImageRef, is_name
 
@@ -48,6 +49,28 @@ def is_complete_jpeg(data: bytes) -> bool:
     return len(data) >= 5 and data.startswith(b"\xff\xd8\xff") and data.endswith(b"\xff\xd9")
 
 
+@dataclass(frozen=True)
+class Leftover:
+    """An entry of a store that is no image of it."""
+
+    name: str  # relative to the store, with "/": what ``quarantine`` and ``remove`` take
+    reason: str
+    # "partial": a write a crashed writer left (safe to remove); "unsafe": must not stay (a
+    # symlink, a FIFO, a device); "stray": a file or folder that harms nothing (only reported).
+    kind: Literal["partial", "unsafe", "stray"]
+    where: str  # for people: a full path or address
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a stored entry holds: its size and, when asked for, its digest and JPEG check."""
+
+    size: int
+    sha256: str | None = None
+    # None when not judged: a file a row names outside the key layout may be any file.
+    complete_jpeg: bool | None = None
+
+
 class ImageStore(Protocol):
     """Image bytes by key. ``put`` is atomic: a reader sees nothing or the whole image."""
 
@@ -77,4 +100,71 @@ class ImageStore(Protocol):
 
     def check(self) -> None:
         """Raise StorageError with a one-line reason if the store cannot be used."""
+        ...
+
+    # -- life cycle: a writing process opens the store before its first put, closes it last --
+
+    def open(self) -> None:
+        """Join the writers of this store; raise StorageError (or Unavailable) if it is unusable.
+
+        Leftovers of a writer that crashed are cleared here when no other writer is alive.
+        Opening an open store does nothing.
+        """
+        ...
+
+    def close(self) -> None:
+        """Leave the writers; closing a closed store does nothing."""
+        ...
+
+    def exists(self) -> bool:
+        """Whether the store is there to be read, creating nothing.
+
+        A reader checks this first: a wrong or unmounted location would make every image look
+        missing. Raises StorageError (or Unavailable) if the answer cannot be had.
+        """
+        ...
+
+    # -- what `gatecam verify` asks of a store ---------------------------------------------
+
+    def fingerprint(self, name: str, *, digest: bool) -> Fingerprint:
+        """Size of what ``name`` holds, and with ``digest`` its sha256 and JPEG check.
+
+        ``name`` is what an image row holds: an image key, or for a folder also a path
+        saved through the Python API. Raises FileNotFoundError if nothing is there,
+        ValueError if the store cannot hold such a name, OSError if it cannot be read.
+        """
+        ...
+
+    def aliases(self, key: str) -> list[str]:
+        """Every filepath an image row naming the image at ``key`` may hold."""
+        ...
+
+    def leftovers(self, terminal: str | None, partial_before: datetime) -> Iterator[Leftover]:
+        """What the store holds that is no image (of ``terminal``'s, if given), by name.
+
+        Partial writes younger than ``partial_before`` are not listed: they may be in flight.
+        """
+        ...
+
+    def remove(self, leftover: Leftover) -> None:
+        """Delete a partial write ``leftovers`` listed; no error if it is already gone."""
+        ...
+
+    def quarantine(self, name: str, reason: str) -> str:
+        """Move the entry ``name`` (an image key or a leftover) out of the archive, with why.
+
+        Never overwrites an entry quarantined earlier. Returns where it went; raises
+        FileNotFoundError if nothing is there, OSError if it cannot be moved.
+        """
+        ...
+
+    def quarantine_where(self) -> str:
+        """Where quarantined entries go and where their reasons are kept, for people."""
+        ...
+
+    def prune(self, terminal: str, stream: str, through: date) -> None:
+        """Remove the stream's emptied day folders up to and including ``through``.
+
+        Later days may be about to receive an image. A store without folders does nothing.
+        """
         ...

@@ -11,17 +11,28 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import io
+import logging
 import os
 import secrets
 import stat
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 from gatecam.errors import StorageError
-from gatecam.storage.base import IMAGE_SUFFIX, parse_image_key
+from gatecam.storage.base import (
+    IMAGE_SUFFIX,
+    Fingerprint,
+    Leftover,
+    is_complete_jpeg,
+    parse_image_key,
+)
+from gatecam.storage.quarantine import LOCK_NAME, LOG_NAME, PART_SUFFIX, Quarantine, scan
 
-PART_SUFFIX = ".part"
+logger = logging.getLogger(__name__)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -73,9 +84,6 @@ def remove_partials(download_dir: Path) -> int:
     return removed
 
 
-LOCK_NAME = ".gatecam.lock"
-
-
 class WriterLock:
     """Held, shared, by every gatecam process that writes into one archive folder.
 
@@ -105,6 +113,10 @@ class WriterLock:
         self._fd = fd
         return removed
 
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -123,6 +135,7 @@ class LocalStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._lock = WriterLock(self.root)
 
     def path(self, key: str) -> Path:
         if parse_image_key(key) is None:
@@ -137,7 +150,7 @@ class LocalStore:
             )
         write_atomic(path, data)
 
-    def open(self, key: str) -> io.BufferedReader:
+    def reader(self, key: str) -> io.BufferedReader:
         """The image file of ``key``, opened for reading without following any symlink.
 
         Raises FileNotFoundError when there is no regular file at the key inside the root (a
@@ -164,12 +177,12 @@ class LocalStore:
         return io.BufferedReader(io.FileIO(fd, "rb"))
 
     def get(self, key: str) -> bytes:
-        with self.open(key) as handle:
+        with self.reader(key) as handle:
             return handle.read()
 
     def size(self, key: str) -> int | None:
         try:
-            with self.open(key) as handle:
+            with self.reader(key) as handle:
                 return os.fstat(handle.fileno()).st_size
         except (FileNotFoundError, ValueError):
             return None
@@ -217,6 +230,93 @@ class LocalStore:
             raise StorageError(f"cannot create {self.root}: {exc.strerror or exc}") from None
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StorageError(f"cannot write into {self.root}: permission denied")
+
+    def open(self) -> None:
+        """Create the folder if need be and join its writers (the shared ``WriterLock``).
+
+        A process that finds itself alone first removes the ``.part`` files a crashed
+        writer left: with another writer alive they may be downloads in flight.
+        """
+        if self._lock.held:
+            return
+        self.check()
+        removed = self._lock.acquire()
+        if removed:
+            logger.info("removed %d partial files left by an interrupted run", removed)
+
+    def close(self) -> None:
+        self._lock.release()
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+    # -- what `gatecam verify` asks -------------------------------------------------------
+
+    def fingerprint(self, name: str, *, digest: bool) -> Fingerprint:
+        if parse_image_key(name) is not None:
+            with self.reader(name) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if not digest:
+                    return Fingerprint(size)
+                sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+                return Fingerprint(size, sha256, _jpeg_ends(handle, size))
+        # A row saved through the Python API may name its file relative to the folder or
+        # absolutely; such a file is checked as it is, whatever it holds.
+        path = Path(name)
+        path = path if path.is_absolute() else self.root / path
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if not digest:
+            return Fingerprint(info.st_size)
+        with path.open("rb") as handle:
+            return Fingerprint(info.st_size, hashlib.file_digest(handle, "sha256").hexdigest())
+
+    def aliases(self, key: str) -> list[str]:
+        return [key, str((self.root / key).absolute())]
+
+    def leftovers(self, terminal: str | None, partial_before: datetime) -> Iterator[Leftover]:
+        folder = self.root / terminal if terminal else self.root
+        for part in sorted(folder.rglob(f"*{PART_SUFFIX}")):
+            try:
+                info = part.lstat()
+            except FileNotFoundError:
+                continue  # renamed into place meanwhile: it was a write in flight
+            if stat.S_ISDIR(info.st_mode) or info.st_mtime > partial_before.timestamp():
+                continue
+            name = part.relative_to(self.root).as_posix()
+            yield Leftover(name, "a partial write left by a crash", "partial", str(part))
+        for finding in scan(self.root, terminal):
+            kind: Literal["unsafe", "stray"] = "unsafe" if finding.unsafe else "stray"
+            yield Leftover(finding.path, finding.reason, kind, str(self.root / finding.path))
+
+    def remove(self, leftover: Leftover) -> None:
+        if leftover.kind != "partial":
+            raise ValueError(f"only partial writes are removed, not {leftover.name!r}")
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / leftover.name).unlink()
+
+    def quarantine(self, name: str, reason: str) -> str:
+        return str(Quarantine(self.root).move(name, reason))
+
+    def quarantine_where(self) -> str:
+        return f"{Quarantine(self.root).folder} (reasons in {LOG_NAME})"
+
+    def prune(self, terminal: str, stream: str, through: date) -> None:
+        for folder in (self.root / terminal / stream).glob("????-??-??"):
+            if folder.is_dir() and folder.name <= through.isoformat():
+                with contextlib.suppress(OSError):  # something else lives there: keep it
+                    folder.rmdir()
+
+
+def _jpeg_ends(handle: io.BufferedReader, size: int) -> bool:
+    """The ends ``is_complete_jpeg`` checks, read from an open file (five bytes)."""
+    if size < 5:
+        return False
+    handle.seek(0)
+    head = handle.read(3)
+    handle.seek(size - 2)
+    return is_complete_jpeg(head + handle.read(2))
 
 
 def _linked_folder(path: Path) -> Path | None:

@@ -13,11 +13,12 @@ import errno
 import hashlib
 import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gatecam.errors import InputError, StorageError, Unavailable
-from gatecam.storage.base import parse_image_key
+from gatecam.storage.base import Fingerprint, Leftover, is_complete_jpeg, parse_image_key
 
 # Few, short retries: a job runs again at the next tick, and a user waiting on `check()` should
 # hear about a wrong endpoint in seconds, not after botocore's default minute of backoff.
@@ -76,6 +77,7 @@ class S3Store:
         self._root = f"{self.prefix}/" if self.prefix else ""
         self.endpoint_url = endpoint_url
         self._client = client if client is not None else self._make_client(endpoint_url)
+        self._open = False
 
     @staticmethod
     def _make_client(endpoint_url: str | None) -> Any:
@@ -162,6 +164,24 @@ class S3Store:
             raise Unavailable(f"image store {self.describe()}: {self._reason(exc)}") from None
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"image store {self.describe()}: {self._reason(exc)}") from None
+
+    def open(self) -> None:
+        """Check the bucket: a single PutObject leaves nothing partial to clear after a crash."""
+        if not self._open:
+            self.check()
+            self._open = True
+
+    def close(self) -> None:
+        # No lock to leave: every put is one atomic request.
+        self._open = False
+
+    def exists(self) -> bool:
+        """True when the bucket answers; a missing or unreachable one raises, as ``check()``."""
+        self.check()
+        return True
+
+    def prune(self, terminal: str, stream: str, through: date) -> None:
+        pass  # object storage has no folders to empty
 
     def put(self, key: str, data: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -267,6 +287,49 @@ class S3Store:
         except BotoCoreError as exc:
             raise self._io_error("cannot quarantine", key, exc) from None
         return target
+
+    def quarantine_where(self) -> str:
+        where = f"s3://{self.bucket}/{self.quarantine_root}"
+        return f"{where} (reasons in gatecam-reason metadata)"
+
+    def fingerprint(self, name: str, *, digest: bool) -> Fingerprint:
+        self._object(name)  # ValueError for a name outside the key layout
+        size = self.size(name)
+        if size is None:
+            raise FileNotFoundError(errno.ENOENT, "no such object", self._root + name)
+        if not digest:
+            return Fingerprint(size)
+        data = self.get(name)
+        return Fingerprint(size, hashlib.sha256(data).hexdigest(), is_complete_jpeg(data))
+
+    def aliases(self, key: str) -> list[str]:
+        return [key]
+
+    def leftovers(self, terminal: str | None, partial_before: datetime) -> Iterator[Leftover]:
+        """Objects under the prefix that are not image keys: reported, never served.
+
+        A single PutObject leaves no partial object, and a bucket holds no symlinks or
+        special files, so there is nothing else to find.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        prefix = self._root + (f"{terminal}/" if terminal else "")
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        try:
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    name = str(item["Key"])[len(self._root) :]
+                    if parse_image_key(name) is None and not name.startswith(self.quarantine_root):
+                        where = f"s3://{self.bucket}/{self._root}{name}"
+                        reason = "not an image of the archive (its name is not an image key)"
+                        yield Leftover(name, reason, "stray", where)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot list {self.describe()}: {self._reason(exc)}") from None
+
+    def remove(self, leftover: Leftover) -> None:
+        raise ValueError(f"a bucket holds no partial writes: {leftover.name!r} is not one")
 
     @property
     def quarantine_root(self) -> str:

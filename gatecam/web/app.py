@@ -23,16 +23,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gatecam import __version__, camerastate, coverage, export
+from gatecam.archive import Archive as OpenArchive
 from gatecam.database import browse, frames
 from gatecam.database import health as health_reads
-from gatecam.database.engine import POOL_SIZE, Database, reason
+from gatecam.database.engine import POOL_SIZE, reason
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import check_fps, require_frames
 from gatecam.model import is_name
 from gatecam.storage import LocalStore
-from gatecam.storage.base import ImageStore
 from gatecam.web import api, conditional, pages, timeline
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
@@ -409,8 +409,7 @@ def day_timelapse(archive: Archive, request: Request) -> Response:
 
 
 def create_app(
-    db: Database,
-    store: ImageStore,
+    opened: OpenArchive,
     *,
     tz: str = "America/Los_Angeles",
     token: str | None = None,
@@ -418,7 +417,7 @@ def create_app(
     streams: Sequence[tuple[str, str]] | None = None,
     thumb_dir: Path | None = None,
 ) -> Starlette:
-    """The archive's web app; raises InputError if ``tz`` is not a zone.
+    """The web app of an opened archive; raises InputError if ``tz`` is not a zone.
 
     ``streams`` are the (terminal, stream) pairs /healthz and /metrics judge; None judges
     every stream that ran in the last day. Thumbnails are kept in ``thumb_dir``, by default
@@ -429,11 +428,11 @@ def create_app(
         raise InputError(f"interval must be positive, not {interval_minutes}")
     if token is not None and not token.strip():
         raise InputError("the web token is empty: give a token, or None to serve without one")
-    if thumb_dir is None and isinstance(store, LocalStore):
-        thumb_dir = store.root / THUMB_FOLDER
+    if thumb_dir is None and isinstance(opened.store, LocalStore):
+        thumb_dir = opened.store.root / THUMB_FOLDER
     archive = Archive(
-        db,
-        store,
+        opened.db,
+        opened.store,
         timeline.zone(tz),
         timedelta(minutes=interval_minutes),
         ThumbnailCache(folder=thumb_dir),

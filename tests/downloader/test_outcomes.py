@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select, update
 
 from gatecam import metrics
+from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, StreamCounter
@@ -50,7 +51,7 @@ def yesterday(site: StandIn) -> date:
 
 def get(database: Database, path: str, streams: list[tuple[str, str]] | None) -> httpx.Response:
     """``path`` of the web app, in-process."""
-    app = create_app(database, LocalStore("."), interval_minutes=10, streams=streams)
+    app = create_app(Archive(database, LocalStore(".")), interval_minutes=10, streams=streams)
 
     async def fetch() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)

@@ -216,3 +216,19 @@ def test_save_to_database_applies_the_cli_checks_and_saves_nothing(
         assert scheduler.stats.total_downloaded == 0
     finally:
         scheduler.stop()
+
+
+@sqlite_only
+def test_request_stop_ends_a_backfill_after_the_run_in_flight(
+    database_url: str, standin: StandIn, tmp_path: Path
+) -> None:
+    first = standin.catalogue.today() - timedelta(days=3)
+    days = [first + timedelta(days=n) for n in range(3)]
+    scheduler = make_scheduler(database_url, tmp_path, standin, source=CatalogueSource(standin))
+    try:
+        results = scheduler.run_once(days=days, on_result=lambda _: scheduler.request_stop())
+    finally:
+        scheduler.stop()
+    assert len(results) == 1 and results[0].ok  # the run in flight ends and is kept
+    archived = {ref.timestamp.date() for ref, _ in iter_archive(tmp_path)}
+    assert archived == {first}

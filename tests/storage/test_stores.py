@@ -200,3 +200,48 @@ def test_a_local_store_never_goes_through_a_symlink(tmp_path: Path) -> None:
     assert list(store.keys()) == []
     store.delete(key)  # retention of a row naming it: the file elsewhere stays
     assert (elsewhere / "201000.jpg").is_file()
+
+
+def test_opening_a_folder_sweeps_partial_files_only_when_alone(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    day = root / "apm" / "in_gate" / "2025-09-01"
+    day.mkdir(parents=True)
+    crashed = day / ".200839.jpg.0123456789ab.part"
+    crashed.write_bytes(b"\xff\xd8\xff half")
+    first, second, third = LocalStore(root), LocalStore(root), LocalStore(root)
+
+    first.open()  # alone: the .part file is a crashed writer's
+    assert not crashed.exists()
+    in_flight = day / ".201839.jpg.ba9876543210.part"
+    in_flight.write_bytes(b"\xff\xd8\xff")
+    second.open()  # another writer is alive: its .part file may be a download in flight
+    assert in_flight.exists()
+    first.close()
+    second.close()
+    third.open()
+    assert not in_flight.exists()
+    third.open()  # opening an open store does nothing
+    third.close()
+    third.close()
+
+
+def test_a_store_exists_only_once_there_and_opening_makes_a_folder(
+    tmp_path: Path, store: ImageStore
+) -> None:
+    missing = LocalStore(tmp_path / "unmounted")
+    assert not missing.exists() and not (tmp_path / "unmounted").exists()
+    store.open()
+    try:
+        assert store.exists()
+        store.put(KEY, jpeg(1))
+        assert store.get(KEY) == jpeg(1)
+    finally:
+        store.close()
+
+
+def test_opening_a_missing_bucket_is_one_line(s3_endpoint: str, aws_environ: None) -> None:
+    store = S3Store("no-such-bucket", endpoint_url=s3_endpoint)
+    with pytest.raises(StorageError, match=r"bucket 'no-such-bucket' does not exist at http"):
+        store.open()
+    with pytest.raises(StorageError, match=r"bucket 'no-such-bucket' does not exist at http"):
+        store.exists()

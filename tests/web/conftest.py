@@ -15,6 +15,7 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
 
+from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
@@ -109,7 +110,7 @@ def client(
     database: Database, tmp_path: Path, archive: dict[datetime, int]
 ) -> Iterator[httpx.Client]:
     with (
-        WebServer(create_app(database, LocalStore(tmp_path / "images"))) as web,
+        WebServer(create_app(Archive(database, LocalStore(tmp_path / "images")))) as web,
         httpx.Client(base_url=web.url, timeout=10) as http,
     ):
         yield http

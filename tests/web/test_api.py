@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gatecam.archive import Archive
 from gatecam.database.engine import Database
 from gatecam.storage import LocalStore
 from gatecam.web import WebServer, create_app
@@ -105,7 +106,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     times = [local(f"10:{m}") for m in ("02", "12", "22")]
     write(root / "images", "in_gate", times)
     index(db, root / "images", "in_gate", times)
-    with WebServer(create_app(db, LocalStore(root / "images"), token="s3cret")) as web:
+    with WebServer(create_app(Archive(db, LocalStore(root / "images")), token="s3cret")) as web:
         yield web.url
     db.dispose()
 

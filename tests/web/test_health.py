@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gatecam import metrics
+from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.storage import LocalStore
@@ -27,7 +28,7 @@ def record_run(db: Database, stream: str, status: str, ended: datetime) -> None:
 
 
 def serve(db: Database, tmp_path: Path, **options: object) -> WebServer:
-    return WebServer(create_app(db, LocalStore(tmp_path), **options))  # type: ignore[arg-type]
+    return WebServer(create_app(Archive(db, LocalStore(tmp_path)), **options))  # type: ignore[arg-type]
 
 
 def test_healthz_is_200_while_every_stream_ran_well_lately(
@@ -117,7 +118,7 @@ def test_metrics_report_this_process_and_the_archive(database: Database, tmp_pat
 
 
 def test_a_taken_or_impossible_port_is_one_clean_error(database: Database) -> None:
-    app = create_app(database, LocalStore("."))
+    app = create_app(Archive(database, LocalStore(".")))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

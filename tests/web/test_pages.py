@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 from sqlalchemy import select, update
 
 import gatecam.web
+from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
@@ -309,7 +310,7 @@ def test_api_stats_is_json_per_terminal(client: httpx.Client) -> None:
 
 def test_an_unknown_display_zone_is_refused_at_start(database: Database, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown time zone 'Mars/Olympus_Mons'"):
-        create_app(database, LocalStore(tmp_path), tz="Mars/Olympus_Mons")
+        create_app(Archive(database, LocalStore(tmp_path)), tz="Mars/Olympus_Mons")
 
 
 # Issue 7, item 5: each of these failed on the http.server page.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
@@ -27,7 +28,7 @@ def test_the_web_answers_while_the_job_holds_a_write_transaction(
     reader = Database(f"{database_url}?timeout=0.5")
     writer = Database(database_url)
     try:
-        app = create_app(reader, LocalStore(tmp_path / "images"))
+        app = create_app(Archive(reader, LocalStore(tmp_path / "images")))
         with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=10) as http:
             with writer.session_scope() as session:
                 # The job mid-batch: rows written, transaction open, write lock held.
@@ -70,14 +71,14 @@ def test_a_thumbnail_is_made_once_and_kept_on_disk(
 ) -> None:
     image_id = archive[IN_GATE[3]]
     root = tmp_path / "images"
-    with WebServer(create_app(database, LocalStore(root))) as web:
+    with WebServer(create_app(Archive(database, LocalStore(root)))) as web:
         first = httpx.get(f"{web.url}/image/{image_id}/thumb")
     assert first.status_code == 200
     # The image file goes; a new server still has its thumbnail, made by the first one.
     with database.read_scope() as session:
         row = queries.expired_images(session, "apm", "in_gate", IN_GATE[4])
     (root / dict(row)[image_id]).unlink()
-    with WebServer(create_app(database, LocalStore(root))) as web:
+    with WebServer(create_app(Archive(database, LocalStore(root)))) as web:
         again = httpx.get(f"{web.url}/image/{image_id}/thumb")
         assert httpx.get(f"{web.url}/image/{image_id}").status_code == 404
     assert again.status_code == 200 and again.content == first.content

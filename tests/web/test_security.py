@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gatecam.archive import Archive
 from gatecam.cli import main
 from gatecam.database.engine import Database
 from gatecam.errors import InputError
@@ -27,7 +28,7 @@ TOKEN = "s3cret-token"
 def guarded(
     database: Database, tmp_path: Path, archive: dict[datetime, int]
 ) -> Iterator[httpx.Client]:
-    app = create_app(database, LocalStore(tmp_path / "images"), token=TOKEN)
+    app = create_app(Archive(database, LocalStore(tmp_path / "images")), token=TOKEN)
     with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=10) as client:
         yield client
 
@@ -95,7 +96,7 @@ def test_guarded_images_are_cached_privately(
         assert response.status_code == 200
         assert response.headers["cache-control"].startswith("private"), path
         assert "public" not in response.headers["cache-control"]
-    with WebServer(create_app(database, LocalStore(tmp_path / "images"))) as web:
+    with WebServer(create_app(Archive(database, LocalStore(tmp_path / "images")))) as web:
         assert "public" in httpx.get(f"{web.url}/image/{image_id}").headers["cache-control"]
 
 

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gatecam.storage.base import parse_image_key
-from gatecam.storage.local import LOCK_NAME, PART_SUFFIX
 
+# gatecam's own files in the folder: a write in flight, and the writers' lock.
+PART_SUFFIX = ".part"
+LOCK_NAME = ".gatecam.lock"
 QUARANTINE_SUFFIX = ".quarantine"
 LOG_NAME = "quarantine.log"
 # Folder levels of a key: terminal, stream, day; image files sit at this depth.
