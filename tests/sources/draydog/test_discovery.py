@@ -218,6 +218,8 @@ def test_a_day_with_no_image_yet_takes_the_browser_once_per_terminal(
     database: Database, site: StandIn, tmp_path: Path
 ) -> None:
     streams = ["apm/in_gate", "apm/out_gate", "apm/gate3"]
+    # Every stream had images before: an empty day of a stream that never had one fails.
+    site.catalogue.add("apm", "gate3", datetime(PAST.year, PAST.month, PAST.day, 6, tzinfo=UTC))
     job, _ = make_job(database, site, tmp_path, streams)
     assert ok(job.run(PAST))
     # The next day holds nothing yet, as every day does for its first minutes.
