@@ -26,13 +26,13 @@ from gatecam.database import queries
 from gatecam.database.engine import Database, reason
 from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
+from gatecam.database.recipes import RecipeStore
 from gatecam.downloader.fetch import CdnDownloader, DownloadedImage, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import DiscoveryError, GatecamError
 from gatecam.model import ImageRef, Target
 from gatecam.settings import DownloadConfig
-from gatecam.sources.base import Lister, Source
-from gatecam.sources.draydog.discovery import ReplayLister, lister_for, replays
+from gatecam.sources.base import Lister, ListingTools, RecipeBook, Source
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)
@@ -139,20 +139,20 @@ class _Tools:
     @property
     def lister(self) -> Lister:
         if self._lister is None:
-            # Replays learned requests over the download pool; a browser only when needed.
-            self._lister = lister_for(
-                self._source,
-                self._db,
-                self._stack,
-                lambda: self.downloader.client,
+            # The source's lister may borrow the download pool; Dray Dog's replays learned
+            # requests over it and opens a browser only when a listing needs one.
+            recipes: RecipeBook = RecipeStore(self._db)
+            tools = ListingTools(
+                recipes=recipes,
+                client=lambda: self.downloader.client,
                 workers=self._concurrency,
             )
+            self._lister = self._stack.enter_context(self._source.lister(tools))
         return self._lister
 
     def prefetch(self, wanted: list[tuple[str, str, date]]) -> None:
-        """Replay the listings that can be, all at once over the HTTP pool."""
-        if replays(self._source) and isinstance(lister := self.lister, ReplayLister):
-            lister.prefetch(wanted)
+        """Let the lister ask these listings ahead, all at once if it can."""
+        self.lister.prefetch(wanted)
 
     @property
     def downloader(self) -> CdnDownloader:
