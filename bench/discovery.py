@@ -40,6 +40,7 @@ from gatecam.database.migrate import upgrade
 from gatecam.database.models import DownloadRun
 from gatecam.database.recipes import RecipeStore
 from gatecam.downloader.job import DownloadJob
+from gatecam.model import Clock
 from gatecam.settings import DownloadConfig
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.browser import CameraPageBrowser
@@ -95,8 +96,8 @@ class Counting(DrayDogSource):
 
     browsers: list[CameraPageBrowser] = []  # noqa: RUF012 -- one bench run, one list
 
-    def lister(self) -> CameraPageBrowser:
-        browser = super().lister()
+    def browser(self, clock: Clock | None = None) -> CameraPageBrowser:
+        browser = super().browser(clock)
         Counting.browsers.append(browser)
         return browser
 

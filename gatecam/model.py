@@ -7,8 +7,9 @@ checked once, here, and a ``Target`` or ``ImageRef`` built from them is known to
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from gatecam.errors import InputError
@@ -18,6 +19,14 @@ from gatecam.errors import InputError
 NAME_MAX = 64
 NAME_PATTERN = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{NAME_MAX - 1}}}")
 NAME_RULE = f"1 to {NAME_MAX} of a-z, 0-9, _ and -, starting with a letter or digit"
+
+# What "now" is for a job, a lister or a downloader: aware UTC. Tests pass a fixed one.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock: the current moment, aware UTC."""
+    return datetime.now(UTC)
 
 
 def is_name(value: str) -> bool:
@@ -66,3 +75,29 @@ class ImageRef:
     @property
     def target(self) -> Target:
         return Target(self.terminal, self.stream)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A learned listing request to replay: method, URL (and body) templates, and headers.
+
+    The templates hold ``{terminal}``, ``{stream}``, ``{day}`` and ``{page}`` markers; a
+    template without ``{day}`` answers the site's current day only. One is kept per terminal.
+    """
+
+    terminal: str
+    method: str
+    url_template: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body_template: str | None = None
+    learned_at: datetime | None = None
+    checked_at: datetime | None = None
+    learned_by: str | None = None
+
+    @property
+    def dated(self) -> bool:
+        return "{day}" in self.url_template or "{day}" in (self.body_template or "")
+
+    @property
+    def paged(self) -> bool:
+        return "{page}" in self.url_template or "{page}" in (self.body_template or "")

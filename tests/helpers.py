@@ -28,7 +28,7 @@ from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.downloader.job import DownloadJob
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
-from gatecam.model import ImageRef
+from gatecam.model import Clock, ImageRef, utc_now
 from gatecam.sources.base import Source
 from gatecam.standin import CatalogueSource, StandIn
 from gatecam.storage import LocalStore
@@ -235,14 +235,30 @@ def add(site: StandIn, terminal: str, stream: str, day: date, count: int = 3) ->
     return stamps
 
 
+class FixedClock:
+    """A clock that says ``now`` until a test moves it: hand one to a catalogue and a job."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def make_job(
-    database: Database, site: StandIn, tmp_path: Path, streams: list[str]
+    database: Database,
+    site: StandIn,
+    tmp_path: Path,
+    streams: list[str],
+    *,
+    clock: Clock = utc_now,
 ) -> tuple[DownloadJob, CatalogueSource]:
     source = CatalogueSource(site)
     config = DownloadConfig(
         streams=streams, database_url=database.url, download_dir=tmp_path / "images"
     )
-    return DownloadJob(config, database, source, LocalStore(tmp_path / "images")), source
+    store = LocalStore(tmp_path / "images")
+    return DownloadJob(config, database, source, store, clock=clock), source
 
 
 def held(database: Database) -> set[tuple[str, str, datetime]]:

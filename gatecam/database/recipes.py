@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -11,32 +10,7 @@ from sqlalchemy import delete, select, update
 from gatecam.database.engine import Database
 from gatecam.database.models import DiscoveryRecipe, utcnow
 from gatecam.database.queries import _insert
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """A listing request to replay: method, URL (and body) templates, and headers.
-
-    The templates hold ``{terminal}``, ``{stream}``, ``{day}`` and ``{page}`` markers; a
-    template without ``{day}`` answers the site's current day only.
-    """
-
-    terminal: str
-    method: str
-    url_template: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body_template: str | None = None
-    learned_at: datetime | None = None
-    checked_at: datetime | None = None
-    learned_by: str | None = None
-
-    @property
-    def dated(self) -> bool:
-        return "{day}" in self.url_template or "{day}" in (self.body_template or "")
-
-    @property
-    def paged(self) -> bool:
-        return "{page}" in self.url_template or "{page}" in (self.body_template or "")
+from gatecam.model import Recipe
 
 
 def _recipe(row: DiscoveryRecipe) -> Recipe:
@@ -53,7 +27,10 @@ def _recipe(row: DiscoveryRecipe) -> Recipe:
 
 
 class RecipeStore:
-    """Reads and writes recipes, each call its own short transaction."""
+    """Reads and writes recipes, each call its own short transaction.
+
+    It is the RecipeBook a source's lister is lent (gatecam.sources.base).
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -1,9 +1,11 @@
 """One pass of the pipeline: for each stream this instance claims, discover → download → store.
 
-A pass opens at most one browser and one HTTP pool, whatever the number of streams and days
-(issue 6). Each (terminal, stream) is claimed in the database first, so several instances on
-one PostgreSQL never run the same stream at once (issue 8); holding the claim also proves that
-any run of that stream still marked "running" was left by a process that died (issue 7).
+A pass opens at most one browser and one HTTP pool, whatever the number of streams and days.
+Each (terminal, stream) is claimed in the database first, so several instances on one
+PostgreSQL never run the same stream at once; holding the claim also proves that any run of
+that stream still marked "running" was left by a process that died. What "now" is (today,
+the first minutes of a day, the retention cutoff) comes from the job's clock, which it lends
+to the lister and the downloader.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from gatecam.database import queries
 from gatecam.database.engine import Database, reason
 from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
+from gatecam.database.recipes import RecipeStore
 from gatecam.downloader.fetch import CdnDownloader, DownloadedImage, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import DiscoveryError, GatecamError
-from gatecam.model import ImageRef, Target
+from gatecam.model import Clock, ImageRef, Target, utc_now
 from gatecam.settings import DownloadConfig
-from gatecam.sources.base import Lister, Source
-from gatecam.sources.draydog.discovery import ReplayLister, lister_for, replays
+from gatecam.sources.base import Lister, ListingTools, RecipeBook, Source
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)
@@ -120,11 +122,17 @@ def _midnight(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-class _Tools:
+class _PassTools:
     """The browser and the HTTP pool of one pass, each opened on first use only."""
 
     def __init__(
-        self, stack: ExitStack, source: Source, store: ImageStore, concurrency: int, db: Database
+        self,
+        stack: ExitStack,
+        source: Source,
+        store: ImageStore,
+        concurrency: int,
+        db: Database,
+        clock: Clock,
     ):
         self._stack, self._source, self._store, self._concurrency = (
             stack,
@@ -133,32 +141,39 @@ class _Tools:
             concurrency,
         )
         self._db = db
+        self._clock = clock
         self._lister: Lister | None = None
         self._downloader: CdnDownloader | None = None
 
     @property
     def lister(self) -> Lister:
         if self._lister is None:
-            # Replays learned requests over the download pool; a browser only when needed.
-            self._lister = lister_for(
-                self._source,
-                self._db,
-                self._stack,
-                lambda: self.downloader.client,
+            # The source's lister may borrow the download pool; Dray Dog's replays learned
+            # requests over it and opens a browser only when a listing needs one.
+            recipes: RecipeBook = RecipeStore(self._db)
+            tools = ListingTools(
+                recipes=recipes,
+                client=lambda: self.downloader.client,
                 workers=self._concurrency,
+                clock=self._clock,
             )
+            self._lister = self._stack.enter_context(self._source.lister(tools))
         return self._lister
 
     def prefetch(self, wanted: list[tuple[str, str, date]]) -> None:
-        """Replay the listings that can be, all at once over the HTTP pool."""
-        if replays(self._source) and isinstance(lister := self.lister, ReplayLister):
-            lister.prefetch(wanted)
+        """Let the lister ask these listings ahead, all at once if it can."""
+        self.lister.prefetch(wanted)
 
     @property
     def downloader(self) -> CdnDownloader:
         if self._downloader is None:
             self._downloader = self._stack.enter_context(
-                CdnDownloader(self._store, source=self._source, concurrency=self._concurrency)
+                CdnDownloader(
+                    self._store,
+                    source=self._source,
+                    concurrency=self._concurrency,
+                    clock=self._clock,
+                )
             )
         return self._downloader
 
@@ -180,7 +195,10 @@ def file_info(image: DownloadedImage) -> ImageRecord:
 
 
 class DownloadJob:
-    """Runs passes for ``config.targets`` against one database, source and image store."""
+    """Runs passes for ``config.targets`` against one database, source and image store.
+
+    ``clock`` says what time it is (aware UTC); tests pass a fixed one.
+    """
 
     def __init__(
         self,
@@ -191,6 +209,7 @@ class DownloadJob:
         *,
         stop: threading.Event | None = None,
         next_try: Callable[[], datetime | None] = lambda: None,
+        clock: Clock = utc_now,
     ) -> None:
         self.config = config
         self.db = db
@@ -198,6 +217,7 @@ class DownloadJob:
         self.store = store
         self.stop = stop or threading.Event()
         self._next_try = next_try
+        self.clock = clock
 
     def run(
         self,
@@ -211,14 +231,16 @@ class DownloadJob:
 
         ``days`` runs one run per target and day instead (a backfill), sharing one browser.
         ``tick`` is the scheduled slot: a stream whose run another instance already finished
-        since then is skipped, so each stream runs once per tick across instances (issue 8).
+        since then is skipped, so each stream runs once per tick across instances.
         ``on_result`` hears of each run as it ends.
         """
         results: list[RunResult] = []
         with ExitStack() as stack:
-            tools = _Tools(stack, self.source, self.store, self.config.concurrency, self.db)
+            tools = _PassTools(
+                stack, self.source, self.store, self.config.concurrency, self.db, self.clock
+            )
             asked: list[date | None] = [*days] if days else [day]
-            today = datetime.now(UTC).date()
+            today = self.clock().astimezone(UTC).date()
             tools.prefetch(
                 [(t.terminal, t.stream, one or today) for t in self.config.targets for one in asked]
             )
@@ -238,7 +260,7 @@ class DownloadJob:
         return results
 
     def _claimed_run(
-        self, target: Target, day: date | None, tools: _Tools, tick: datetime | None
+        self, target: Target, day: date | None, tools: _PassTools, tick: datetime | None
     ) -> RunResult:
         result = RunResult(target.terminal, target.stream)
         try:
@@ -254,7 +276,7 @@ class DownloadJob:
             result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
             return result
 
-    def _run(self, target: Target, day: date | None, tools: _Tools) -> RunResult:
+    def _run(self, target: Target, day: date | None, tools: _PassTools) -> RunResult:
         terminal, stream = target
         result = RunResult(terminal, stream)
         started = time.monotonic()
@@ -268,7 +290,7 @@ class DownloadJob:
                     session, terminal, stream, result.days, host=HOST, pid=os.getpid()
                 )
         except SQLAlchemyError as exc:
-            # The files of a job cut short get their rows next time (issue 3, item 2).
+            # The files of a job cut short get their rows next time (index_files).
             metrics.database_error()
             result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
             return result
@@ -281,11 +303,11 @@ class DownloadJob:
                 self.db, self.store, terminal, stream, days, batch_size=self.config.batch_size
             )
             # Steady state (today fully archived by the last run): paging may stop early.
-            steady = covered is not None and covered == datetime.now(UTC).date()
+            steady = covered is not None and covered == self.clock().astimezone(UTC).date()
             refs = self._discover(target, days, steady, tools, result)
             self._download(target, refs, tools, result)
             if self.config.retention_days and not self.stop.is_set():
-                before = datetime.now(UTC) - timedelta(days=self.config.retention_days)
+                before = self.clock() - timedelta(days=self.config.retention_days)
                 expire(self.db, self.store, terminal, stream, before)
         except GatecamError as exc:
             result.error = str(exc)
@@ -315,22 +337,21 @@ class DownloadJob:
         """The asked-for day, or today plus every day since ``covered``.
 
         ``covered`` is the day of the last run that fully archived its own day. A scheduler
-        that was down across midnight or for days catches up on what the source still shows
-        (issue 3, item 3).
+        that was down across midnight or for days catches up on what the source still shows.
         """
         if day is not None:
             return [day]
-        today = datetime.now(UTC).date()
+        today = self.clock().astimezone(UTC).date()
         # Never further back than retention would keep, nor than the source plausibly holds.
         horizon = min(MAX_CATCH_UP_DAYS, self.config.retention_days or MAX_CATCH_UP_DAYS)
         first = today if covered is None else max(covered, today - timedelta(days=horizon))
         return [first + timedelta(days=n) for n in range((today - first).days + 1)]
 
     def _discover(
-        self, target: Target, days: list[date], steady: bool, tools: _Tools, result: RunResult
+        self, target: Target, days: list[date], steady: bool, tools: _PassTools, result: RunResult
     ) -> set[ImageRef]:
         terminal, stream = target
-        today = datetime.now(UTC).date()
+        today = self.clock().astimezone(UTC).date()
         refs: set[ImageRef] = set()
         elsewhere: set[str] = set()
         started = time.monotonic()
@@ -373,7 +394,7 @@ class DownloadJob:
                 f"{self.config.cdn_url}, e.g. {elsewhere[0]}: set --cdn-url / "
                 "GATECAM_CDN_URL to where they are"
             )
-        now = datetime.now(UTC)
+        now = self.clock().astimezone(UTC)
         if set(days) == {now.date()} and now - _midnight(now) < FIRST_IMAGE:
             return  # today may just not have its first image yet
         with self.db.session_scope() as session:
@@ -384,7 +405,7 @@ class DownloadJob:
             )
 
     def _download(
-        self, target: Target, refs: set[ImageRef], tools: _Tools, result: RunResult
+        self, target: Target, refs: set[ImageRef], tools: _PassTools, result: RunResult
     ) -> None:
         terminal, stream = target
         if not refs or result.interrupted:

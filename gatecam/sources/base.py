@@ -1,13 +1,21 @@
-"""What every camera source hands to the job: listings, and the protocol a site implements."""
+"""What every camera source hands to the job: listings, and the protocol a site implements.
+
+The job lends a source's lister what it may use (``ListingTools``): the pass's HTTP pool,
+its worker count, its clock, and a ``RecipeBook`` to keep learned requests in. A site
+therefore knows nothing of the database, and the job nothing of any site.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from gatecam.model import ImageRef
+import httpx
+
+from gatecam.model import Clock, ImageRef, Recipe, utc_now
 
 
 @dataclass
@@ -26,8 +34,45 @@ class Listing:
     elsewhere: list[str] = field(default_factory=list)
 
 
+class RecipeBook(Protocol):
+    """Where learned listing requests are kept, one per terminal, shared by every instance."""
+
+    def load(self, terminal: str) -> Recipe | None: ...
+
+    def save(self, recipe: Recipe) -> None:
+        """Keep ``recipe`` for its terminal, replacing whichever one was there."""
+        ...
+
+    def drop(self, recipe: Recipe) -> bool:
+        """Forget ``recipe``, unless another has replaced it since; True if it was dropped."""
+        ...
+
+    def checked(self, recipe: Recipe, when: datetime) -> None:
+        """Record that a browser listing agreed with ``recipe`` at ``when``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ListingTools:
+    """What a pass lends its lister; each is opened by the job, and only on first use."""
+
+    recipes: RecipeBook
+    # The pass's pooled HTTP client (the downloader's), built when first called.
+    client: Callable[[], httpx.Client]
+    # How many requests the lister may have in flight at once (the pool's size).
+    workers: int = 8
+    clock: Clock = utc_now
+
+
 class Lister(Protocol):
-    """An open discovery session (one browser), reused for every stream and day of a tick."""
+    """An open discovery session, reused for every stream and day of a tick."""
+
+    def prefetch(self, wanted: Iterable[tuple[str, str, date]]) -> None:
+        """Ask these (terminal, stream, day) listings ahead, all at once, if it can.
+
+        A lister that lists each day on demand does nothing here.
+        """
+        ...
 
     def list_images(
         self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()
@@ -43,7 +88,9 @@ class Lister(Protocol):
 class Source(Protocol):
     """A camera site: how to list what exists and where each image is fetched from."""
 
-    def lister(self) -> AbstractContextManager[Lister]: ...
+    def lister(self, tools: ListingTools) -> AbstractContextManager[Lister]:
+        """The tick's Lister, to be used in a ``with`` block for a whole pass."""
+        ...
 
     def image_url(self, ref: ImageRef, *, thumbnail: bool = False) -> str: ...
 

@@ -10,11 +10,11 @@ protocol that ships with the package.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from gatecam.model import ImageRef
-from gatecam.sources.base import Listing
+from gatecam.sources.base import Listing, ListingTools
 from gatecam.standin.server import StandIn
 
 
@@ -27,9 +27,13 @@ class CatalogueSource:
         self.listed: list[tuple[str, str, date]] = []
 
     @contextlib.contextmanager
-    def lister(self) -> Iterator[CatalogueSource]:
+    def lister(self, tools: ListingTools) -> Iterator[CatalogueSource]:
+        """Itself: the catalogue answers at once, so it needs none of the pass's tools."""
         self.opened += 1
         yield self
+
+    def prefetch(self, wanted: Iterable[tuple[str, str, date]]) -> None:
+        """Nothing to ask ahead: each listing is read from the catalogue when asked."""
 
     def list_images(
         self, terminal: str, stream: str, day: date, *, known: frozenset[datetime] = frozenset()

@@ -28,7 +28,7 @@ from gatecam.sources.base import Listing
 from gatecam.sources.draydog.datepicker import pick_day
 from gatecam.sources.draydog.network import DataRequest, NetworkLog
 from gatecam.sources.draydog.pagereader import Harvest, read_day
-from gatecam.sources.draydog.site import DrayDogSource
+from gatecam.sources.draydog.site import DrayDogSite
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class CameraPageBrowser:
 
     def __init__(
         self,
-        source: DrayDogSource,
+        source: DrayDogSite,
         *,
         chromium_path: str = "/usr/bin/chromium",
         timeout: float = 30.0,

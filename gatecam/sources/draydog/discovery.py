@@ -20,17 +20,14 @@ import os
 import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import httpx
 
-from gatecam.database.engine import Database
-from gatecam.database.recipes import Recipe, RecipeStore
-from gatecam.model import ImageRef
-from gatecam.sources.base import Lister, Listing, Source
+from gatecam.model import Clock, ImageRef, Recipe, utc_now
+from gatecam.sources.base import Listing, RecipeBook
 from gatecam.sources.draydog.replay import (
     Replayed,
     ReplayEmpty,
@@ -39,7 +36,7 @@ from gatecam.sources.draydog.replay import (
     disagreement,
     learn,
 )
-from gatecam.sources.draydog.site import DrayDogSource
+from gatecam.sources.draydog.site import DrayDogSite
 
 if TYPE_CHECKING:
     # Playwright is imported only once a listing needs the browser.
@@ -61,12 +58,12 @@ class ReplayLister:
 
     def __init__(
         self,
-        source: DrayDogSource,
-        recipes: RecipeStore,
+        source: DrayDogSite,
+        recipes: RecipeBook,
         *,
         browser: Callable[[], CameraPageBrowser],
         client: Callable[[], httpx.Client],
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = utc_now,
         workers: int = 8,
     ) -> None:
         self._source = source
@@ -80,7 +77,7 @@ class ReplayLister:
         self._open_client = client
         self._browser: CameraPageBrowser | None = None
         self._replayer: Replayer | None = None
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
         self.learned_by = f"{socket.gethostname()}:{os.getpid()}"
 
     @property
@@ -265,27 +262,6 @@ class ReplayLister:
         )
 
 
-def lister_for(
-    source: Source,
-    db: Database,
-    stack: ExitStack,
-    client: Callable[[], httpx.Client],
-    *,
-    workers: int = 8,
-) -> Lister:
-    """The tick's Lister: replay with a browser behind it for Dray Dog, else the source's own."""
-    if isinstance(source, DrayDogSource):
-        dray_dog = source
-        return ReplayLister(
-            dray_dog,
-            RecipeStore(db),
-            browser=lambda: stack.enter_context(dray_dog.lister()),
-            client=client,
-            workers=workers,
-        )
-    return stack.enter_context(source.lister())
-
-
 def _same_request(one: Recipe, other: Recipe) -> bool:
     return (one.method, one.url_template, one.headers, one.body_template) == (
         other.method,
@@ -293,8 +269,3 @@ def _same_request(one: Recipe, other: Recipe) -> bool:
         other.headers,
         other.body_template,
     )
-
-
-def replays(source: Source) -> bool:
-    """Whether listings of ``source`` can be replayed (and so asked ahead, see prefetch)."""
-    return isinstance(source, DrayDogSource)

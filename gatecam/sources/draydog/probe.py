@@ -16,7 +16,7 @@ from gatecam.errors import GatecamError
 from gatecam.sources.base import Listing
 from gatecam.sources.draydog.browser import Artifacts, CameraPageBrowser, Trace
 from gatecam.sources.draydog.replay import Replayer, ReplayError, disagreement, learn
-from gatecam.sources.draydog.site import DrayDogSource
+from gatecam.sources.draydog.site import DrayDogSite
 
 BUNDLE_FILES = ("screenshot.png", "page.html", "network.har", "report.json")
 
@@ -85,9 +85,7 @@ class ProbeReport:
         return lines
 
 
-def probe(
-    source: DrayDogSource, terminal: str, stream: str, day: date, out_dir: Path
-) -> ProbeReport:
+def probe(source: DrayDogSite, terminal: str, stream: str, day: date, out_dir: Path) -> ProbeReport:
     """Run discovery once and write the bundle; a site failure is recorded, never raised.
 
     Bad names still raise InputError (nothing to probe). Chromium missing or a page that
@@ -129,7 +127,7 @@ def probe(
 
 def _try_replay(
     report: ProbeReport,
-    source: DrayDogSource,
+    source: DrayDogSite,
     trace: Trace,
     listing: Listing,
     terminal: str,

@@ -16,10 +16,9 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from gatecam.database.recipes import Recipe
-from gatecam.model import ImageRef
+from gatecam.model import ImageRef, Recipe
 from gatecam.sources.draydog.network import DataRequest, urls_in_json
-from gatecam.sources.draydog.site import DrayDogSource
+from gatecam.sources.draydog.site import DrayDogSite
 
 # Headers every HTTP client sets for itself, or that only a browser's fetch sends: the
 # rest (tokens, API keys, cookies) are what the site may need and replay sends again.
@@ -75,7 +74,7 @@ class Replayed:
 
 
 def learn(
-    source: DrayDogSource,
+    source: DrayDogSite,
     requests: list[DataRequest],
     terminal: str,
     stream: str,
@@ -154,7 +153,7 @@ def fill(template: str, terminal: str, stream: str, day: date, page: int) -> str
 class Replayer:
     """Lists a stream's day by replaying its terminal's recipe over one pooled HTTP client."""
 
-    def __init__(self, source: DrayDogSource, client: httpx.Client) -> None:
+    def __init__(self, source: DrayDogSite, client: httpx.Client) -> None:
         self._source = source
         self._client = client
         self._cdn = source.cdn_url.rstrip("/") + "/"

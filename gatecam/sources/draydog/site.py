@@ -1,4 +1,4 @@
-"""The Dray Dog terminal cameras: page and CDN addresses, and strict parsing of CDN URLs.
+"""The Dray Dog site's addresses: camera pages and CDN, and strict parsing of CDN URLs.
 
 Facts in shared/DRAYDOG.md: the camera page lists images (script-rendered), the CDN serves
 ``<cdn>/<terminal>/<YYYY-MM-DD>/<H>/<YYYY-MM-DDTHH:MM:SS>-<stream>.jpeg`` with ``<H>`` not
@@ -10,13 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from gatecam.model import ImageRef, check_name
-
-if TYPE_CHECKING:
-    from gatecam.sources.draydog.browser import CameraPageBrowser
 
 _CDN_PATH = re.compile(
     r"/(?P<terminal>[a-z0-9_-]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<hour>\d{1,2})/"
@@ -29,20 +25,18 @@ _IMAGE_TAIL = re.compile(_CDN_PATH.pattern + "$", re.ASCII)
 
 
 @dataclass(frozen=True)
-class DrayDogSource:
-    """Addresses of the Dray Dog camera page and CDN for configurable base URLs."""
+class DrayDogSite:
+    """Addresses of the Dray Dog camera page and CDN for configurable base URLs.
+
+    The browser, replay and probe read the site through this; DrayDogSource adds the
+    listing (gatecam.sources.draydog.source).
+    """
 
     app_url: str = "https://app.draydog.com"
     cdn_url: str = "https://cdn.draydog.com"
     chromium_path: str = "/usr/bin/chromium"
     # How long the camera page may take to show its History section.
     page_timeout: float = 30.0
-
-    def lister(self) -> CameraPageBrowser:
-        """One headless Chromium, to be used in a ``with`` block for a whole tick."""
-        from gatecam.sources.draydog.browser import CameraPageBrowser
-
-        return CameraPageBrowser(self, chromium_path=self.chromium_path, timeout=self.page_timeout)
 
     def camera_page_url(self, terminal: str, stream: str) -> str:
         check_name(terminal, "terminal")

@@ -17,6 +17,7 @@ from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun
 from gatecam.database.recipes import RecipeStore
 from gatecam.downloader.job import DownloadJob, RunResult
+from gatecam.model import Clock
 from gatecam.settings import DownloadConfig
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.browser import CameraPageBrowser
@@ -35,8 +36,8 @@ class CountingSource(DrayDogSource):
 
     browsers: list[CameraPageBrowser] = field(default_factory=list, compare=False)
 
-    def lister(self) -> CameraPageBrowser:
-        browser = super().lister()
+    def browser(self, clock: Clock | None = None) -> CameraPageBrowser:
+        browser = super().browser(clock)
         self.browsers.append(browser)
         return browser
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from gatecam.database.engine import Database
-from gatecam.database.recipes import Recipe, RecipeStore
+from gatecam.database.recipes import RecipeStore
 from gatecam.downloader.job import DownloadJob
-from gatecam.model import ImageRef
+from gatecam.model import ImageRef, Recipe
 from gatecam.settings import DownloadConfig
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.network import DataRequest
