@@ -178,8 +178,8 @@ def _not_future(day: date, flag: str) -> date:
 def _download_dir(path: Path) -> Iterator[None]:
     """Create the archive folder, or fail with one line; undo it if what follows fails.
 
-    Bad input must leave no trace (issue 3, item 7), and a folder that cannot be made
-    (/proc/..., /sys/..., a file in the way) is bad input (issue 7, item 3).
+    Bad input must leave no trace, and a folder that cannot be made (/proc/...,
+    /sys/..., a file in the way) is bad input.
     """
     missing: list[Path] = []
     folder = path.absolute()

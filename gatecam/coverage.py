@@ -11,7 +11,7 @@ from gatecam.database import browse, frames
 from gatecam.database.engine import Database
 from gatecam.errors import InputError
 
-# Images come every 8 to 12 minutes (shared/DRAYDOG.md): a longer silence is worth showing.
+# Images come every 8 to 12 minutes (the site's cadence): a longer silence is worth showing.
 GAP = timedelta(minutes=20)
 HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
@@ -49,7 +49,7 @@ class Slot:
 
 
 @dataclass(frozen=True)
-class Gap:
+class CoverageGap:
     """A stretch longer than GAP without an image; ``open`` means it runs up to now."""
 
     start: datetime
@@ -77,7 +77,7 @@ class StreamCoverage:
     stream: str
     began: datetime | None
     hours: list[Slot]
-    gaps: list[Gap] = field(default_factory=list)
+    gaps: list[CoverageGap] = field(default_factory=list)
     # Held images the camera health checks flag: (capture time, "frozen" | "dark" | "blank").
     # They count as held (the archive has them) and are told apart, as they show nothing useful.
     flagged: list[tuple[datetime, str]] = field(default_factory=list)
@@ -233,7 +233,7 @@ def stream_coverage(
     """Coverage of one stream over [start, end) from its held capture times, oldest first.
 
     Only the part after the archive began and before now is expected to hold images, so
-    days before the first run are not gaps (issue 7, item 5).
+    days before the first run are not gaps.
     """
     lo = max(start, began) if began is not None else end
     hi = min(end, now)
@@ -256,7 +256,7 @@ def stream_coverage(
         last = len(edges) - 2
         for n, (previous, following) in enumerate(pairwise(edges)):
             if following - previous > GAP:
-                gaps.append(Gap(previous, following, open=n == last and hi == now))
+                gaps.append(CoverageGap(previous, following, open=n == last and hi == now))
     return StreamCoverage(terminal, stream, began, hours, gaps, flagged or [])
 
 

@@ -253,7 +253,7 @@ def test_stats_names_an_unknown_terminal(
 def test_a_database_server_that_is_down_is_not_bad_input(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Issue 7, item 3: a script retries exit 3 later, and fixes its input on exit 2."""
+    """A script retries exit 3 later, and fixes its input on exit 2."""
     monkeypatch.chdir(tmp_path)
     url = "postgresql+psycopg://u:pw@127.0.0.1:9/x"
     code, _, err = run_main(capsys, "once", "--database-url", url)

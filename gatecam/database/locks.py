@@ -2,7 +2,7 @@
 
 PostgreSQL: a session advisory lock on a connection of its own, so the lock lives exactly as
 long as the holder's connection; a holder killed with ``kill -9`` loses its socket, the server
-ends its session and the lock is free (issue 8). SQLite is for one host: an ``fcntl`` lock on a
+ends its session and the lock is free SQLite is for one host: an ``fcntl`` lock on a
 file beside the database, which the kernel drops when the holder dies.
 """
 
@@ -63,7 +63,7 @@ def claim(db: Database, terminal: str, stream: str) -> Iterator[bool]:
     elif db.dialect == "sqlite":
         with _claim_file(lock_dir(db), f"{terminal}__{stream}.lock") as held:
             yield held
-    else:  # no shared primitive known: one instance per database, as before issue 8
+    else:  # no shared primitive known: one instance per database
         yield True
 
 

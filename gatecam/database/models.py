@@ -1,4 +1,9 @@
-"""Tables: archived images, download runs, and the counters that keep statistics O(1)."""
+"""Tables: archived images, download runs, and the counters that keep statistics O(1).
+
+``camera_id`` is the stream's name (``in_gate``) in every table: the original plan's
+``Image(camera_id=...)`` is public API and the column is indexed and keyed on it, so the name
+stays in the schema while everything above the database says "stream".
+"""
 
 from __future__ import annotations
 
@@ -126,10 +131,10 @@ class DownloadRun(Base):
     # running | success | partial (some downloads failed) | failed | interrupted (the
     # process stopped before the run ended)
     status: Mapped[str] = mapped_column(String(16), default="running")
-    # Which instance ran it (issue 8), and so whether a "running" row can still be alive.
+    # Which instance ran it and so whether a "running" row can still be alive.
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)
-    # JSON object: discovery strategy -> images of the run's days it found (issue 6).
+    # JSON object: discovery strategy -> images of the run's days it found.
     found_by: Mapped[str | None] = mapped_column(Text)
     days: Mapped[str] = mapped_column(String(255), default="")
     discovered: Mapped[int] = mapped_column(Integer, default=0)

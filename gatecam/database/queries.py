@@ -401,7 +401,7 @@ def interrupt_stale_runs(session: Session, terminal: str, camera_id: str) -> int
     """Mark this stream's runs still "running" as interrupted; return how many.
 
     Called by the instance that holds the stream's job claim: no other process can be
-    running the stream, so such a row was left by a process that died (issue 7, item 1).
+    running the stream, so such a row was left by a process that died.
     """
     stale = session.scalars(
         select(DownloadRun.id).where(
@@ -517,7 +517,7 @@ def last_covered_day(session: Session, terminal: str, camera_id: str) -> date | 
     """The day of the newest run that fully archived the day it ran on.
 
     A backfill of an old day succeeds too, but says nothing about the days since, so only
-    runs that covered their own day count (issue 3, item 3); and a run that left failed or
+    runs that covered their own day count; and a run that left failed or
     not-yet-published images does not count, so their day is listed again until they are in.
     """
     runs = session.execute(

@@ -1,6 +1,6 @@
 """Download images straight from the CDN into the image store.
 
-Discovery needs a browser, but downloading needs only plain HTTP (shared/DRAYDOG.md), so
+Discovery needs a browser, but downloading needs only plain HTTP, so
 this module is one pooled ``httpx.Client`` driven by a thread pool. A single image's failure
 never raises: every timestamp ends up downloaded, failed (with a reason a user can read)
 or pending (not published yet).
@@ -199,7 +199,7 @@ class CdnDownloader:
         full = self._fetch(self.source.image_url(ref))
         chosen, thumbnail = full, False
         if full.status == 404 and self._is_young(ref):
-            # Not published yet (shared/DRAYDOG.md). Even if its thumbnail is out already,
+            # Not published yet. Even if its thumbnail is out already,
             # storing that would keep the thumbnail for good: wait for the full image.
             return ref
         if full.body is None and full.try_thumbnail:
@@ -228,7 +228,7 @@ class CdnDownloader:
         )
 
     def _is_young(self, ref: ImageRef) -> bool:
-        # The CDN publishes about a minute after capture (shared/DRAYDOG.md).
+        # The CDN publishes about a minute after capture.
         return self._clock() - ref.timestamp < self.publish_grace
 
     def _failed(self, ref: ImageRef, reason: str) -> FailedDownload:

@@ -44,7 +44,7 @@ MAX_CATCH_UP_DAYS = 14
 HOST = socket.gethostname()
 INTERRUPTED = "stopped before the run ended (Ctrl-C or SIGTERM)"
 # A UTC day's first image may come this late: one every 8 to 12 minutes, and now and then
-# an hour without one (shared/DRAYDOG.md). Before that, an empty today says nothing.
+# an hour without one. Before that, an empty today says nothing.
 FIRST_IMAGE = timedelta(minutes=90)
 
 
@@ -178,7 +178,8 @@ class _PassTools:
         return self._downloader
 
 
-def file_info(image: DownloadedImage) -> ImageRecord:
+def image_record(image: DownloadedImage) -> ImageRecord:
+    """The row of a downloaded image: its key, size, sha256 and camera-health figures."""
     figures = image.figures or (None, None, None)
     return ImageRecord(
         terminal=image.ref.terminal,
@@ -419,7 +420,7 @@ class DownloadJob:
                 result.interrupted = True
                 break
             fetched = tools.downloader.download_images_direct(stream, batch, terminal=terminal)
-            records = [file_info(image) for image in fetched.downloaded]
+            records = [image_record(image) for image in fetched.downloaded]
             if records:
                 with self.db.session_scope() as session:
                     result.downloaded += queries.insert_images(

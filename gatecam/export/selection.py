@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from gatecam.coverage import Gap, stream_coverage
+from gatecam.coverage import CoverageGap, stream_coverage
 from gatecam.database import browse, frames
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
@@ -58,7 +58,7 @@ class Contents:
 
     selection: Selection
     items: list[Item]
-    gaps: list[Gap]
+    gaps: list[CoverageGap]
 
 
 def select_images(db: Database, selection: Selection, now: datetime | None = None) -> Contents:

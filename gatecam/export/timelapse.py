@@ -11,7 +11,7 @@ from functools import lru_cache
 import av
 from PIL import Image, ImageDraw, ImageFont
 
-from gatecam.coverage import Gap
+from gatecam.coverage import CoverageGap
 from gatecam.errors import InputError
 from gatecam.export.selection import Contents, Item, Sink
 from gatecam.storage import ImageStore
@@ -67,7 +67,7 @@ def _frame(data: bytes, text: str, flag: str | None) -> Image.Image:
     return picture
 
 
-def gap_card(gap: Gap, contents: Contents) -> Image.Image:
+def gap_card(gap: CoverageGap, contents: Contents) -> Image.Image:
     """A grey frame that says what is missing: ``no image 14:02 to 14:49 (47 min)``."""
     zone = contents.selection.zone
     start, end = gap.start.astimezone(zone), gap.end.astimezone(zone)

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from gatecam.model import check_name
 
-# Like the real site (shared/DRAYDOG.md): an image about every 8 to 12 minutes, irregular
+# Like the real site: an image about every 8 to 12 minutes, irregular
 # seconds, and now and then a gap while a camera is offline.
 _STEP_SECONDS = (8 * 60, 12 * 60)
 _GAP_CHANCE = 0.03

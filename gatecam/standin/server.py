@@ -38,7 +38,7 @@ PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
 API_FAULTS = frozenset({"short_listing"})
 FAULT_KINDS = CDN_FAULTS | PAGE_FAULTS | API_FAULTS
 
-# Harder but plausible pages (issue 6): same CDN and Element UI markup, different habits.
+# Harder but plausible pages: same CDN and Element UI markup, different habits.
 VARIANTS: dict[str, str] = {
     "longpoll": "a request the page keeps open, and the latest image refreshed every 3 s",
     "paged": "History paged 20 at a time with Element UI el-pagination (btn-next, li.number)",

@@ -1,7 +1,7 @@
 """The image store protocol and the key layout shared by every backend.
 
 Key: ``<terminal>/<stream>/<YYYY-MM-DD>/<HHMMSS>.jpg`` (UTC). The (terminal, stream,
-timestamp) triple identifies an image (shared/DRAYDOG.md), so the key is a pure function of
+timestamp) triple identifies an image, so the key is a pure function of
 it and parses back, which lets files written while the database was away get their rows later.
 Rows store this key in ``images.filepath``.
 """

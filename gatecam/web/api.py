@@ -59,7 +59,7 @@ def decode_cursor(text: str) -> tuple[datetime, int]:
     return moment, int(match[2])
 
 
-def parse_moment(name: str, text: str) -> datetime:
+def parse_query_time(name: str, text: str) -> datetime:
     """An ISO 8601 date-time (UTC when it has no offset) or a date (its UTC midnight)."""
     try:
         if len(text) == 10:
@@ -101,8 +101,8 @@ def stats(archive: Archive, request: Request) -> Response:
 def images(archive: Archive, request: Request) -> Response:
     q = request.query_params
     limit = _int(request, "limit", 100, 1, MAX_LIMIT)
-    start = parse_moment("from", q["from"]) if "from" in q else None
-    end = parse_moment("to", q["to"]) if "to" in q else None
+    start = parse_query_time("from", q["from"]) if "from" in q else None
+    end = parse_query_time("to", q["to"]) if "to" in q else None
     if start is not None and end is not None and start > end:
         raise InputError(f"from {q['from']} is after to {q['to']}")
     # An empty cursor is the first page, as if none was given.

@@ -201,7 +201,7 @@ def at_page(archive: Archive, request: Request) -> Response:
     if not (is_name(terminal or "x") and is_name(stream)):
         raise InputError("terminal and stream must be names of a-z, 0-9, _ and -")
     view = _view(archive, request)
-    moment = timeline.parse_moment(text, view.zone)
+    moment = timeline.parse_shown_time(text, view.zone)
     with archive.db.read_scope() as session:
         terminal = terminal or _default_terminal(session, stream)
         if not browse.known(session, terminal, stream):

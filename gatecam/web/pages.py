@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from gatecam.coverage import StreamCoverage
 from gatecam.database.models import DownloadRun
-from gatecam.web.timeline import GAP, NEAR, Gap, Recent, Shot, Stream
+from gatecam.web.timeline import GAP, NEAR, DayGap, Recent, Shot, Stream
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:1200px;padding:0 1rem;
@@ -181,7 +181,7 @@ def _key(stream: Stream) -> tuple[str, str]:
 def _chip(view: View, r: Recent, day: date, n: int | None) -> str:
     href = view.href(f"/{r.stream.terminal}/{r.stream.stream}/{day}")
     if n is None:
-        # Not a gap: the archive of this stream had not begun (issue 7, item 5).
+        # Not a gap: the archive of this stream had not begun.
         title = "before the archive of this stream began"
         return f'<a class="before" title="{title}" href="{href}">{day:%a %d %b}<b>&ndash;</b></a>'
     return f'<a class="{"zero" if n == 0 else ""}" href="{href}">{day:%a %d %b}<b>{n}</b></a>'
@@ -281,14 +281,14 @@ def _runs(view: View, runs: Sequence[DownloadRun]) -> str:
     return f"<h2>Recent download runs</h2><table>{head}<th>error</th></tr>{rows}</table>"
 
 
-def _span(view: View, gap: Gap) -> str:
+def _span(view: View, gap: DayGap) -> str:
     """``14:02 → 14:49`` in the display zone; a day's own ends read 00:00 and 24:00."""
     start = "00:00" if gap.from_day_start else gap.start.astimezone(view.zone).strftime("%H:%M")
     end = "24:00" if gap.to_day_end else gap.end.astimezone(view.zone).strftime("%H:%M")
     return f"{start} → {'now' if gap.open_end else end}"
 
 
-def _gap(view: View, gap: Gap) -> str:
+def _gap(view: View, gap: DayGap) -> str:
     length = duration(gap.length, seconds=False) + (" so far" if gap.open_end else "")
     title = (
         f"{gap.start.astimezone(UTC):%Y-%m-%d %H:%M:%S} → {gap.end.astimezone(UTC):%H:%M:%S} UTC"
@@ -418,7 +418,7 @@ def day_page(
     terminal: str,
     stream: str,
     day: date,
-    items: Sequence[Shot | Gap],
+    items: Sequence[Shot | DayGap],
     before_archive: bool = False,
     flags: Mapping[int, str] | None = None,
 ) -> str:
@@ -426,7 +426,7 @@ def day_page(
     flags = flags or {}
     shots = [i for i in items if isinstance(i, Shot) and not i.missing]
     held = len(shots)
-    gaps = [i for i in items if isinstance(i, Gap)]
+    gaps = [i for i in items if isinstance(i, DayGap)]
     missed = sum((g.length for g in gaps), timedelta())
     nav = (
         f'<p><a href="{view.href(f"{base}/{day - timedelta(days=1)}")}">← previous day</a> · '
@@ -451,7 +451,7 @@ def day_page(
         summary = "<p>This day is before the archive of this stream began.</p>"
     tiles = "".join(
         _gap(view, item)
-        if isinstance(item, Gap)
+        if isinstance(item, DayGap)
         else _tile(view, terminal, stream, item, flags.get(item.id))
         for item in items
     )

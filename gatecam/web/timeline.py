@@ -11,7 +11,7 @@ from gatecam.coverage import GAP
 from gatecam.database.browse import Shot, Stream
 from gatecam.errors import InputError
 
-__all__ = ["GAP", "NEAR", "Gap", "Recent", "Shot", "Stream"]
+__all__ = ["GAP", "NEAR", "DayGap", "Recent", "Shot", "Stream"]
 
 # Farther than this, the nearest image says little about the moment asked for.
 NEAR = timedelta(minutes=30)
@@ -43,7 +43,7 @@ def parse_day(text: str) -> date | None:
     return day if day.year in _YEARS else None
 
 
-def parse_moment(text: str, display: ZoneInfo) -> datetime:
+def parse_shown_time(text: str, display: ZoneInfo) -> datetime:
     """``time`` as an aware datetime: its own offset if it has one, else the display zone."""
     match = _TIME.fullmatch(text.strip())
     day = parse_day(match["day"]) if match else None
@@ -58,7 +58,7 @@ def parse_moment(text: str, display: ZoneInfo) -> datetime:
 
 
 @dataclass(frozen=True)
-class Gap:
+class DayGap:
     """A stretch with no image; ``open_end`` means it runs up to now (the day is not over)."""
 
     start: datetime
@@ -111,7 +111,7 @@ class Recent:
 
 
 def before_archive(day_end: datetime, began: datetime | None) -> bool:
-    """Whether a day ending at ``day_end`` was over before the archive began (issue 7, item 5)."""
+    """Whether a day ending at ``day_end`` was over before the archive began."""
     return began is None or day_end <= began
 
 
@@ -121,8 +121,8 @@ def timeline(
     end: datetime,
     now: datetime,
     began: datetime | None = None,
-) -> list[Shot | Gap]:
-    """The shots with a Gap wherever more than GAP passed without an image that is still held.
+) -> list[Shot | DayGap]:
+    """The shots with a DayGap wherever more than GAP passed without an image that is still held.
 
     The end of the day only counts once it is over; on the current day the silence up to
     now is shown as an open gap. Nothing before ``began`` (the archive's start) is a gap.
@@ -135,16 +135,16 @@ def timeline(
         previous, from_start = start, True
     if now <= start:
         return list(shots)
-    items: list[Shot | Gap] = []
+    items: list[Shot | DayGap] = []
     for shot in shots:
         if shot.missing:
             items.append(shot)
             continue
         if shot.timestamp - previous > GAP:
-            items.append(Gap(previous, shot.timestamp, from_day_start=from_start))
+            items.append(DayGap(previous, shot.timestamp, from_day_start=from_start))
         items.append(shot)
         previous, from_start = shot.timestamp, False
     last = min(end, now)
     if last - previous > GAP:
-        items.append(Gap(previous, last, from_start, to_day_end=now >= end, open_end=now < end))
+        items.append(DayGap(previous, last, from_start, to_day_end=now >= end, open_end=now < end))
     return items

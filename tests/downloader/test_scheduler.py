@@ -70,7 +70,7 @@ def test_a_file_outside_the_archive_is_refused(database_url: str, tmp_path: Path
 
 
 def test_the_python_example_works_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
-    """Issue 7, item 6: the API prepares SQLite by itself, as the CLI does."""
+    """The API prepares SQLite by itself, as the CLI does."""
     url = f"sqlite:///{tmp_path / 'new' / 'gatecam.db'}"
     scheduler = ImageDownloadScheduler(
         DownloadConfig(stream_names=["in_gate"], download_dir=tmp_path, database_url=url)

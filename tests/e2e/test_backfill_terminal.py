@@ -53,7 +53,7 @@ def _in_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
 def test_backfill_in_a_terminal_keeps_bar_results_and_logs_apart(
     site: StandIn, tmp_path: Path
 ) -> None:
-    """Issue 7, item 4: log lines used to land in the middle of the progress bar."""
+    """Log lines used to land in the middle of the progress bar."""
     today = datetime.now(UTC).date()
     days = [today - timedelta(days=n) for n in (2, 1)]
     for day in days:

@@ -1,4 +1,4 @@
-"""`make demo` works on this machine even when the stand-in's usual port is taken (issue 7)."""
+"""`make demo` works on this machine even when the stand-in's usual port is taken."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Discovery on every harder stand-in page (issue 6), alone and all together, in real Chromium.
+"""Discovery on every harder stand-in page, alone and all together, in real Chromium.
 
 Each variant's day holds 60 images; all 60 must be listed, and a pass over a day whose
 images are all known must not make the CDN serve more than 2 thumbnails.

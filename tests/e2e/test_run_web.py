@@ -1,4 +1,4 @@
-"""`gatecam run --web`: scheduler and web page in one process, images in S3 (issues 8, 9)."""
+"""`gatecam run --web`: scheduler and web page in one process, images in S3."""
 
 from __future__ import annotations
 

@@ -396,7 +396,7 @@ def test_serve_forever_blocks_until_stopped(clock: Clock) -> None:
     assert not serving.is_alive()
 
 
-# --- variants (issue 6) -------------------------------------------------------------------
+# --- variants ---------------------------------------------------------------------------
 
 
 def test_unknown_variant_is_refused_and_all_means_every_one(clock: Clock) -> None:

@@ -90,7 +90,7 @@ def test_a_day_shows_a_gap_where_images_are_missing(client: httpx.Client) -> Non
 def test_a_day_in_utc_starts_at_midnight_utc(client: httpx.Client) -> None:
     page = text(client.get("/apm/in_gate/2025-09-02", params={"tz": "UTC"}).text)
     # 06:58 UTC is the 1st in Los Angeles but the 2nd in UTC, and the archive's first image:
-    # the hours before it are not a gap (issue 7, item 5).
+    # the hours before it are not a gap.
     assert "06:58:00 +00:00" in page
     assert "00:00 → 06:58" not in page
     assert "days run midnight to midnight in UTC" in page
@@ -313,7 +313,7 @@ def test_an_unknown_display_zone_is_refused_at_start(database: Database, tmp_pat
         create_app(Archive(database, LocalStore(tmp_path)), tz="Mars/Olympus_Mons")
 
 
-# Issue 7, item 5: each of these failed on the http.server page.
+# Each of these failed on the earlier http.server page.
 
 
 def test_at_without_a_terminal_defaults_it(
@@ -362,7 +362,7 @@ def test_the_day_grid_loads_small_thumbnails(
 
 
 def test_the_web_package_runs_no_sql_of_its_own() -> None:
-    # All SQL lives in gatecam/database/ (issue 7); the web may only catch its errors.
+    # All SQL lives in gatecam/database/; the web may only catch its errors.
     for path in Path(gatecam.web.__file__).parent.glob("*.py"):
         source = path.read_text()
         for line in re.findall(r"^from sqlalchemy[^\n]*", source, re.MULTILINE):

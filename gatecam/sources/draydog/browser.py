@@ -46,7 +46,7 @@ STRATEGIES = ("dom", "requests", "json")
 # "History", "history (24)", nested spans: any element whose text starts with the word.
 _HISTORY = re.compile(r"^\s*history\b", re.IGNORECASE)
 # A listed day whose first image comes this late after UTC midnight may have its start on
-# the site's previous day (a site cutting days in Pacific time, issue 6).
+# the site's previous day (a site cutting days in Pacific time).
 _LATE_START = timedelta(minutes=45)
 VIEWPORT: ViewportSize = {"width": 1280, "height": 2400}
 
@@ -124,7 +124,7 @@ class CameraPageBrowser:
                 timeout=self._timeout * 1000,
                 # Ctrl-C and SIGTERM are gatecam's to handle: it finishes the batch in flight
                 # and records the run. The driver would otherwise close the browser under
-                # the running job (issue 7, item 1).
+                # the running job.
                 handle_sigint=False,
                 handle_sigterm=False,
                 handle_sighup=False,

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, Request, Route
 logger = logging.getLogger(__name__)
 
 # Requests that can still change what the page renders. Event streams, websockets and
-# beacons never finish on purpose, so they are not waited for (issue 6).
+# beacons never finish on purpose, so they are not waited for.
 _RENDER_TYPES = frozenset({"document", "script", "xhr", "fetch"})
 # A render request open longer than this is taken for a long-poll and no longer waited on.
 YOUNG_SECONDS = 3.0
@@ -65,7 +65,7 @@ class NetworkLog:
         page.on("requestfinished", self._ended)
         page.on("requestfailed", self._ended)
         # Every request passes here: image bytes are never downloaded, only their address
-        # is kept (issue 6: thumbnails were ten times the archive's own traffic).
+        # is kept: thumbnails were ten times the archive's own traffic.
         page.route("**/*", self._route)
 
     def _is_image(self, request: Request) -> bool:

@@ -16,7 +16,7 @@ from gatecam.sources.draydog.network import NetworkLog
 logger = logging.getLogger(__name__)
 
 # The page has settled once no new image address appeared, nothing scrolled and no young
-# request was open for this long (issue 6: settle on "no new URLs", not on the network).
+# request was open for this long: settle on "no new URLs", not on the network.
 QUIET_SECONDS = 0.7
 # Before clicking "next", the current page must have been this still.
 _PAGE_QUIET_SECONDS = 0.3

@@ -1,6 +1,6 @@
 """The Dray Dog site's addresses: camera pages and CDN, and strict parsing of CDN URLs.
 
-Facts in shared/DRAYDOG.md: the camera page lists images (script-rendered), the CDN serves
+What the site does: the camera page lists images (script-rendered), the CDN serves
 ``<cdn>/<terminal>/<YYYY-MM-DD>/<H>/<YYYY-MM-DDTHH:MM:SS>-<stream>.jpeg`` with ``<H>`` not
 zero-padded, and ``-thumbnail.jpeg`` for the thumbnail. Timestamps are UTC.
 """
@@ -55,7 +55,7 @@ class DrayDogSite:
         """Return the image a CDN URL names, or None if it is not one of ours.
 
         A URL outside the configured CDN, or whose date, hour and timestamp do not agree,
-        is rejected: it must never be fetched or written (issue 3, item 7).
+        is rejected: it must never be fetched or written.
         """
         base = self.cdn_url.rstrip("/")
         if not url.startswith(base + "/"):
