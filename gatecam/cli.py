@@ -48,7 +48,6 @@ from gatecam.settings import (
     env_name,
     flag_name,
     load_settings,
-    settings_from_flags,
     settings_table,
 )
 from gatecam.storage import open_store
@@ -306,7 +305,19 @@ def run(
 
     Example: gatecam run --streams apm/in_gate,apm/out_gate --interval 10 --web
     """
-    settings = settings_from_flags(locals())
+    settings = load_settings(
+        database_url=database_url,
+        download_dir=download_dir,
+        storage_url=storage_url,
+        terminal=terminal,
+        streams=streams,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        app_url=app_url,
+        cdn_url=cdn_url,
+        interval_minutes=interval,
+        retention_days=retention_days,
+    )
     if web:
         _check_port(host, port)
     _setup_logging(verbose)
@@ -346,7 +357,18 @@ def once(
 
     Example: gatecam once --streams in_gate,out_gate --date 2025-09-01
     """
-    settings = settings_from_flags(locals())
+    settings = load_settings(
+        database_url=database_url,
+        download_dir=download_dir,
+        storage_url=storage_url,
+        terminal=terminal,
+        streams=streams,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        app_url=app_url,
+        cdn_url=cdn_url,
+        retention_days=retention_days,
+    )
     # `--date ""` is a date given wrong, not "today": only a missing flag means today.
     day = None if date_ is None else _not_future(_parse_day(date_, "--date"), "--date")
     _setup_logging(verbose)
@@ -380,7 +402,17 @@ def backfill(
 
     Example: gatecam backfill --from 2025-09-01 --to 2025-09-07 --streams in_gate
     """
-    settings = settings_from_flags(locals())
+    settings = load_settings(
+        database_url=database_url,
+        download_dir=download_dir,
+        storage_url=storage_url,
+        terminal=terminal,
+        streams=streams,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        app_url=app_url,
+        cdn_url=cdn_url,
+    )
     first, last = _day_range(from_, to)
     _not_future(last, "--to")
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]

@@ -215,16 +215,6 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise InputError(f"{where}: {exc.message}") from None
 
 
-def settings_from_flags(flags: Mapping[str, Any]) -> DownloadConfig:
-    """Settings from a command's parameters, named as its flags (``interval``, ``app_url``).
-
-    Parameters that are not settings (``date_``, ``verbose``, ...) are ignored.
-    """
-    fields = {flag[2:].replace("-", "_"): field for field, flag in FLAGS.items()}
-    overrides = {fields.get(name, name): value for name, value in flags.items()}
-    return load_settings(**{k: v for k, v in overrides.items() if k in DownloadConfig.model_fields})
-
-
 def settings_table() -> list[tuple[str, str | None, str, str]]:
     """(variable, flag, default, meaning) of every setting, for ``gatecam settings``."""
     rows = []
