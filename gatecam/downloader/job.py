@@ -317,7 +317,12 @@ class DownloadJob:
             result.error = f"database unavailable: {reason(exc)}"
         except Exception as exc:
             # The top of the job loop: whatever went wrong is recorded and the scheduler goes on.
-            logger.exception("download job for %s crashed", target)
+            if self.stop.is_set():
+                # Ctrl-C reaches the browser's driver too, which may die while it starts: the
+                # stop's doing, not a crash, and no traceback for the user.
+                logger.info("%s: stopped mid-run (%s)", target, type(exc).__name__)
+            else:
+                logger.exception("download job for %s crashed", target)
             result.error = f"unexpected error: {type(exc).__name__}: {exc}"
         if self.stop.is_set() and (result.error or result.interrupted):
             # Ctrl-C also reaches the browser, so a failure during a stop is the stop's doing.
