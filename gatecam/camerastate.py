@@ -38,10 +38,13 @@ def camera_states(session: Session, limits: Thresholds = DEFAULTS) -> list[Camer
     """Every stream's camera as its newest images show it."""
     states = []
     for s in browse.streams(session):
-        latest = frames.newest(session, s.terminal, s.stream, _LOOK_BACK)
-        if not frozen_now(latest, limits):
+        # /healthz and /metrics ask on every scrape: the newest few images settle it for a
+        # working camera, and only a frozen one is followed back to say since when.
+        newest = frames.newest(session, s.terminal, s.stream, limits.frozen_run)
+        if not frozen_now(newest, limits):
             states.append(CameraState(s.terminal, s.stream, False))
             continue
+        latest = frames.newest(session, s.terminal, s.stream, _LOOK_BACK)
         # Walk back from the newest image while each pair is one picture.
         first = len(latest) - 1
         for n, (older, newer) in reversed(list(enumerate(pairwise(latest)))):
