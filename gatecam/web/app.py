@@ -288,17 +288,17 @@ def health(archive: Archive, request: Request) -> Response:
     """200 when the database answers and every judged stream stores what it lists, else 503.
 
     A stream is unhealthy when its last successful run is older than three intervals, when
-    its latest run stored none of the images it listed, or when more than
-    FAILED_DOWNLOADS_PER_HOUR of its downloads failed in the last hour.
+    its latest run stored none of the images it listed, when more than
+    FAILED_DOWNLOADS_PER_HOUR of its downloads failed in the last hour, or when its camera is
+    frozen. The answer is drawn once per minute and state of the stream counters (a few reads
+    per stream), so a probe hammering it costs one short read per request.
     """
     now = datetime.now(UTC)
-    limit = 3 * archive.interval
     try:
         with archive.db.read_scope() as session:
-            browse.ping(session)
-            judged = health_reads.judged_streams(session, archive.streams, now)
-            states = [health_reads.stream_health(session, t, s, now) for t, s in judged]
-            frozen = camerastate.health_reasons(session, set(judged))
+            state = browse.fingerprint(session)
+        version = (now.replace(second=0, microsecond=0), state)
+        body = archive.answers.get("healthz", version, lambda: _health(archive, now))
     except SQLAlchemyError as exc:
         why = f"database: {reason(exc)}"
         failed: dict[str, Any] = {
@@ -306,8 +306,18 @@ def health(archive: Archive, request: Request) -> Response:
             "database": why,
             "streams": [],
             "reason": why,
+            "version": __version__,
         }
         return json_response(failed, 503)
+    return json_response(body, 200 if body["status"] == "ok" else 503)
+
+
+def _health(archive: Archive, now: datetime) -> dict[str, Any]:
+    limit = 3 * archive.interval
+    with archive.db.read_scope() as session:
+        judged = health_reads.judged_streams(session, archive.streams, now)
+        states = [health_reads.stream_health(session, t, s, now) for t, s in judged]
+        frozen = camerastate.health_reasons(session, set(judged))
     streams: list[dict[str, Any]] = []
     reasons: list[str] = []
     for state in states:
@@ -342,18 +352,29 @@ def health(archive: Archive, request: Request) -> Response:
                 f"(limit {FAILED_DOWNLOADS_PER_HOUR})"
             )
     reasons += frozen
-    body: dict[str, Any] = {
+    return {
         "status": "unhealthy" if reasons else "ok",
         "database": "ok",
         "streams": streams,
         "reason": "; ".join(reasons) or None,
         "version": __version__,
     }
-    return json_response(body, 503 if reasons else 200)
 
 
 def metrics_page(archive: Archive, request: Request) -> Response:
-    body = web_metrics.exposition(archive.db, archive.streams)
+    # The archive's gauges are drawn once per minute and state of the counters, like /healthz.
+    try:
+        with archive.db.read_scope() as session:
+            version = (
+                datetime.now(UTC).replace(second=0, microsecond=0),
+                browse.fingerprint(session),
+            )
+        gauges = archive.answers.get(
+            "metrics", version, lambda: web_metrics.archive_exposition(archive.db, archive.streams)
+        )
+    except SQLAlchemyError:
+        gauges = web_metrics.archive_exposition(archive.db, archive.streams)  # says it is down
+    body = web_metrics.process_exposition() + gauges
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

@@ -27,7 +27,9 @@ class Archive:
     zone: ZoneInfo
     interval: timedelta
     thumbs: ThumbnailCache
-    pages: PageCache = field(default_factory=PageCache)
+    pages: PageCache[str] = field(default_factory=PageCache)
+    # /healthz and the archive's gauges, drawn once per minute and state of the counters.
+    answers: PageCache[Any] = field(default_factory=PageCache)
     cadence_minutes: int = 10
     # The (terminal, stream) pairs health and metrics judge; None: those that ran lately.
     streams: tuple[tuple[str, str], ...] | None = None

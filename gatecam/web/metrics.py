@@ -78,16 +78,23 @@ class ArchiveCollector(Collector):
         return [up, images, last_download, last_success, frozen]
 
 
+def process_exposition() -> bytes:
+    """This process's counters (the job's, when it runs here), in the text format."""
+    return generate_latest(REGISTRY)
+
+
+def archive_exposition(db: Database, streams: Sequence[tuple[str, str]] | None = None) -> bytes:
+    """The archive's gauges read from ``db``; ``streams`` are the judged ones (None: run lately)."""
+    archive = CollectorRegistry(auto_describe=False)
+    archive.register(ArchiveCollector(db, streams))
+    return generate_latest(archive)
+
+
 def exposition(
     db: Database | None = None, streams: Sequence[tuple[str, str]] | None = None
 ) -> bytes:
-    """This process's metrics and, given a database, the archive's, in the text format.
-
-    ``streams`` are the judged streams; None: those that ran in the last day.
-    """
-    body = generate_latest(REGISTRY)
+    """This process's metrics and, given a database, the archive's, in the text format."""
+    body = process_exposition()
     if db is not None:
-        archive = CollectorRegistry(auto_describe=False)
-        archive.register(ArchiveCollector(db, streams))
-        body += generate_latest(archive)
+        body += archive_exposition(db, streams)
     return body

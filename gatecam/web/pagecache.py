@@ -1,4 +1,4 @@
-"""The index page, rendered once per state of the archive and reused until the state moves."""
+"""Answers drawn once per state of the archive (the index page, /healthz, the archive gauges)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 # The counters move with every stored batch and every run; a file that verify marks gone or
 # retention deletes does not move them, so no page is kept longer than this.
@@ -14,13 +17,13 @@ MAX_AGE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
-class _Page:
+class _Page(Generic[T]):
     version: Hashable
     made: float
-    html: str
+    html: T
 
 
-class PageCache:
+class PageCache(Generic[T]):
     """Rendered pages by request, each tagged with the archive state it shows.
 
     The page reads every stream's recent days and chart: tens of milliseconds at a million
@@ -33,11 +36,11 @@ class PageCache:
     def __init__(self, capacity: int = 64, max_age: float = MAX_AGE_SECONDS) -> None:
         self.capacity = capacity
         self.max_age = max_age
-        self._pages: OrderedDict[Hashable, _Page] = OrderedDict()
+        self._pages: OrderedDict[Hashable, _Page[T]] = OrderedDict()
         self._lock = threading.Lock()
         self._gates: dict[Hashable, threading.Lock] = {}
 
-    def get(self, key: Hashable, version: Hashable, render: Callable[[], str]) -> str:
+    def get(self, key: Hashable, version: Hashable, render: Callable[[], T]) -> T:
         with self._lock:
             page = self._pages.get(key)
             if page is not None:
