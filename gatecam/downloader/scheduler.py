@@ -110,7 +110,9 @@ class ImageDownloadScheduler:
         skipped, so saving the same list twice changes nothing. An invalid record raises
         InputError naming it, as the CLI does for its flags, and nothing of the list is saved.
         """
-        records = [self._record(n, info) for n, info in enumerate(downloaded_files)]
+        # Names repeat across a batch: each distinct one is checked once.
+        names: set[str] = set()
+        records = [self._record(n, info, names) for n, info in enumerate(downloaded_files)]
         if not records:
             return 0
         with self.db.session_scope() as session:
@@ -118,14 +120,17 @@ class ImageDownloadScheduler:
         logger.debug("database: %d of %d image rows were new", new, len(records))
         return new
 
-    def _record(self, n: int, info: Mapping[str, Any]) -> ImageRecord:
+    def _record(self, n: int, info: Mapping[str, Any], names: set[str]) -> ImageRecord:
         where = f"downloaded_files[{n}]"
         for key in ("filepath", "camera_id"):
             if not info.get(key):
                 raise InputError(f"{where}: {key!r} is missing")
         # The names the CLI accepts, for the same reasons: path parts and 64-character columns.
-        camera_id = check_name(str(info["camera_id"]), f"{where}: camera_id")
-        terminal = check_name(str(info.get("terminal", self.config.terminal)), f"{where}: terminal")
+        camera_id = str(info["camera_id"])
+        terminal = str(info.get("terminal", self.config.terminal))
+        for key, name in (("camera_id", camera_id), ("terminal", terminal)):
+            if name not in names:
+                names.add(check_name(name, f"{where}: {key}"))
         timestamp = info.get("timestamp")
         if isinstance(timestamp, str):
             try:
