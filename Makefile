@@ -2,12 +2,12 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test demo lint install chromium
+.PHONY: run test demo lint install chromium test-tools
 
 run: install chromium
 	$(BIN)/gatecam run
 
-test: install chromium
+test: install chromium test-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -33,3 +33,6 @@ $(VENV)/.installed: pyproject.toml
 
 chromium:
 	@scripts/ensure-chromium
+
+test-tools:
+	@scripts/ensure-test-tools
