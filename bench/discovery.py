@@ -56,6 +56,8 @@ FIRST_TICK_S = 120.0
 IDLE_TICK_S = 10.0
 IDLE_MB = 250.0
 DAY = datetime.now(UTC).date() - timedelta(days=2)
+# Every stream the bench lists is a camera of the stand-in, with its own day of images.
+CAMERAS = frozenset({"in_gate", *(f"cam{n:02d}" for n in range(STREAMS_PER_TERMINAL))})
 
 
 @contextmanager
@@ -68,7 +70,7 @@ def remote_site(
     from_child: multiprocessing.Queue[str] = context.Queue()
 
     def run() -> None:
-        catalogue = Catalogue(scheduled=fill is None)
+        catalogue = Catalogue(scheduled=fill is None, cameras=CAMERAS)
         if fill is not None:
             fill(catalogue)
         with StandIn(catalogue=catalogue, variants=variants) as site:

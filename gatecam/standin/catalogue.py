@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
@@ -55,8 +55,11 @@ class Catalogue:
         publish_delay: timedelta = timedelta(seconds=60),
         scheduled: bool = True,
         camera_faults: bool | None = None,
+        cameras: Collection[str] = CAMERAS,
     ) -> None:
         """``scheduled=False`` holds only the images tests add, e.g. exactly 60 on a day.
+
+        ``cameras`` are the stream names with scheduled images, on every terminal.
 
         ``camera_faults``: whether the cameras have their daily frozen and black stretches
         (gatecam.standin.images); by default a scheduled site has them, and a site holding
@@ -67,6 +70,7 @@ class Catalogue:
         self.history_days = history_days
         self.publish_delay = publish_delay
         self.scheduled = scheduled
+        self.cameras = frozenset(cameras)
         self._lock = threading.Lock()
         self._extra: dict[tuple[str, str, date], set[datetime]] = {}
 
@@ -92,7 +96,7 @@ class Catalogue:
         check_name(stream, "stream")
         now = self.now()
         found: set[datetime] = set()
-        on_schedule = self.scheduled and stream in CAMERAS
+        on_schedule = self.scheduled and stream in self.cameras
         if on_schedule and (now.date() - day).days <= self.history_days:
             cutoff = now - self.publish_delay
             found.update(ts for ts in _schedule(terminal, stream, day) if ts <= cutoff)

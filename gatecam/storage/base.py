@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Literal, Protocol
 
 from gatecam.model import ImageRef, is_name
@@ -96,6 +97,13 @@ class ImageStore(Protocol):
 
     def describe(self) -> str:
         """Where the store is, for log lines (no secrets)."""
+        ...
+
+    def derived_folder(self, name: str) -> Path | None:
+        """A local folder for files made from the images (thumbnails), outside the key layout.
+
+        None when the store has no disk of this host (a bucket): such files then stay in memory.
+        """
         ...
 
     def check(self) -> None:

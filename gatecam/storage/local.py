@@ -222,6 +222,10 @@ class LocalStore:
     def describe(self) -> str:
         return str(self.root)
 
+    def derived_folder(self, name: str) -> Path | None:
+        # A dot folder: the key walk, verify and retention never take it for images.
+        return self.root / f".{name}"
+
     def check(self) -> None:
         """Raise StorageError if the folder cannot be created or written."""
         try:

@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -106,6 +107,9 @@ class S3Store:
         if parse_image_key(key) is None:
             raise ValueError(f"not an image key: {key!r}")
         return self._root + key
+
+    def derived_folder(self, name: str) -> Path | None:
+        return None
 
     def describe(self) -> str:
         where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"

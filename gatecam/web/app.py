@@ -32,7 +32,6 @@ from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import check_fps, require_frames
 from gatecam.model import is_name
-from gatecam.storage import LocalStore
 from gatecam.web import api, conditional, pages, timeline
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 # Worker threads for the handlers: one per pooled database connection, so no request
 # waits for a connection while holding a thread, and the pool never runs dry.
 WEB_THREADS = POOL_SIZE
-THUMB_FOLDER = ".thumbs"
 # Days of hourly coverage drawn per stream on the index page.
 CHART_DAYS = 7
 # More failed downloads than this in one stream's last hour make /healthz 503: the site
@@ -449,8 +447,8 @@ def create_app(
         raise InputError(f"interval must be positive, not {interval_minutes}")
     if token is not None and not token.strip():
         raise InputError("the web token is empty: give a token, or None to serve without one")
-    if thumb_dir is None and isinstance(opened.store, LocalStore):
-        thumb_dir = opened.store.root / THUMB_FOLDER
+    if thumb_dir is None:
+        thumb_dir = opened.store.derived_folder("thumbs")
     archive = Archive(
         opened.db,
         opened.store,
