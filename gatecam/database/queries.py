@@ -328,32 +328,48 @@ def get_stats(
     when one terminal is covered and by ``terminal/stream`` when several are.
     """
     now = now or datetime.now(UTC)
-    query = select(StreamCounter)
+    c = StreamCounter
+    # Plain rows of the columns used, not ORM objects: this is called on every /api/stats and
+    # the identity map cost more than the read itself.
+    query = select(
+        c.terminal,
+        c.camera_id,
+        c.total,
+        c.last_download,
+        c.total_runs,
+        c.successful_runs,
+        c.partial_runs,
+        c.failed_runs,
+        c.interrupted_runs,
+        c.failed_downloads,
+        c.last_error,
+        c.last_error_at,
+    )
     if terminal is not None:
-        query = query.where(StreamCounter.terminal == terminal)
-    counters = session.scalars(query).all()
-    covered = sorted({c.terminal for c in counters})
+        query = query.where(c.terminal == terminal)
+    counters = session.execute(query).all()
+    covered = sorted({r.terminal for r in counters})
     by_stream = {
-        (c.camera_id if len(covered) == 1 else f"{c.terminal}/{c.camera_id}"): c.total
-        for c in counters
-        if c.total
+        (r.camera_id if len(covered) == 1 else f"{r.terminal}/{r.camera_id}"): r.total
+        for r in counters
+        if r.total
     }
-    downloads = [c.last_download for c in counters if c.last_download]
-    errors = [c for c in counters if c.last_error_at]
-    last_error = max(errors, key=lambda c: c.last_error_at or now).last_error if errors else None
+    downloads = [r.last_download for r in counters if r.last_download]
+    errors = [r for r in counters if r.last_error_at]
+    last_error = max(errors, key=lambda r: r.last_error_at or now).last_error if errors else None
     last_hour, last_24h = _added(session, covered, now)
     return {
-        "total_downloaded": sum(c.total for c in counters),
+        "total_downloaded": sum(r.total for r in counters),
         "downloads_by_stream": by_stream,
         "last_hour": last_hour,
         "last_24h": last_24h,
         "last_download": max(downloads) if downloads else None,
-        "total_runs": sum(c.total_runs for c in counters),
-        "successful_runs": sum(c.successful_runs for c in counters),
-        "partial_runs": sum(c.partial_runs for c in counters),
-        "failed_runs": sum(c.failed_runs for c in counters),
-        "interrupted_runs": sum(c.interrupted_runs for c in counters),
-        "failed_downloads": sum(c.failed_downloads for c in counters),
+        "total_runs": sum(r.total_runs for r in counters),
+        "successful_runs": sum(r.successful_runs for r in counters),
+        "partial_runs": sum(r.partial_runs for r in counters),
+        "failed_runs": sum(r.failed_runs for r in counters),
+        "interrupted_runs": sum(r.interrupted_runs for r in counters),
+        "failed_downloads": sum(r.failed_downloads for r in counters),
         "last_error": last_error,
     }
 
