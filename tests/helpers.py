@@ -159,21 +159,29 @@ def image_rows(database: Database) -> list[Image]:
 
 
 @contextlib.contextmanager
-def mount_tmpfs(directory: Path, size: str = "1m") -> Iterator[Path]:
-    """Mount a tiny tmpfs at ``directory`` so writes really hit ENOSPC; skip if not allowed."""
+def _mounted(directory: Path, args: list[str], what: str) -> Iterator[Path]:
+    """``mount <args> <directory>`` for the block; the test is skipped where mounting is denied."""
     directory.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
-        capture_output=True,
-        text=True,
-        check=False,
+        ["mount", *args, str(directory)], capture_output=True, text=True, check=False
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to simulate a full disk: {mounted.stderr.strip()}")
+        pytest.skip(f"cannot mount {what}: {mounted.stderr.strip()}")
     try:
         yield directory
     finally:
         subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+def mount_tmpfs(directory: Path, size: str = "1m") -> contextlib.AbstractContextManager[Path]:
+    """A tiny tmpfs at ``directory``, so writes really hit ENOSPC."""
+    args = ["-t", "tmpfs", "-o", f"size={size}", "tmpfs"]
+    return _mounted(directory, args, "a tmpfs to simulate a full disk")
+
+
+def mount_read_only(directory: Path) -> contextlib.AbstractContextManager[Path]:
+    """``directory`` mounted read-only onto itself: writes fail even for root."""
+    return _mounted(directory, ["--bind", "-o", "ro", str(directory)], "a read-only folder")
 
 
 def image_path(download_dir: Path, ref: ImageRef) -> Path:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select, text
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gatecam.database import queries
@@ -34,11 +34,6 @@ class Shot:
     id: int
     timestamp: datetime
     missing: bool = False
-
-
-def ping(session: Session) -> None:
-    """Raise SQLAlchemyError unless the database answers."""
-    session.execute(text("SELECT 1"))
 
 
 def streams(session: Session, terminal: str | None = None) -> list[Stream]:

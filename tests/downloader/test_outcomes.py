@@ -8,9 +8,7 @@ HTTP from its CDN, and /healthz is asked in-process.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from gatecam.storage import LocalStore
 from gatecam.web import create_app
 from gatecam.web import metrics as web_metrics
 from tests.fixtures_db import sqlite_only
-from tests.helpers import add, free_port, held, make_job, mount_tmpfs
+from tests.helpers import add, free_port, held, make_job, mount_read_only, mount_tmpfs
 
 pytestmark = sqlite_only
 
@@ -144,30 +142,12 @@ def test_a_cdn_that_does_not_answer_fails_the_run(
     check_not_success(database, result, "failed", "none of the 2 new images stored", before)
 
 
-@contextmanager
-def read_only(folder: Path) -> Iterator[Path]:
-    """``folder`` mounted read-only onto itself: writes fail even for root."""
-    folder.mkdir(parents=True, exist_ok=True)
-    bound = subprocess.run(
-        ["mount", "--bind", "-o", "ro", str(folder), str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if bound.returncode != 0:
-        pytest.skip(f"cannot mount a read-only folder: {bound.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
 def test_a_read_only_download_folder_fails_the_run(
     database: Database, site: StandIn, tmp_path: Path
 ) -> None:
     add(site, "apm", "in_gate", yesterday(site), count=3)
     before = last_success_metric()
-    with read_only(tmp_path / "images"):
+    with mount_read_only(tmp_path / "images"):
         job, _ = make_job(database, site, tmp_path, ["in_gate"])
         [result] = job.run(yesterday(site))
 
