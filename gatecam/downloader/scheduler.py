@@ -44,6 +44,22 @@ def _plain_key(text: str) -> bool:
     return not text.startswith("/") and _NOT_PLAIN.isdisjoint(text.split("/"))
 
 
+def _timestamp(n: int, filepath: str, value: object) -> datetime:
+    """A record's timestamp that is not an aware datetime: ISO 8601 text, or an error."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise InputError(
+                f"downloaded_files[{n}]: timestamp {value!r} is not ISO 8601"
+            ) from None
+    if not isinstance(value, datetime):
+        raise InputError(f"downloaded_files[{n}]: timestamp {value!r} is not a datetime")
+    if value.tzinfo is None:
+        raise InputError(f"timestamp of {filepath} has no UTC offset: {value}")
+    return value
+
+
 class ImageDownloadScheduler:
     """Runs the download job for every configured stream now and then every interval.
 
@@ -121,34 +137,31 @@ class ImageDownloadScheduler:
         return new
 
     def _record(self, n: int, info: Mapping[str, Any], names: set[str]) -> ImageRecord:
-        where = f"downloaded_files[{n}]"
-        for key in ("filepath", "camera_id"):
-            if not info.get(key):
-                raise InputError(f"{where}: {key!r} is missing")
-        # The names the CLI accepts, for the same reasons: path parts and 64-character columns.
-        camera_id = str(info["camera_id"])
+        # Checked for every record of a save: the usual case takes the fewest steps, and an
+        # error message is only built for a record that is wrong.
+        filepath, camera_id = info.get("filepath"), info.get("camera_id")
+        if not filepath or not camera_id:
+            key = "camera_id" if filepath else "filepath"
+            raise InputError(f"downloaded_files[{n}]: {key!r} is missing")
+        camera_id = str(camera_id)
         terminal = str(info.get("terminal", self.config.terminal))
-        for key, name in (("camera_id", camera_id), ("terminal", terminal)):
-            if name not in names:
-                names.add(check_name(name, f"{where}: {key}"))
+        # The names the CLI accepts, for the same reasons: path parts and 64-character columns.
+        if camera_id not in names or terminal not in names:
+            names.add(check_name(camera_id, f"downloaded_files[{n}]: camera_id"))
+            names.add(check_name(terminal, f"downloaded_files[{n}]: terminal"))
         timestamp = info.get("timestamp")
-        if isinstance(timestamp, str):
-            try:
-                timestamp = datetime.fromisoformat(timestamp)
-            except ValueError:
-                raise InputError(f"{where}: timestamp {timestamp!r} is not ISO 8601") from None
-        if timestamp is not None and not isinstance(timestamp, datetime):
-            raise InputError(f"{where}: timestamp {timestamp!r} is not a datetime")
-        if timestamp is not None and timestamp.tzinfo is None:
-            raise InputError(f"timestamp of {info['filepath']} has no UTC offset: {timestamp}")
+        if timestamp is not None and not (
+            isinstance(timestamp, datetime) and timestamp.tzinfo is not None
+        ):
+            timestamp = _timestamp(n, filepath, timestamp)
         return ImageRecord(
-            terminal=terminal,
-            camera_id=camera_id,
-            filepath=self._key(info["filepath"]),
-            timestamp=timestamp,
-            file_size=info.get("file_size"),
-            sha256=info.get("sha256"),
-            thumbnail=bool(info.get("thumbnail", False)),
+            terminal,
+            camera_id,
+            self._key(filepath),
+            timestamp,
+            info.get("file_size"),
+            info.get("sha256"),
+            bool(info.get("thumbnail", False)),
         )
 
     def _key(self, filepath: str | Path) -> str:

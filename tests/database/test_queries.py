@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from gatecam.database import queries
 from gatecam.database.engine import Database
@@ -46,6 +47,20 @@ def test_bulk_insert_returns_only_new_rows_and_is_idempotent(database: Database)
         stats = queries.get_stats(session, "apm")
     assert stats["total_downloaded"] == 251
     assert stats["downloads_by_stream"] == {"in_gate": 251}
+
+
+def test_a_save_partly_stored_already_counts_only_its_new_rows_per_stream(
+    database: Database,
+) -> None:
+    with database.session_scope() as session:
+        queries.insert_images(session, records(30, "in_gate"))
+    # In one call: the 30 in_gate rows again, 5 of them twice, and 12 new out_gate rows.
+    mixed = [*records(30, "in_gate"), *records(5, "in_gate"), *records(12, "out_gate")]
+    with database.session_scope() as session:
+        assert queries.insert_images(session, mixed, batch_size=7) == 12
+        stats = queries.get_stats(session, "apm")
+    assert stats["downloads_by_stream"] == {"in_gate": 30, "out_gate": 12}
+    assert stats["total_downloaded"] == count_rows(database) == 42
 
 
 def test_timestamps_come_back_as_the_same_utc_instant(database: Database) -> None:
@@ -151,21 +166,24 @@ def test_insert_image_keeps_the_plans_signature(database: Database) -> None:
     assert again is None
 
 
-# On PostgreSQL the batches go out in one psycopg pipeline, beneath SQLAlchemy's events.
+# Both dialects run the batches on the driver, beneath SQLAlchemy's events: SQLite's own
+# trace of the statements it runs counts them.
 @pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
 def test_each_batch_is_one_insert_statement(database: Database) -> None:
     statements: list[str] = []
 
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+    def record(statement: str) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO IMAGES"):
             statements.append(statement)
 
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        with database.session_scope() as session:
+    with database.session_scope() as session:
+        driver = session.connection().connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        driver.set_trace_callback(record)
+        try:
             assert queries.insert_images(session, records(250), batch_size=100) == 250
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
+        finally:
+            driver.set_trace_callback(None)
     assert len(statements) == 3
 
 
