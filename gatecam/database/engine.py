@@ -20,9 +20,8 @@ log = logging.getLogger(__name__)
 
 # How long an SQLite writer waits for another one; `?timeout=<seconds>` in the URL overrides.
 SQLITE_BUSY_TIMEOUT = 30.0
-# Connections kept per engine: as many as the web server's worker threads (gatecam.web.app
-# sizes its thread pool to this), so a request never waits for a connection, plus a few for
-# the job's own sessions beside them.
+# Connections kept per engine: more than the web server's worker threads, so a request never
+# waits for a connection, with room for the job's own sessions beside them.
 POOL_SIZE = 12
 POOL_OVERFLOW = 4
 # Execution option marking a read-only connection: its SQLite transaction begins deferred.
