@@ -28,7 +28,8 @@ class Archive:
     interval: timedelta
     thumbs: ThumbnailCache
     pages: PageCache[str] = field(default_factory=PageCache)
-    # /healthz and the archive's gauges, drawn once per minute and state of the counters.
+    # /healthz, /api/stats and the archive's gauges, drawn once per state of the counters
+    # and minute (second for /api/stats).
     answers: PageCache[Any] = field(default_factory=PageCache)
     cadence_minutes: int = 10
     # The (terminal, stream) pairs health and metrics judge; None: those that ran lately.
@@ -36,7 +37,16 @@ class Archive:
 
 
 def json_response(data: Any, status: int = 200) -> Response:
-    body = json.dumps(data, default=_json_default, sort_keys=True)
+    return json_text_response(json_text(data), status)
+
+
+def json_text(data: Any) -> str:
+    """``data`` as the API's JSON text: sorted keys, times in ISO 8601 with their offset."""
+    return json.dumps(data, default=_json_default, sort_keys=True)
+
+
+def json_text_response(body: str, status: int = 200) -> Response:
+    """An answer already encoded by json_text, as kept for many requests."""
     return Response(body, status_code=status, media_type="application/json")
 
 
