@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gatecam.database import queries
+from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, Image, StreamCounter
 
 # The largest id a BIGINT holds: a larger one in a URL is simply not an image.
@@ -58,10 +59,10 @@ _FINGERPRINT = select(
 )
 
 
-def fingerprint(session: Session) -> tuple[Any, ...]:
+def fingerprint(db: Database) -> tuple[Any, ...]:
     """The state of the stream counters, which move whenever an image is stored, a run starts
     or ends, or images are pruned: unchanged state, unchanged pages."""
-    return tuple(session.execute(_FINGERPRINT).one())
+    return tuple(db.read_one(_FINGERPRINT))
 
 
 def known(session: Session, terminal: str, stream: str) -> bool:

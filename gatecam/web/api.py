@@ -98,12 +98,13 @@ def stats(archive: Archive, request: Request) -> Response:
     """Drawn once per state of the stream counters and second: every dashboard polls it, and
     the counters are one short read where the statistics are a few per terminal. The second
     keeps the last-hour and last-day windows exact as they slide."""
-    with archive.db.read_scope() as session:
-        version = (int(time.time()), browse.fingerprint(session))
-        body = archive.answers.get(
-            "api-stats", version, lambda: json_text(browse.stats_by_terminal(session))
-        )
-    return json_text_response(body)
+
+    def draw() -> str:
+        with archive.db.read_scope() as session:
+            return json_text(browse.stats_by_terminal(session))
+
+    version = (int(time.time()), browse.fingerprint(archive.db))
+    return json_text_response(archive.answers.get("api-stats", version, draw))
 
 
 def images(archive: Archive, request: Request) -> Response:

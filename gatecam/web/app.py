@@ -161,8 +161,7 @@ def index(archive: Archive, request: Request) -> Response:
             runs = browse.recent_runs(session)
         return pages.index_page(view, stats, recents, runs, charts)
 
-    with archive.db.read_scope() as session:
-        state = browse.fingerprint(session)
+    state = browse.fingerprint(archive.db)
     minute = view.now.replace(second=0, microsecond=0)
     key = (view.zone.key, view.tz_param, view.here, view.params)
     return HTMLResponse(archive.pages.get(key, (minute, state), render))
@@ -296,8 +295,7 @@ def health(archive: Archive, request: Request) -> Response:
     """
     now = datetime.now(UTC)
     try:
-        with archive.db.read_scope() as session:
-            state = browse.fingerprint(session)
+        state = browse.fingerprint(archive.db)
         version = (now.replace(second=0, microsecond=0), state)
         status, body = archive.answers.get("healthz", version, lambda: _health_answer(archive, now))
     except SQLAlchemyError as exc:
@@ -371,11 +369,10 @@ def _health(archive: Archive, now: datetime) -> dict[str, Any]:
 def metrics_page(archive: Archive, request: Request) -> Response:
     # The archive's gauges are drawn once per minute and state of the counters, like /healthz.
     try:
-        with archive.db.read_scope() as session:
-            version = (
-                datetime.now(UTC).replace(second=0, microsecond=0),
-                browse.fingerprint(session),
-            )
+        version = (
+            datetime.now(UTC).replace(second=0, microsecond=0),
+            browse.fingerprint(archive.db),
+        )
         gauges = archive.answers.get(
             "metrics", version, lambda: web_metrics.archive_exposition(archive.db, archive.streams)
         )
