@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gatecam.database import queries
@@ -62,7 +62,7 @@ _FINGERPRINT = select(
 def fingerprint(db: Database) -> tuple[Any, ...]:
     """The state of the stream counters, which move whenever an image is stored, a run starts
     or ends, or images are pruned: unchanged state, unchanged pages."""
-    return tuple(db.read_one(_FINGERPRINT))
+    return tuple(db.read_rows(_FINGERPRINT)[0])
 
 
 def known(session: Session, terminal: str, stream: str) -> bool:
@@ -214,27 +214,6 @@ def image(session: Session, image_id: int) -> Image | None:
     return session.get(Image, image_id)
 
 
-def image_page(
-    session: Session,
-    *,
-    terminal: str | None = None,
-    stream: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    after: tuple[datetime, int] | None = None,
-    limit: int = 100,
-) -> list[Row[Any]]:
-    """Up to ``limit`` rows in (timestamp, id) order, from just after the key ``after``.
-
-    Plain rows with the columns of Image, not ORM objects: a page is read and sent, never
-    changed, and building 100 tracked objects cost more than the query itself.
-    """
-    query = image_page_query(
-        terminal=terminal, stream=stream, start=start, end=end, after=after, limit=limit
-    )
-    return list(session.execute(query))
-
-
 def image_page_query(
     *,
     terminal: str | None = None,
@@ -244,7 +223,11 @@ def image_page_query(
     after: tuple[datetime, int] | None = None,
     limit: int = 100,
 ) -> Select[Any]:
-    """The statement of image_page: keyset paging, one index range however deep the reader is.
+    """Up to ``limit`` rows in (timestamp, id) order, from just after the key ``after``:
+    keyset paging, one index range however deep the reader is.
+
+    Plain rows with the columns of Image, not ORM objects: a page is read and sent, never
+    changed, and building 100 tracked objects cost more than the query itself.
 
     With a stream, the unique index (terminal, camera_id, timestamp) serves the order; across
     streams, ix_images_timestamp_id (timestamp, id) does, so a page reads ``limit`` index

@@ -116,16 +116,15 @@ def images(archive: Archive, request: Request) -> Response:
         raise InputError(f"from {q['from']} is after to {q['to']}")
     # An empty cursor is the first page, as if none was given.
     after = decode_cursor(q["cursor"]) if q.get("cursor") else None
-    with archive.db.read_scope() as session:
-        rows = browse.image_page(
-            session,
-            terminal=_name(request, "terminal"),
-            stream=_name(request, "stream"),
-            start=start,
-            end=end,
-            after=after,
-            limit=limit + 1,  # one more tells whether another page follows
-        )
+    query = browse.image_page_query(
+        terminal=_name(request, "terminal"),
+        stream=_name(request, "stream"),
+        start=start,
+        end=end,
+        after=after,
+        limit=limit + 1,  # one more tells whether another page follows
+    )
+    rows = archive.db.read_rows(query)
     page = rows[:limit]
     last = page[-1] if len(rows) > limit else None
     cursor = encode_cursor(last.timestamp, last.id) if last and last.timestamp else None

@@ -42,13 +42,15 @@ def test_reads_run_alongside_a_writer_holding_a_transaction(database_url: str) -
             started = time.monotonic()
             with reader.read_scope() as read:
                 stats = queries.get_stats(read, "apm")
-                page = browse.image_page(read, limit=100)
                 successes = browse.last_successes(read)
+            page = reader.read_rows(browse.image_page_query(limit=100))
+            state = browse.fingerprint(reader)
             waited = time.monotonic() - started
         # The reader saw the committed archive, at once, and not the writer's open batch.
         assert stats["total_downloaded"] == 3
         assert [row.filepath for row in page] == [f"apm/lane_0/{n}.jpg" for n in range(3)]
         assert successes == {}
+        assert state[:2] == (1, 3)  # one stream's counters, three images
         assert waited < 0.5
         with reader.read_scope() as read:
             assert queries.get_stats(read, "apm")["total_downloaded"] == 8
@@ -79,8 +81,7 @@ def test_paging_the_whole_archive_walks_the_index_without_sorting(database: Data
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.execute(text("ANALYZE images"))
     dialect = database.engine.dialect
-    with database.read_scope() as session:
-        first = browse.image_page(session, limit=101)
+    first = database.read_rows(browse.image_page_query(limit=101))
     deep = (first[-1].timestamp, first[-1].id)
     assert deep[0] is not None
     for after in (None, deep):
