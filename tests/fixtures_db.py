@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import os
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
+from tests.helpers import free_port
 
 # Not a GATECAM_ variable: those are settings, and unknown ones are rejected.
 BASE_POSTGRES_URL = os.environ.get(
@@ -89,48 +91,70 @@ def reset_postgres(url: str) -> None:
         db.dispose()
 
 
-class ServerLock:
-    """Held shared by each test that uses the PostgreSQL server, exclusive by one that stops it.
+class OwnPostgres:
+    """A PostgreSQL server of one test's own: a fresh cluster in a temporary folder, on a
+    free port, that the test may stop and start without touching the shared server.
 
-    Parallel workers each have a database of their own but share the one server: a test that
-    stops the server must not pull it from under a test running in another worker. flock
-    locks belong to the open file, so one lock object moves between shared and exclusive.
+    The server refuses to run as root, so under root (CI) it runs as the ``postgres`` user.
     """
 
-    PATH = Path(tempfile.gettempdir()) / f"gatecam-tests-{make_url(BASE_POSTGRES_URL).port}.lock"
+    def __init__(self, bin_dir: Path, folder: Path, port: int) -> None:
+        self.bin_dir, self.folder, self.port = bin_dir, folder, port
+        self.url = f"postgresql+psycopg://root@127.0.0.1:{port}/postgres"
 
-    def __init__(self) -> None:
-        self._file = self.PATH.open("a")
-        fcntl.flock(self._file, fcntl.LOCK_SH)
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin_dir / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"{tool} {args}: {done.stdout}{done.stderr}"
 
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """No other test uses the server until the block ends."""
-        fcntl.flock(self._file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._file, fcntl.LOCK_SH)
+    def create(self) -> None:
+        # fsync off: the test throws the cluster away, and a synced initdb takes seconds.
+        self._run("initdb", "-D", str(self.folder / "data"), "-A", "trust", "-U", "root",
+                  "--no-sync", "-E", "UTF8")  # fmt: skip
 
-    def close(self) -> None:
-        self._file.close()
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            "-c fsync=off"
+        )
+        log = str(self.folder / "server.log")
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-o", options, "-l", log, "-w",
+                  "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def ready(self) -> bool:
+        probe = [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]
+        return subprocess.run(probe, check=False).returncode == 0
 
 
 @pytest.fixture
-def postgres_server() -> Iterator[ServerLock]:
-    """The PostgreSQL server, not stopped by another test while this one runs."""
-    lock = ServerLock()
+def own_postgres() -> Iterator[OwnPostgres]:
+    """A running PostgreSQL server of this test's own, at the latest schema; removed after."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.skip("PostgreSQL's server programs are not installed")
+    folder = Path(tempfile.mkdtemp(prefix="gatecam-own-postgres-"))
+    if os.geteuid() == 0:
+        # Under /tmp, not tmp_path: pytest's folders are closed to the postgres user.
+        shutil.chown(folder, "postgres", "postgres")
+    server = OwnPostgres(found[-1].parent, folder, free_port())
     try:
-        yield lock
+        server.create()
+        server.start()
+        db = Database(server.url)
+        try:
+            upgrade(db)
+        finally:
+            db.dispose()
+        yield server
     finally:
-        lock.close()
-
-
-@pytest.fixture
-def postgres_alone(postgres_server: ServerLock) -> Iterator[None]:
-    """The PostgreSQL server for this test alone: it may stop and start it."""
-    with postgres_server.exclusive():
-        yield
+        if server.ready():
+            server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -138,7 +162,6 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database with no schema, on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'gatecam.db'}"
-    request.getfixturevalue("postgres_server")
     reset_postgres(POSTGRES_URL)
     return POSTGRES_URL
 

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -29,6 +28,7 @@ from gatecam.database.models import Image
 from gatecam.standin import Catalogue, CatalogueSource, StandIn
 from gatecam.storage.base import is_complete_jpeg
 from gatecam.storage.local import PART_SUFFIX
+from tests.fixtures_db import OwnPostgres
 from tests.helpers import (
     GATECAM,
     archive_state,
@@ -212,40 +212,12 @@ def test_run_killed_mid_job_is_completed_by_the_next_job_without_duplicates(
 # -- item 2a: PostgreSQL stopped during a job -------------------------------------------------
 
 
-def postgres_cluster() -> list[str]:
-    """``[version, "main"]`` of the local cluster, or skip if it cannot be controlled here."""
-    if os.geteuid() != 0:
-        pytest.skip("stopping PostgreSQL needs root (CI runs as root)")
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
-        pytest.skip("pg_ctlcluster is not installed")
-    versions = sorted(
-        (p.name for p in Path("/etc/postgresql").iterdir() if (p / "main").is_dir()),
-        key=lambda v: [int(part) for part in v.split(".") if part.isdigit()],
-    )
-    if not versions:
-        pytest.skip("no PostgreSQL 'main' cluster under /etc/postgresql")
-    return [versions[-1], "main"]
-
-
-def pg_ctlcluster(cluster: list[str], action: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action, *extra],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def postgres_ready() -> bool:
-    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0
-
-
-@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 def test_postgres_outage_mid_job_loses_nothing_and_downloads_nothing_twice(
-    standin: StandIn, database_url: str, postgres_alone: None, tmp_path: Path
+    standin: StandIn, own_postgres: OwnPostgres, tmp_path: Path
 ) -> None:
-    cluster = postgres_cluster()
+    # A server of the test's own: stopping the shared one would pull it from under the
+    # tests other workers run meanwhile.
+    database_url = own_postgres.url
     images = tmp_path / "images"
     for ts in todays_timestamps():
         standin.catalogue.add("apm", "in_gate", ts)
@@ -264,14 +236,12 @@ def test_postgres_outage_mid_job_loses_nothing_and_downloads_nothing_twice(
             log=log,
         )
         try:
-            stopped = pg_ctlcluster(cluster, "stop", "-m", "fast")
-            assert stopped.returncode == 0, stopped.stderr
+            own_postgres.stop()
             wait_for(lambda: bool(failed_jobs()), "the job to fail", proc=proc, log=log)
             during = archive_state(images)
         finally:
-            if not postgres_ready():
-                pg_ctlcluster(cluster, "start")
-            wait_for(postgres_ready, "PostgreSQL to accept connections again", timeout=120)
+            if not own_postgres.ready():
+                own_postgres.start()
         # The scheduler survived the outage and still stops cleanly on request.
         assert proc.poll() is None, log.read_text()
         proc.send_signal(signal.SIGTERM)
