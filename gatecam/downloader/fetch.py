@@ -232,7 +232,9 @@ class CdnDownloader:
         return self._clock() - ref.timestamp < self.publish_grace
 
     def _failed(self, ref: ImageRef, reason: str) -> FailedDownload:
-        logger.warning(
+        # Debug only: the run's one summary line counts the failures and gives the first
+        # reason, where a CDN outage would otherwise log a warning for each of hundreds.
+        logger.debug(
             "%s/%s %s: %s",
             ref.terminal,
             ref.stream,

@@ -211,16 +211,19 @@ def test_retry_after_is_capped_by_max_retry_wait(
 def test_a_persistent_server_error_fails_after_the_retries(
     make_downloader: MakeDownloader, standin: StandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
-    [timestamp] = published(standin, 1)
+    caplog.set_level(logging.DEBUG, logger="gatecam.downloader.fetch")
+    timestamps = published(standin, 4)
     standin.inject("500", times=100)
     before = standin.cdn_requests
-    result = make_downloader(retries=2).download_images_direct("in_gate", [timestamp])
+    result = make_downloader(retries=2).download_images_direct("in_gate", timestamps)
 
     assert result.downloaded == []
-    assert [f.reason for f in result.failed] == ["HTTP 500 after 3 attempts"]
+    assert [f.reason for f in result.failed] == ["HTTP 500 after 3 attempts"] * 4
     # No thumbnail attempt: a server that keeps failing will not serve it either.
-    assert standin.cdn_requests - before == 3
-    assert "HTTP 500 after 3 attempts" in caplog.text
+    assert standin.cdn_requests - before == 3 * 4
+    # Each image's reason is there for debugging; the run's one summary line is the warning.
+    failures = [r for r in caplog.records if "HTTP 500 after 3 attempts" in r.getMessage()]
+    assert len(failures) == 4 and {r.levelno for r in failures} == {logging.DEBUG}
 
 
 def test_a_404_is_pending_while_young_and_a_failure_when_old(
