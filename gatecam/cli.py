@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import getpass
 import json
 import logging
@@ -639,6 +640,10 @@ def web(
         if settings.storage_url:
             archive.store.check()  # a bucket answers a HEAD without change; a folder is only read
         server = _web_server(archive, settings, host, port, tz, judged)
+        # Everything loaded so far lives as long as the process: out of the collector's sight,
+        # a full collection no longer walks it while every request waits (p99 under 50
+        # clients on PostgreSQL: 376-384 ms without, 169-232 ms with).
+        gc.freeze()
         _serve_until_stopped(server.serve_forever)
 
 
