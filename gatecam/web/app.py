@@ -153,31 +153,30 @@ def index(archive: Archive, request: Request) -> Response:
     """
     view = _view(archive, request)
     minute = view.now.replace(second=0, microsecond=0)
+    page_key = (view.zone.key, view.tz_param, view.here, view.params)
 
     def render() -> str:
         with archive.db.read_scope() as session:
             streams = browse.streams(session)
             cameras = {(c.terminal, c.stream): c for c in camerastate.camera_states(session)}
 
-            def section(stream: browse.Stream) -> tuple[timeline.Recent, coverage.StreamCoverage]:
-                def draw() -> tuple[timeline.Recent, coverage.StreamCoverage]:
+            def section(stream: browse.Stream) -> str:
+                def draw() -> str:
                     recent = _recent(session, stream, view, cameras)
-                    return recent, _chart(session, archive, recent, view)
+                    chart = _chart(session, archive, recent, view)
+                    return pages.stream_section(view, recent, chart)
 
                 camera = cameras.get((stream.terminal, stream.stream))
-                key = (view.zone.key, stream.terminal, stream.stream)
-                version = (minute, stream, camera)
-                return archive.sections.get(key, version, draw)
+                key = (*page_key, stream.terminal, stream.stream)
+                return archive.sections.get(key, (minute, stream, camera), draw)
 
-            parts = [section(stream) for stream in streams]
+            sections = [(stream, section(stream)) for stream in streams]
             stats = browse.stats_by_terminal(session)
             runs = browse.recent_runs(session)
-        recents, charts = [recent for recent, _ in parts], [chart for _, chart in parts]
-        return pages.index_page(view, stats, recents, runs, charts)
+        return pages.index_page(view, stats, sections, runs)
 
     state = browse.fingerprint(archive.db)
-    key = (view.zone.key, view.tz_param, view.here, view.params)
-    return HTMLResponse(archive.pages.get(key, (minute, state), render))
+    return HTMLResponse(archive.pages.get(page_key, (minute, state), render))
 
 
 def day_page(archive: Archive, request: Request) -> Response:

@@ -12,12 +12,10 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import PlainTextResponse, Response
 
-from gatecam.coverage import StreamCoverage
 from gatecam.database.engine import Database
 from gatecam.storage.base import ImageStore
 from gatecam.web.pagecache import PageCache
 from gatecam.web.thumbs import ThumbnailCache
-from gatecam.web.timeline import Recent
 
 
 @dataclass(frozen=True)
@@ -30,11 +28,9 @@ class Archive:
     interval: timedelta
     thumbs: ThumbnailCache
     pages: PageCache[str] = field(default_factory=PageCache)
-    # Each stream's part of the index page (its recent days and chart), kept per state of
-    # that stream's counters and camera: a batch of one stream redraws that stream alone.
-    sections: PageCache[tuple[Recent, StreamCoverage]] = field(
-        default_factory=lambda: PageCache(capacity=1024)
-    )
+    # Each stream's part of the index page (its recent days and chart), drawn once per state
+    # of that stream's counters and camera: a batch of one stream redraws that stream alone.
+    sections: PageCache[str] = field(default_factory=lambda: PageCache(capacity=1024))
     # /healthz, /api/stats and the archive's gauges, drawn once per state of the counters
     # and minute (second for /api/stats).
     answers: PageCache[Any] = field(default_factory=PageCache)

@@ -143,17 +143,22 @@ def lookup_form(view: View, streams: Sequence[Stream], **chosen: str) -> str:
     )
 
 
+def stream_section(view: View, recent: Recent, chart: StreamCoverage) -> str:
+    """One stream's part of the index page: its recent days and its hourly chart."""
+    return _stream_days(view, recent) + coverage_chart(view, chart)
+
+
 def index_page(
     view: View,
     stats: dict[str, dict[str, Any]],
-    recents: Sequence[Recent],
+    sections: Sequence[tuple[Stream, str]],
     runs: Sequence[DownloadRun],
-    charts: Sequence[StreamCoverage] = (),
 ) -> str:
-    if not recents:
+    """The archive at a glance: per terminal its statistics and each stream's section (as
+    stream_section drew it), then the latest runs."""
+    if not sections:
         return layout("Archive", "<p>Nothing archived yet.</p>", view)
-    streams = [r.stream for r in recents]
-    parts = [lookup_form(view, streams)]
+    parts = [lookup_form(view, [stream for stream, _ in sections])]
     for terminal, s in stats.items():
         error = escape(s["last_error"] or "none")
         parts.append(
@@ -165,11 +170,7 @@ def index_page(
             f"{s['failed_downloads']:,} failed downloads · "
             f"last error: {error}</p>"
         )
-        for r in (r for r in recents if r.stream.terminal == terminal):
-            parts.append(_stream_days(view, r))
-            chart = next((c for c in charts if (c.terminal, c.stream) == _key(r.stream)), None)
-            if chart is not None:
-                parts.append(coverage_chart(view, chart))
+        parts.extend(html for stream, html in sections if stream.terminal == terminal)
     parts.append(_runs(view, runs))
     return layout("Archive", "".join(parts), view)
 
