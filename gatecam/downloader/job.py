@@ -242,9 +242,18 @@ class DownloadJob:
             )
             asked: list[date | None] = [*days] if days else [day]
             today = self.clock().astimezone(UTC).date()
-            tools.prefetch(
-                [(t.terminal, t.stream, one or today) for t in self.config.targets for one in asked]
-            )
+            try:
+                tools.prefetch(
+                    [
+                        (t.terminal, t.stream, one or today)
+                        for t in self.config.targets
+                        for one in asked
+                    ]
+                )
+            except SQLAlchemyError as exc:
+                # Only a head start (it reads the learned recipes): with the database gone,
+                # each run below fails on its own, in one line, instead of the whole tick.
+                logger.debug("prefetch skipped: database unavailable: %s", reason(exc))
             for target in self.config.targets:
                 for one_day in asked:
                     if self.stop.is_set():

@@ -25,9 +25,12 @@ from sqlalchemy import func, select
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 from gatecam.database.models import Image
+from gatecam.downloader.job import DownloadJob
+from gatecam.settings import DownloadConfig
+from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin import Catalogue, CatalogueSource, StandIn
 from gatecam.storage.base import is_complete_jpeg
-from gatecam.storage.local import PART_SUFFIX
+from gatecam.storage.local import PART_SUFFIX, LocalStore
 from tests.fixtures_db import OwnPostgres
 from tests.helpers import (
     GATECAM,
@@ -324,3 +327,25 @@ def test_sqlite_locked_past_the_busy_timeout_fails_the_job_and_the_next_job_reco
     assert listed_before <= archived <= set(standin.catalogue.list("apm", "in_gate", today))
     assert recovered.downloaded == len(archived) - len(during)
     assert stats["total_downloaded"] == len(rows) == len(archived)
+
+
+def test_a_tick_that_starts_with_the_database_gone_fails_each_run_in_one_line(
+    own_postgres: OwnPostgres, standin: StandIn, tmp_path: Path
+) -> None:
+    # Dray Dog's lister reads its learned recipes before the runs begin: that read, too,
+    # must end as each run's one-line failure, not as an exception out of the tick.
+    db = Database(own_postgres.url)
+    config = DownloadConfig(
+        streams=["in_gate", "out_gate"], database_url=db.url, download_dir=tmp_path / "images"
+    )
+    source = DrayDogSource(app_url=standin.url, cdn_url=standin.cdn_url)
+    job = DownloadJob(config, db, source, LocalStore(tmp_path / "images"))
+    own_postgres.stop()
+    try:
+        results = job.run()
+    finally:
+        db.dispose()
+
+    assert [r.stream for r in results] == ["in_gate", "out_gate"]
+    assert all(r.status == "failed" for r in results)
+    assert all((r.error or "").startswith("database unavailable: ") for r in results)
