@@ -175,10 +175,6 @@ def index_page(
     return layout("Archive", "".join(parts), view)
 
 
-def _key(stream: Stream) -> tuple[str, str]:
-    return stream.terminal, stream.stream
-
-
 def _chip(view: View, r: Recent, day: date, n: int | None) -> str:
     href = view.href(f"/{r.stream.terminal}/{r.stream.stream}/{day}")
     if n is None:
