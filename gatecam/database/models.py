@@ -32,6 +32,7 @@ __all__ = [
     "DownloadRun",
     "Image",
     "MinuteCount",
+    "MissedImage",
     "StreamCounter",
     "UTCDateTime",
 ]
@@ -204,3 +205,24 @@ class DiscoveryRecipe(Base):
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # host:pid of the instance that learned it.
     learned_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class MissedImage(Base):
+    """An image the site listed that is not stored: the archive's answer to "what did we miss?".
+
+    A later successful download deletes the row. An image the site stops listing keeps its
+    row, with ``unlisted_at`` set: it was published once, so it is missed, not a camera gap.
+    """
+
+    __tablename__ = "missed_images"
+
+    terminal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    first_attempt: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_attempt: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str] = mapped_column(Text)
+    # When a listing of its day first no longer named it; None while the site still lists it.
+    unlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam import metrics
-from gatecam.database import queries
+from gatecam.database import missed, queries
 from gatecam.database.engine import Database, reason
 from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
@@ -382,7 +382,21 @@ class DownloadJob:
                 with self.db.session_scope() as session:
                     known = queries.held_timestamps(session, terminal, stream, day)
             listing = tools.lister.list_images(terminal, stream, day, known=known)
-            refs.update(ref for ref in listing.refs if ref.timestamp.date() == day)
+            of_day = [ref for ref in listing.refs if ref.timestamp.date() == day]
+            refs.update(of_day)
+            if not known:
+                # A whole day's listing: a missed image it no longer names stays missed.
+                start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+                with self.db.session_scope() as session:
+                    missed.mark_unlisted(
+                        session,
+                        terminal,
+                        stream,
+                        start,
+                        start + timedelta(days=1),
+                        (r.timestamp for r in of_day),
+                        self.clock(),
+                    )
             elsewhere.update(listing.elsewhere)
             result.found_by.update(listing.found_by)
         metrics.discovery_finished(terminal, stream, time.monotonic() - started)
@@ -435,11 +449,20 @@ class DownloadJob:
                 break
             fetched = tools.downloader.download_images_direct(stream, batch, terminal=terminal)
             records = [image_record(image) for image in fetched.downloaded]
-            if records:
+            misses = [
+                missed.Miss(f.ref.timestamp, self.source.image_url(f.ref), f.reason)
+                for f in fetched.failed
+            ]
+            if records or misses:
+                # One transaction: an image is never both stored and in the ledger.
                 with self.db.session_scope() as session:
                     result.downloaded += queries.insert_images(
                         session, records, batch_size=self.config.batch_size
                     )
+                    missed.clear_stored(
+                        session, terminal, stream, (r.timestamp for r in records if r.timestamp)
+                    )
+                    missed.record_misses(session, terminal, stream, misses, self.clock())
             result.failed += fetched.failed
             result.pending += len(fetched.pending)
 

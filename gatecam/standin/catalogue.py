@@ -90,6 +90,12 @@ class Catalogue:
         with self._lock:
             self._extra.setdefault((terminal, stream, ts.date()), set()).add(ts)
 
+    def remove(self, terminal: str, stream: str, timestamp: datetime) -> None:
+        """Withdraw an added image, as a site that stops listing one does."""
+        ts = _utc(timestamp).replace(microsecond=0)
+        with self._lock:
+            self._extra.get((terminal, stream, ts.date()), set()).discard(ts)
+
     def list(self, terminal: str, stream: str, day: date) -> list[datetime]:
         """Published timestamps of one stream on one day, newest first."""
         check_name(terminal, "terminal")
