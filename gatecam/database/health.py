@@ -58,7 +58,8 @@ def judged_streams(
     return [(terminal, stream) for terminal, stream in rows]
 
 
-def _newest(session: Session, terminal: str, stream: str, status: str) -> DownloadRun | None:
+def newest_run(session: Session, terminal: str, stream: str, status: str) -> DownloadRun | None:
+    """The newest run of a stream with this status."""
     # One step down the (terminal, camera_id, status, started_at) index.
     return session.scalars(
         select(DownloadRun)
@@ -74,7 +75,7 @@ def _newest(session: Session, terminal: str, stream: str, status: str) -> Downlo
 
 def stream_health(session: Session, terminal: str, stream: str, now: datetime) -> StreamHealth:
     """A few index seeks, however long the stream's history."""
-    newest = {status: _newest(session, terminal, stream, status) for status in _ENDED}
+    newest = {status: newest_run(session, terminal, stream, status) for status in _ENDED}
     success = newest["success"]
     ended = [run for run in newest.values() if run is not None]
     latest = max(ended, key=lambda run: (run.started_at, run.id), default=None)
