@@ -7,10 +7,11 @@ checked once, here, and a ``Target`` or ``ImageRef`` built from them is known to
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
+from itertools import islice
+from typing import NamedTuple, TypeVar
 
 from gatecam.errors import InputError
 
@@ -101,3 +102,29 @@ class Recipe:
     @property
     def paged(self) -> bool:
         return "{page}" in self.url_template or "{page}" in (self.body_template or "")
+
+
+class ImageRecord(NamedTuple):
+    """The metadata of one image file, as the scheduler hands it to the database."""
+
+    terminal: str
+    camera_id: str
+    filepath: str
+    timestamp: datetime | None = None
+    file_size: int | None = None
+    sha256: str | None = None
+    thumbnail: bool = False
+    # Camera health figures (gatecam.camerahealth.Figures), when measured.
+    dhash: str | None = None
+    brightness: float | None = None
+    contrast: float | None = None
+
+
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk

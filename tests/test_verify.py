@@ -59,7 +59,7 @@ def archive(
 
 def total(db: Database, terminal: str = "apm") -> int:
     with db.session_scope() as session:
-        return int(queries.get_stats(session, terminal)["total_downloaded"])
+        return int(queries.get_stats(session, terminal).total_downloaded)
 
 
 def row(db: Database, filepath: str) -> Image:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +72,7 @@ def known(session: Session, terminal: str, stream: str) -> bool:
 def stats_by_terminal(session: Session) -> dict[str, dict[str, Any]]:
     """``gatecam stats`` for every terminal that has counters."""
     names = session.scalars(select(StreamCounter.terminal).distinct())
-    return {t: queries.get_stats(session, t) for t in sorted(names)}
+    return {t: asdict(queries.get_stats(session, t)) for t in sorted(names)}
 
 
 def newest(session: Session, terminal: str, stream: str) -> datetime | None:

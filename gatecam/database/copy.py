@@ -8,7 +8,7 @@ source's: after an interruption the copy resumes above the highest key the targe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -203,9 +203,9 @@ def check_copy(source: Database, target: Database) -> None:
             )
     now = datetime.now(UTC)
     with source.session_scope() as session:
-        expected_stats = queries.get_stats(session, now=now)
+        expected_stats = asdict(queries.get_stats(session, now=now))
     with target.session_scope() as session:
-        copied_stats = queries.get_stats(session, now=now)
+        copied_stats = asdict(queries.get_stats(session, now=now))
     if copied_stats != expected_stats:
         differing = sorted(k for k in expected_stats if copied_stats[k] != expected_stats[k])
         raise GatecamError(f"copy differs from the source in statistics: {', '.join(differing)}")

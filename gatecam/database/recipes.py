@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
+from gatecam.database.dialects import insert_statement
 from gatecam.database.engine import Database
 from gatecam.database.models import DiscoveryRecipe, utcnow
-from gatecam.database.queries import _insert
 from gatecam.model import Recipe
 
 
@@ -54,7 +54,7 @@ class RecipeStore:
             "learned_by": recipe.learned_by,
         }
         with self.db.session_scope() as session:
-            stmt = _insert(session, DiscoveryRecipe.__table__).values(**values)
+            stmt = insert_statement(session, DiscoveryRecipe.__table__).values(**values)
             session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["terminal"],

@@ -13,7 +13,7 @@ from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 
 
-def _stats(url: str, now: datetime) -> dict[str, object]:
+def _stats(url: str, now: datetime) -> queries.DownloadStats:
     db = Database(url, create=False)
     try:
         with db.session_scope() as session:
@@ -50,7 +50,7 @@ def test_backup_holds_rows_still_in_the_wal_while_the_writer_is_open(
         assert sorted(p.name for p in dest.parent.iterdir()) == [dest.name]  # one file, no WAL
         now = datetime.now(UTC)
         copied = _stats(f"sqlite:///{dest}", now)
-        assert copied["total_downloaded"] == 50
+        assert copied.total_downloaded == 50
         assert copied == _stats(f"sqlite:///{path}", now)
     finally:
         db.dispose()

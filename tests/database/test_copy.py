@@ -83,7 +83,7 @@ def _image_count(db: Database) -> int:
         return 0
 
 
-def _stats(db: Database, now: datetime) -> dict[str, Any]:
+def _stats(db: Database, now: datetime) -> queries.DownloadStats:
     with db.session_scope() as session:
         return queries.get_stats(session, now=now)
 
@@ -138,7 +138,7 @@ def test_100k_rows_move_to_postgres_across_an_interruption(
         assert _rows(target) == _rows(source)
         now = datetime.now(UTC)
         assert _stats(target, now) == _stats(source, now)
-        assert _stats(target, now)["total_downloaded"] == 100_000
+        assert _stats(target, now).total_downloaded == 100_000
         with target.session_scope() as session:
             assert session.scalar(select(func.count()).select_from(DownloadRun)) == 3
             # gatecam goes on archiving into the new database: new rows get new ids.

@@ -45,8 +45,8 @@ def test_bulk_insert_returns_only_new_rows_and_is_idempotent(database: Database)
     assert count_rows(database) == 251
     with database.session_scope() as session:
         stats = queries.get_stats(session, "apm")
-    assert stats["total_downloaded"] == 251
-    assert stats["downloads_by_stream"] == {"in_gate": 251}
+    assert stats.total_downloaded == 251
+    assert stats.downloads_by_stream == {"in_gate": 251}
 
 
 def test_a_save_partly_stored_already_counts_only_its_new_rows_per_stream(
@@ -59,8 +59,8 @@ def test_a_save_partly_stored_already_counts_only_its_new_rows_per_stream(
     with database.session_scope() as session:
         assert queries.insert_images(session, mixed, batch_size=7) == 12
         stats = queries.get_stats(session, "apm")
-    assert stats["downloads_by_stream"] == {"in_gate": 30, "out_gate": 12}
-    assert stats["total_downloaded"] == count_rows(database) == 42
+    assert stats.downloads_by_stream == {"in_gate": 30, "out_gate": 12}
+    assert stats.total_downloaded == count_rows(database) == 42
 
 
 def test_timestamps_come_back_as_the_same_utc_instant(database: Database) -> None:
@@ -102,11 +102,11 @@ def test_windows_count_what_was_added_in_the_last_hour_and_day(database: Databas
         fresh = queries.get_stats(session, "apm", now=now)
         later = queries.get_stats(session, "apm", now=now + timedelta(hours=2))
         next_day = queries.get_stats(session, "apm", now=now + timedelta(hours=25))
-    assert (fresh["last_hour"], fresh["last_24h"]) == (30, 30)
-    assert (later["last_hour"], later["last_24h"]) == (0, 30)
-    assert (next_day["last_hour"], next_day["last_24h"]) == (0, 0)
-    assert next_day["total_downloaded"] == 30
-    assert fresh["last_download"] is not None and fresh["last_download"] <= now
+    assert (fresh.last_hour, fresh.last_24h) == (30, 30)
+    assert (later.last_hour, later.last_24h) == (0, 30)
+    assert (next_day.last_hour, next_day.last_24h) == (0, 0)
+    assert next_day.total_downloaded == 30
+    assert fresh.last_download is not None and fresh.last_download <= now
 
 
 def test_runs_are_counted_with_their_last_error(database: Database) -> None:
@@ -139,10 +139,10 @@ def test_runs_are_counted_with_their_last_error(database: Database) -> None:
             error=None,
         )
         covered = queries.last_covered_day(session, "apm", "in_gate")
-    assert stats["total_runs"] == 3
-    assert (stats["successful_runs"], stats["failed_runs"]) == (2, 1)
-    assert stats["failed_downloads"] == 6
-    assert stats["last_error"] == "page did not load"
+    assert stats.total_runs == 3
+    assert (stats.successful_runs, stats.failed_runs) == (2, 1)
+    assert stats.failed_downloads == 6
+    assert stats.last_error == "page did not load"
     assert backfill_only is None  # a run for an old day says nothing about the days since
     assert covered == today
 
@@ -152,8 +152,8 @@ def test_stats_are_per_terminal(database: Database) -> None:
     with database.session_scope() as session:
         queries.insert_images(session, records(3) + other)
     with database.session_scope() as session:
-        assert queries.get_stats(session, "apm")["total_downloaded"] == 3
-        assert queries.get_stats(session, "lbct")["downloads_by_stream"] == {"in_gate": 1}
+        assert queries.get_stats(session, "apm").total_downloaded == 3
+        assert queries.get_stats(session, "lbct").downloads_by_stream == {"in_gate": 1}
 
 
 def test_insert_image_keeps_the_plans_signature(database: Database) -> None:
@@ -197,8 +197,8 @@ def test_a_run_left_running_is_marked_interrupted_not_failed(database: Database)
         stats = queries.get_stats(session, "apm")
     assert (run.status, run.host, run.pid) == ("interrupted", "h1", 4242)
     assert run.finished_at is not None
-    assert (stats["failed_runs"], stats["interrupted_runs"], stats["total_runs"]) == (0, 1, 1)
-    assert stats["last_error"] is None  # a stop is not a failure of the site or the archive
+    assert (stats.failed_runs, stats.interrupted_runs, stats.total_runs) == (0, 1, 1)
+    assert stats.last_error is None  # a stop is not a failure of the site or the archive
 
 
 def test_stats_of_all_terminals_name_each_stream_with_its_terminal(database: Database) -> None:
@@ -208,8 +208,8 @@ def test_stats_of_all_terminals_name_each_stream_with_its_terminal(database: Dat
     with database.session_scope() as session:
         both = queries.get_stats(session)
         names = queries.terminals(session)
-    assert both["total_downloaded"] == 4
-    assert set(both["downloads_by_stream"]) == {"apm/in_gate", "lbct/in_gate"}
+    assert both.total_downloaded == 4
+    assert set(both.downloads_by_stream) == {"apm/in_gate", "lbct/in_gate"}
     assert names == ["apm", "lbct"]
 
 
@@ -226,7 +226,7 @@ def test_windows_count_images_added_within_their_first_minute_exactly(
         just_out = queries.get_stats(session, "apm", now=added + timedelta(hours=1, microseconds=1))
         day_in = queries.get_stats(session, "apm", now=added + timedelta(hours=24))
         day_out = queries.get_stats(session, "apm", now=added + timedelta(hours=24, seconds=1))
-    assert (just_in["last_hour"], just_in["last_24h"]) == (4, 4)
-    assert (just_out["last_hour"], just_out["last_24h"]) == (0, 4)
-    assert (day_in["last_hour"], day_in["last_24h"]) == (0, 4)
-    assert (day_out["last_hour"], day_out["last_24h"]) == (0, 0)
+    assert (just_in.last_hour, just_in.last_24h) == (4, 4)
+    assert (just_out.last_hour, just_out.last_24h) == (0, 4)
+    assert (day_in.last_hour, day_in.last_24h) == (0, 4)
+    assert (day_out.last_hour, day_out.last_24h) == (0, 0)

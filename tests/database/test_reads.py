@@ -47,13 +47,13 @@ def test_reads_run_alongside_a_writer_holding_a_transaction(database_url: str) -
             state = browse.fingerprint(reader)
             waited = time.monotonic() - started
         # The reader saw the committed archive, at once, and not the writer's open batch.
-        assert stats["total_downloaded"] == 3
+        assert stats.total_downloaded == 3
         assert [row.filepath for row in page] == [f"apm/lane_0/{n}.jpg" for n in range(3)]
         assert successes == {}
         assert state[:2] == (1, 3)  # one stream's counters, three images
         assert waited < 0.5
         with reader.read_scope() as read:
-            assert queries.get_stats(read, "apm")["total_downloaded"] == 8
+            assert queries.get_stats(read, "apm").total_downloaded == 8
     finally:
         writer.dispose()
         reader.dispose()
@@ -64,7 +64,7 @@ def test_a_read_only_session_refuses_to_write(database: Database) -> None:
     with pytest.raises(SQLAlchemyError, match="read-only"), database.read_scope() as session:
         queries.insert_images(session, records(1, 1))
     with database.read_scope() as session:
-        assert queries.get_stats(session)["total_downloaded"] == 0
+        assert queries.get_stats(session).total_downloaded == 0
 
 
 def _plan(database: Database, sql: str) -> str:

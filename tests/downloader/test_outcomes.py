@@ -84,9 +84,9 @@ def check_not_success(
     assert (run.status, run.error) == (status, result.reason)
     with database.session_scope() as session:
         stats = queries.get_stats(session)
-    assert stats["successful_runs"] == 0
-    assert stats[f"{status}_runs"] == 1
-    assert stats["last_error"] == result.reason
+    assert stats.successful_runs == 0
+    assert getattr(stats, f"{status}_runs") == 1
+    assert stats.last_error == result.reason
     assert last_success_metric() == before
     health = healthz(database, [("apm", "in_gate")])
     assert health.status_code == 503, health.text
@@ -195,8 +195,8 @@ def test_a_failed_download_or_two_is_partial_but_healthy(
     )
     with database.session_scope() as session:
         stats = queries.get_stats(session)
-    assert (stats["successful_runs"], stats["partial_runs"], stats["failed_runs"]) == (1, 1, 0)
-    assert stats["last_error"] == second.reason
+    assert (stats.successful_runs, stats.partial_runs, stats.failed_runs) == (1, 1, 0)
+    assert stats.last_error == second.reason
     # Stored most of its listing, with a success 1 run ago: healthy, and the error is shown.
     assert healthz(database).status_code == 200
     page = get(database, "/", None).text

@@ -101,7 +101,7 @@ def test_retention_removes_old_rows_and_images_and_nothing_else(
     assert store.size(leftover_old) is None
     assert store.size(other_stream) is not None
     with database.session_scope() as session:
-        assert queries.get_stats(session, "apm")["total_downloaded"] == 4
+        assert queries.get_stats(session, "apm").total_downloaded == 4
 
 
 def test_retention_keeps_a_day_folder_that_holds_something_else(

@@ -91,8 +91,8 @@ def test_ctrl_c_stops_cleanly_and_records_the_run_as_interrupted(
         assert _runs(db) == [("interrupted", "stopped before the run ended (Ctrl-C or SIGTERM)")]
         with db.session_scope() as session:
             stats = get_stats(session)
-        assert stats["last_error"] is None and stats["failed_runs"] == 0
-        assert stats["interrupted_runs"] == 1
+        assert stats.last_error is None and stats.failed_runs == 0
+        assert stats.interrupted_runs == 1
     finally:
         db.dispose()
 
