@@ -14,6 +14,8 @@ from gatecam.database.dialects import insert_statement
 from gatecam.database.models import DownloadRun, StreamCounter, utcnow
 
 RUN_STATUSES = frozenset({"success", "partial", "failed", "interrupted"})
+# The reason of a run whose end the database could not record while its process lived on.
+CUT_OFF = "database unavailable: the run's end could not be recorded"
 
 
 def start_run(
@@ -55,29 +57,39 @@ def start_run(
     return run.id
 
 
-def interrupt_stale_runs(session: Session, terminal: str, camera_id: str) -> int:
-    """Mark this stream's runs still "running" as interrupted; return how many.
+def interrupt_stale_runs(
+    session: Session,
+    terminal: str,
+    camera_id: str,
+    *,
+    host: str | None = None,
+    pid: int | None = None,
+) -> int:
+    """Close this stream's runs still "running"; return how many.
 
     Called by the instance that holds the stream's job claim: no other process can be
-    running the stream, so such a row was left by a process that died.
+    running the stream. A row left by another process was cut off by that process's end:
+    interrupted. A row left by this very process (``host`` and ``pid``) was cut off while the
+    process lived on, by the database failing to record its end: failed.
     """
-    stale = session.scalars(
-        select(DownloadRun.id).where(
+    stale = session.execute(
+        select(DownloadRun.id, DownloadRun.host, DownloadRun.pid).where(
             DownloadRun.terminal == terminal,
             DownloadRun.camera_id == camera_id,
             DownloadRun.status == "running",
         )
     ).all()
-    for run_id in stale:
+    for run_id, run_host, run_pid in stale:
+        ours = host is not None and (run_host, run_pid) == (host, pid)
         finish_run(
             session,
             run_id,
-            status="interrupted",
+            status="failed" if ours else "interrupted",
             discovered=0,
             downloaded=0,
             failed=0,
             pending=0,
-            error="the process stopped before the run ended",
+            error=CUT_OFF if ours else "the process stopped before the run ended",
         )
     return len(stale)
 

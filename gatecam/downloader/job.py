@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from gatecam import metrics
 from gatecam.database import missed, queries
@@ -29,6 +30,7 @@ from gatecam.database.engine import Database, reason
 from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
 from gatecam.database.recipes import RecipeStore
+from gatecam.database.runs import CUT_OFF
 from gatecam.downloader.fetch import CdnDownloader, DownloadedImage, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import DiscoveryError, GatecamError
@@ -219,6 +221,8 @@ class DownloadJob:
         self.stop = stop or threading.Event()
         self._next_try = next_try
         self.clock = clock
+        # Runs whose end the database could not record, by stream, until it answers again.
+        self._unrecorded: dict[Target, tuple[int, RunResult]] = {}
 
     def run(
         self,
@@ -291,8 +295,13 @@ class DownloadJob:
         result = RunResult(terminal, stream)
         started = time.monotonic()
         try:
+            left = self._unrecorded.get(target)
             with self.db.session_scope() as session:
-                stale = queries.interrupt_stale_runs(session, terminal, stream)
+                if left is not None:
+                    self._record_cut_off(session, *left)
+                stale = queries.interrupt_stale_runs(
+                    session, terminal, stream, host=HOST, pid=os.getpid()
+                )
                 covered = None if day is not None else queries.last_covered_day(session, *target)
                 days = self._days_to_list(covered, day)
                 result.days = [d.isoformat() for d in days]
@@ -304,12 +313,14 @@ class DownloadJob:
             metrics.database_error()
             result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
             return result
+        self._unrecorded.pop(target, None)
         if stale:
             logger.info(
                 "%s: marked %d run(s) left by a stopped process as interrupted", target, stale
             )
         try:
-            index_files(
+            # Files written while the database was away get their rows now: stored by this run.
+            result.downloaded += index_files(
                 self.db, self.store, terminal, stream, days, batch_size=self.config.batch_size
             )
             # Steady state (today fully archived by the last run): paging may stop early.
@@ -482,6 +493,23 @@ class DownloadJob:
                     found_by=result.found_by,
                 )
         except SQLAlchemyError as exc:
-            # Left "running": the next run of this stream marks it interrupted.
+            # Left "running": the next run of this stream records it as failed, with what it
+            # did, once the database answers again.
             metrics.database_error()
             result.error = result.error or f"database unavailable: {reason(exc)}"
+            self._unrecorded[Target(result.terminal, result.stream)] = (run_id, result)
+
+    def _record_cut_off(self, session: Session, run_id: int, result: RunResult) -> None:
+        """Close a run whose end the database could not record: failed, with its counts."""
+        why = result.error if (result.error or "").startswith("database unavailable") else None
+        queries.finish_run(
+            session,
+            run_id,
+            status="failed",
+            discovered=result.discovered,
+            downloaded=result.downloaded,
+            failed=len(result.failed),
+            pending=result.pending,
+            error=why or CUT_OFF,
+            found_by=result.found_by,
+        )

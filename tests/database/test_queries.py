@@ -230,3 +230,18 @@ def test_windows_count_images_added_within_their_first_minute_exactly(
     assert (just_out.last_hour, just_out.last_24h) == (0, 4)
     assert (day_in.last_hour, day_in.last_24h) == (0, 4)
     assert (day_out.last_hour, day_out.last_24h) == (0, 0)
+
+
+def test_a_run_this_very_process_left_running_was_cut_off_by_the_database(
+    database: Database,
+) -> None:
+    with database.session_scope() as session:
+        queries.start_run(session, "apm", "in_gate", ["2025-09-01"], host="h1", pid=4242)
+        queries.start_run(session, "apm", "in_gate", ["2025-09-01"], host="h1", pid=99)
+    with database.session_scope() as session:
+        assert queries.interrupt_stale_runs(session, "apm", "in_gate", host="h1", pid=99) == 2
+        runs = session.scalars(select(DownloadRun).order_by(DownloadRun.id)).all()
+    assert [(r.status, r.error) for r in runs] == [
+        ("interrupted", "the process stopped before the run ended"),
+        ("failed", "database unavailable: the run's end could not be recorded"),
+    ]

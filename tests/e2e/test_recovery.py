@@ -325,8 +325,14 @@ def test_sqlite_locked_past_the_busy_timeout_fails_the_job_and_the_next_job_reco
     rows = assert_in_step(database_url, images)
     archived = archived_timestamps(images)
     assert listed_before <= archived <= set(standin.catalogue.list("apm", "in_gate", today))
-    assert recovered.downloaded == len(archived) - len(during)
     assert stats["total_downloaded"] == len(rows) == len(archived)
+    # The locked run's end is recorded once the database answers: failed, by the database,
+    # not "interrupted"; and the runs' downloads add up to the rows, indexed files included.
+    with contextlib.closing(sqlite3.connect(db_file)) as conn:
+        runs = conn.execute("SELECT status, error, downloaded FROM download_runs ORDER BY id")
+        (cut, why, before), (ok, _, after) = runs.fetchall()
+    assert (cut, why, ok) == ("failed", "database unavailable: database is locked", "success")
+    assert before + after == len(rows)
 
 
 def test_a_tick_that_starts_with_the_database_gone_fails_each_run_in_one_line(
