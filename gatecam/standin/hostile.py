@@ -8,8 +8,9 @@ Each is a fault kind of ``StandIn.inject`` (and of ``POST /_standin/faults``) th
   headers (a session token, say) to another host.
 - ``nested_json``: about 400 KB of ``[[[...]]]``, valid JSON nested deeper than any
   recursive parser goes.
-- ``huge_answer``: a valid listing of about 56 MB (a long ``padding`` field), streamed, so the
-  stand-in never holds it in memory: far past what any day's listing needs.
+- ``huge_answer``: a valid listing of about 56 MB (a long ``padding`` field), streamed in
+  chunks with no declared length, so only counting tells, and the stand-in never holds it
+  in memory: far past what any day's listing needs.
 - ``bad_next``: the listing, with a ``next`` link that does not even parse: the fault's
   ``target``, by default ``http://[::1`` (an unclosed IPv6 host); ``http://xn--/x`` (a host
   no IDNA codec encodes) is another.
@@ -31,28 +32,24 @@ _CHUNK = 1 << 16
 
 def hostile_answer(
     kind: str, listing: dict[str, Any], target: str | None
-) -> tuple[int, Iterator[bytes]]:
-    """The body of fault ``kind`` over ``listing``: its length, and its bytes in chunks."""
+) -> tuple[int | None, Iterator[bytes]]:
+    """The body of fault ``kind`` over ``listing``: its length (None: undeclared), in chunks."""
     if kind == "nested_json":
         body = b"[" * NESTED_DEPTH + b"]" * NESTED_DEPTH
         return len(body), iter([body])
     if kind == "huge_answer":
-        return _padded(listing, HUGE_BYTES)
+        return None, _padded(listing, HUGE_BYTES)
     default = OFFSITE_TARGET if kind == "offsite_next" else BAD_NEXT
     body = json.dumps({**listing, "next": target or default}).encode()
     return len(body), iter([body])
 
 
-def _padded(listing: dict[str, Any], size: int) -> tuple[int, Iterator[bytes]]:
+def _padded(listing: dict[str, Any], size: int) -> Iterator[bytes]:
     head = json.dumps(listing).encode()[:-1] + b', "padding": "'
     tail = b'"}'
     padding = size - len(head) - len(tail)
-
-    def chunks() -> Iterator[bytes]:
-        yield head
-        block = b"x" * _CHUNK
-        for _ in range(padding // _CHUNK):
-            yield block
-        yield b"x" * (padding % _CHUNK) + tail
-
-    return len(head) + padding + len(tail), chunks()
+    yield head
+    block = b"x" * _CHUNK
+    for _ in range(padding // _CHUNK):
+        yield block
+    yield b"x" * (padding % _CHUNK) + tail

@@ -414,11 +414,17 @@ class _Handler(LocalHandler):
             length, chunks = hostile_answer(fault.kind, data, fault.target)
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(length))
             self.send_header("Cache-Control", "no-store")
+            if length is None:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(length))
             self.end_headers()
             for chunk in chunks:
-                self.wfile.write(chunk)
+                framed = chunk if length is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk)
+                self.wfile.write(framed)
+            if length is None:
+                self.wfile.write(b"0\r\n\r\n")
             return
         if fault is not None and status == HTTPStatus.OK:
             data["images"] = data["images"][: len(data["images"]) // 2]
