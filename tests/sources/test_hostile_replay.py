@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from gatecam.httpserver import LocalHandler, LocalServer
 from gatecam.model import ImageRef, Recipe
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.sources.draydog.network import MAX_JSON_BYTES
+from gatecam.sources.draydog.network import MAX_JSON_BYTES, urls_in_json
 from gatecam.sources.draydog.replay import Replayer, ReplayError, origin_of
 from gatecam.standin import Catalogue, StandIn
 
@@ -170,6 +170,14 @@ def test_a_declared_length_past_the_cap_is_refused_unread() -> None:
         with pytest.raises(ReplayError, match="more than"):
             replayer.list_day(listing, "in_gate", DAY, today=NOW.date())
     assert not body.read
+
+
+def test_image_addresses_are_found_at_any_depth() -> None:
+    deep: object = "https://cdn.example/a.jpeg"
+    for _ in range(20_000):  # far past Python's recursion limit
+        deep = [{"a": deep}]
+    deep = [deep, {"b": "https://cdn.example/b.jpg"}]
+    assert list(urls_in_json(deep)) == ["https://cdn.example/a.jpeg", "https://cdn.example/b.jpg"]
 
 
 # --- any answer at all: refs, or a ReplayError ---------------------------------------------
