@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 HOSTILE_FAULTS = frozenset({"offsite_next", "nested_json", "huge_answer", "bad_next"})
@@ -28,6 +30,25 @@ BAD_NEXT = "http://[::1"
 NESTED_DEPTH = 200_000
 HUGE_BYTES = 56_000_000
 _CHUNK = 1 << 16
+
+
+def send_hostile(
+    handler: BaseHTTPRequestHandler, kind: str, listing: dict[str, Any], target: str | None
+) -> None:
+    """Answer ``handler``'s request with fault ``kind``, chunked when its length is undeclared."""
+    length, chunks = hostile_answer(kind, listing, target)
+    handler.send_response(HTTPStatus.OK)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Cache-Control", "no-store")
+    if length is None:
+        handler.send_header("Transfer-Encoding", "chunked")
+    else:
+        handler.send_header("Content-Length", str(length))
+    handler.end_headers()
+    for chunk in chunks:
+        handler.wfile.write(chunk if length is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    if length is None:
+        handler.wfile.write(b"0\r\n\r\n")
 
 
 def hostile_answer(

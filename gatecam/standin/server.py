@@ -25,7 +25,7 @@ from gatecam.httpserver import LocalHandler, LocalServer
 from gatecam.model import ImageRef, is_name
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin.catalogue import Catalogue
-from gatecam.standin.hostile import HOSTILE_FAULTS, hostile_answer
+from gatecam.standin.hostile import HOSTILE_FAULTS, send_hostile
 from gatecam.standin.images import render_jpeg
 
 log = logging.getLogger(__name__)
@@ -411,20 +411,7 @@ class _Handler(LocalHandler):
         status, data = self._listing(query, paged_by_cursor="cursor" in standin.variants)
         fault = standin._take_fault(self.path, API_FAULTS)
         if fault is not None and fault.kind in HOSTILE_FAULTS:
-            length, chunks = hostile_answer(fault.kind, data, fault.target)
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Cache-Control", "no-store")
-            if length is None:
-                self.send_header("Transfer-Encoding", "chunked")
-            else:
-                self.send_header("Content-Length", str(length))
-            self.end_headers()
-            for chunk in chunks:
-                framed = chunk if length is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk)
-                self.wfile.write(framed)
-            if length is None:
-                self.wfile.write(b"0\r\n\r\n")
+            send_hostile(self, fault.kind, data, fault.target)
             return
         if fault is not None and status == HTTPStatus.OK:
             data["images"] = data["images"][: len(data["images"]) // 2]
