@@ -120,6 +120,12 @@ class RunResult:
         return text
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line and at most ``limit`` characters: a run's reason is one line."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _midnight(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -258,6 +264,10 @@ class DownloadJob:
                 # Only a head start (it reads the learned recipes): with the database gone,
                 # each run below fails on its own, in one line, instead of the whole tick.
                 logger.debug("prefetch skipped: database unavailable: %s", reason(exc))
+            except Exception:
+                # A head start too: whatever broke it (an answer of the site no parser
+                # survived, say), each run below lists again and fails alone if it must.
+                logger.exception("prefetch of the tick's listings failed; each run lists alone")
             for target in self.config.targets:
                 for one_day in asked:
                     if self.stop.is_set():
@@ -343,7 +353,7 @@ class DownloadJob:
                 logger.info("%s: stopped mid-run (%s)", target, type(exc).__name__)
             else:
                 logger.exception("download job for %s crashed", target)
-            result.error = f"unexpected error: {type(exc).__name__}: {exc}"
+            result.error = f"unexpected error: {type(exc).__name__}: {one_line(str(exc))}"
         if self.stop.is_set() and (result.error or result.interrupted):
             # Ctrl-C also reaches the browser, so a failure during a stop is the stop's doing.
             result.interrupted, result.error = True, None

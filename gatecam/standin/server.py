@@ -25,6 +25,7 @@ from gatecam.httpserver import LocalHandler, LocalServer
 from gatecam.model import ImageRef, is_name
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.standin.catalogue import Catalogue
+from gatecam.standin.hostile import HOSTILE_FAULTS, send_hostile
 from gatecam.standin.images import render_jpeg
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ CDN_FAULTS = frozenset(
 )
 PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
 # The listing API answers 200 with only the newer half of the day: plausible, and wrong.
-API_FAULTS = frozenset({"short_listing"})
+# The hostile ones (gatecam.standin.hostile) answer what discovery must refuse.
+API_FAULTS = frozenset({"short_listing"}) | HOSTILE_FAULTS
 FAULT_KINDS = CDN_FAULTS | PAGE_FAULTS | API_FAULTS
 
 # Harder but plausible pages: same CDN and Element UI markup, different habits.
@@ -103,6 +105,8 @@ class _Fault:
     times: int | None
     retry_after: float
     delay: float
+    # Where a hostile listing's ``next`` points (None: the kind's own default).
+    target: str | None = None
 
 
 class StandIn(LocalServer):
@@ -223,8 +227,12 @@ class StandIn(LocalServer):
         times: int | None = 1,
         retry_after: float = 1.0,
         delay: float = 5.0,
+        target: str | None = None,
     ) -> None:
-        """Answer the next ``times`` matching requests (None: all) with fault ``kind``."""
+        """Answer the next ``times`` matching requests (None: all) with fault ``kind``.
+
+        ``target`` is the link ``offsite_next`` and ``bad_next`` put in the listing's ``next``.
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(
                 f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
@@ -232,7 +240,7 @@ class StandIn(LocalServer):
         if times is not None and times < 1:
             raise ValueError("times must be at least 1, or None for every request")
         with self._lock:
-            self._faults.append(_Fault(kind, match, times, retry_after, delay))
+            self._faults.append(_Fault(kind, match, times, retry_after, delay, target))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -401,7 +409,11 @@ class _Handler(LocalHandler):
             self._json(HTTPStatus.UNAUTHORIZED, {"error": "session token missing or expired"})
             return
         status, data = self._listing(query, paged_by_cursor="cursor" in standin.variants)
-        if standin._take_fault(self.path, API_FAULTS) is not None and status == HTTPStatus.OK:
+        fault = standin._take_fault(self.path, API_FAULTS)
+        if fault is not None and fault.kind in HOSTILE_FAULTS:
+            send_hostile(self, fault.kind, data, fault.target)
+            return
+        if fault is not None and status == HTTPStatus.OK:
             data["images"] = data["images"][: len(data["images"]) // 2]
         self._json(status, data)
 
@@ -561,9 +573,12 @@ class _Handler(LocalHandler):
                 times=data.get("times", 1),
                 retry_after=float(data.get("retry_after", 1.0)),
                 delay=float(data.get("delay", 5.0)),
+                target=None if data.get("target") is None else str(data["target"]),
             )
         except Exception as exc:  # any malformed request body is the caller's error
-            self._bad_request(f"expected JSON {{kind, match, times, retry_after, delay}}: {exc}")
+            self._bad_request(
+                f"expected JSON {{kind, match, times, retry_after, delay, target}}: {exc}"
+            )
             return
         self._json(HTTPStatus.CREATED, {"kind": data["kind"]})
 

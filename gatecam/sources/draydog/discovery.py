@@ -2,10 +2,11 @@
 
 - No recipe for the terminal: the browser lists the day and, if the page got the day's
   images as JSON, the request is learned, replayed at once, and kept only if the two agree.
-- A recipe: replay it. A wrong answer (not 2xx save 404, not JSON, an image off the CDN)
-  drops the recipe; that, an empty day (or 404) or a day the recipe cannot ask sends the
-  listing to the browser in the same run, which learns again (an expired token is renewed
-  this way). An empty day the browser confirms is believed for the terminal's other streams.
+- A recipe: replay it. A wrong answer (not 2xx save 404, not JSON or JSON it cannot read,
+  over the size cap, an image off the CDN, a link off the recipe's origin) drops the
+  recipe; that, an empty day (or 404) or a day the recipe cannot ask sends the listing to
+  the browser in the same run, which learns again (an expired token is renewed this way).
+  An empty day the browser confirms is believed for the terminal's other streams.
 - A pass asks every replayable listing ahead, concurrently over the HTTP pool (prefetch).
 - The first listing of each terminal in each UTC hour is checked: replay, then the browser;
   if they disagree the browser's listing is used, the recipe dropped and the cause logged.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from gatecam.errors import DiscoveryError
 from gatecam.model import Clock, ImageRef, Recipe, utc_now
 from gatecam.sources.base import Listing, RecipeBook
 from gatecam.sources.draydog.replay import (
@@ -114,7 +116,13 @@ class ReplayLister:
                 # The browser already found a stream of this terminal empty on this day (just
                 # after midnight, say): an empty answer is believed for the rest of the pass.
                 return Listing(refs=[], found_by={REPLAY: 0})
-        listing, trace = self._browse(terminal, stream, day, known)
+        try:
+            listing, trace = self._browse(terminal, stream, day, known)
+        except DiscoveryError as exc:
+            if failure is None:
+                raise
+            # Both causes: what replay refused (a hostile answer, say) is the news.
+            raise DiscoveryError(f"{failure}; then the browser: {exc}") from exc
         if recipe is not None and isinstance(failure, ReplayEmpty):
             if listing.refs:
                 # Replay saw nothing of a day the browser lists: the recipe is wrong.

@@ -21,21 +21,28 @@ logger = logging.getLogger(__name__)
 _RENDER_TYPES = frozenset({"document", "script", "xhr", "fetch"})
 # A render request open longer than this is taken for a long-poll and no longer waited on.
 YOUNG_SECONDS = 3.0
-# JSON bodies larger than this are not worth scanning for image addresses.
-_MAX_JSON_BYTES = 5_000_000
+# JSON answers larger than this are not worth scanning for image addresses (the browser)
+# nor worth reading at all (replay): a day's listing is a few hundred KB.
+MAX_JSON_BYTES = 5_000_000
 _JPEG_URL = re.compile(r"""https?://[^\s"'<>()\\]+?\.jpe?g(?:\?[^\s"'<>()\\]*)?""", re.I)
 
 
 def urls_in_json(data: Any) -> Iterator[str]:
-    """Every image address in a decoded JSON document, at any depth."""
-    if isinstance(data, str):
-        yield from _JPEG_URL.findall(data)
-    elif isinstance(data, dict):
-        for value in data.values():
-            yield from urls_in_json(value)
-    elif isinstance(data, list):
-        for value in data:
-            yield from urls_in_json(value)
+    """Every image address in a decoded JSON document, at any depth, in document order.
+
+    The walk keeps its own stack: a document nested deeper than Python's recursion limit
+    (the site's answer is untrusted) is read like any other.
+    """
+    stack: list[Iterator[Any]] = [iter((data,))]
+    while stack:
+        for value in stack[-1]:
+            if isinstance(value, str):
+                yield from _JPEG_URL.findall(value)
+            elif isinstance(value, dict | list):
+                stack.append(iter(value.values() if isinstance(value, dict) else value))
+                break
+        else:
+            stack.pop()
 
 
 @dataclass(frozen=True)
@@ -114,12 +121,12 @@ class NetworkLog:
                 body = response.body()
             except PlaywrightError:
                 continue  # the body is gone with a navigation; the DOM still has the images
-            if len(body) > _MAX_JSON_BYTES:
+            if len(body) > MAX_JSON_BYTES:
                 continue
             try:
                 data = json.loads(body)
-            except ValueError:
-                logger.debug("not JSON despite its type: %s", request.url)
+            except (ValueError, RecursionError):
+                logger.debug("not JSON (or nested too deep) despite its type: %s", request.url)
                 continue
             urls = tuple(urls_in_json(data))
             self.json_urls.extend(urls)

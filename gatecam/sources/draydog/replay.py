@@ -4,6 +4,11 @@ The camera page is a script-rendered app that gets its list from some request. W
 answer is JSON naming the day's images, the request becomes a recipe (method, URL template
 with the day, stream and page as markers, and the headers it sent); replaying it costs
 milliseconds where the browser costs seconds.
+
+The site's answers are untrusted input: replay asks nothing off the recipe's own scheme,
+host and port (so its learned headers go nowhere else), reads no answer past
+MAX_JSON_BYTES, and turns any answer it cannot parse into a ReplayError, which sends the
+listing to the browser.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 import httpx
 
 from gatecam.model import ImageRef, Recipe
-from gatecam.sources.draydog.network import DataRequest, urls_in_json
+from gatecam.sources.draydog.network import MAX_JSON_BYTES, DataRequest, urls_in_json
 from gatecam.sources.draydog.site import DrayDogSite
 
 # Headers every HTTP client sets for itself, or that only a browser's fetch sends: the
@@ -45,6 +50,10 @@ _NEXT_KEYS = ("next", "next_url", "nextUrl", "next_page_url", "nextPage")
 LATE_START = timedelta(minutes=45)
 MAX_PAGES = 500
 _MARKERS = ("{terminal}", "{stream}", "{day}", "{page}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# How much of a link or address a refusal quotes: the site chooses how long they are.
+_SHOWN = 120
+Origin = tuple[str, str, int]
 
 
 class ReplayError(Exception):
@@ -206,20 +215,22 @@ class Replayer:
         """The images the site lists for its ``site_day``, the requests, and whether paging
         stopped at images of the UTC ``day`` already archived."""
         terminal = recipe.terminal
+        origin = origin_of(recipe.url_template)
+        if origin is None:
+            raise ReplayError(f"the recipe's URL does not parse: {_shown(recipe.url_template)}")
         page = 1
         url = fill(recipe.url_template, terminal, stream, site_day, page)
         found: set[ImageRef] = set()
         for asked in range(1, MAX_PAGES + 1):
-            data = self._ask(recipe, url, stream, site_day, page)
-            refs = self._refs(data, terminal, stream)
+            body = self._ask(recipe, origin, url, stream, site_day, page)
+            refs, link = self.read_page(body, url, origin, terminal, stream)
             new = refs - found
             found |= refs
             of_day = [ref.timestamp for ref in new if ref.timestamp.date() == day]
             if known and of_day and min(of_day) in known:
                 return found, asked, True  # reached archived images, as the browser does
-            link = _next_link(data)
-            if link and urljoin(url, link) != url:
-                url = urljoin(url, link)
+            if link is not None and link != url:
+                url = link
             elif recipe.paged and new:
                 page += 1
                 url = fill(recipe.url_template, terminal, stream, site_day, page)
@@ -227,37 +238,112 @@ class Replayer:
                 return found, asked, False
         raise ReplayError(f"replay was still paging after {MAX_PAGES} requests")
 
-    def _ask(self, recipe: Recipe, url: str, stream: str, day: date, page: int) -> Any:
+    def _ask(
+        self, recipe: Recipe, origin: Origin, url: str, stream: str, day: date, page: int
+    ) -> bytes:
+        """The body of one replayed request, at most MAX_JSON_BYTES of JSON."""
+        on_origin(url, origin)
         body = recipe.body_template
         content = None if body is None else fill(body, recipe.terminal, stream, day, page)
         try:
-            response = self._client.request(
-                recipe.method, url, headers=recipe.headers, content=content
-            )
+            # Never redirected: a redirect could carry the learned headers to another host.
+            with self._client.stream(
+                recipe.method, url, headers=recipe.headers, content=content, follow_redirects=False
+            ) as response:
+                return _read(response, stream)
         except httpx.HTTPError as exc:
             raise ReplayError(f"replay request failed: {type(exc).__name__}: {exc}") from exc
-        if response.status_code == 404:
-            # Says "no such camera" as often as "no such API": the browser decides which.
-            raise ReplayEmpty(f"replay answered HTTP 404 for {stream}")
-        if not response.is_success:
-            raise ReplayError(f"replay answered HTTP {response.status_code}")
-        kind = response.headers.get("content-type", "")
+        except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (IDNA) is a ValueError
+            raise ReplayError(f"replay could not ask {_shown(url)}: {exc}") from exc
+
+    def read_page(
+        self, body: bytes, url: str, origin: Origin, terminal: str, stream: str
+    ) -> tuple[set[ImageRef], str | None]:
+        """The stream's images one answer names, and the absolute link to its next part.
+
+        Whatever the site sent, the outcome is that or a ReplayError.
+        """
         try:
-            if "json" not in kind:
-                raise ValueError(kind)
-            return json.loads(response.content)
+            data = json.loads(body)
+        except RecursionError as exc:
+            raise ReplayError("replay answered JSON nested too deep to read") from exc
         except ValueError as exc:
-            raise ReplayError(f"replay answered non-JSON ({kind or 'no content type'})") from exc
+            raise ReplayError("replay answered non-JSON despite its content type") from exc
+        refs = self._refs(data, terminal, stream)
+        link = _next_link(data)
+        if link is None:
+            return refs, None
+        try:
+            absolute = urljoin(url, link)
+        except ValueError as exc:
+            raise ReplayError(
+                f"replay got a next link that does not parse: {_shown(link)}"
+            ) from exc
+        on_origin(absolute, origin)
+        return refs, absolute
 
     def _refs(self, data: Any, terminal: str, stream: str) -> set[ImageRef]:
         refs: set[ImageRef] = set()
         for url in set(urls_in_json(data)):
             if not url.startswith(self._cdn):
-                raise ReplayError(f"replay named an image outside the CDN: {url}")
+                raise ReplayError(f"replay named an image outside the CDN: {_shown(url)}")
             ref = self._source.parse_image_url(url)
             if ref is not None and (ref.terminal, ref.stream) == (terminal, stream):
                 refs.add(ref)
         return refs
+
+
+def _read(response: httpx.Response, stream: str) -> bytes:
+    """The answer's body, refused unless it is a 2xx JSON of at most MAX_JSON_BYTES."""
+    if response.status_code == 404:
+        # Says "no such camera" as often as "no such API": the browser decides which.
+        raise ReplayEmpty(f"replay answered HTTP 404 for {stream}")
+    if not response.is_success:
+        raise ReplayError(f"replay answered HTTP {response.status_code}")
+    kind = response.headers.get("content-type", "")
+    if "json" not in kind:
+        raise ReplayError(f"replay answered non-JSON ({_shown(kind) or 'no content type'})")
+    too_big = ReplayError(f"replay answered more than the {MAX_JSON_BYTES:,} bytes it reads")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+        raise too_big
+    # Counted as it arrives, decompressed: a declared length may be absent or a lie.
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_JSON_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def origin_of(url: str) -> Origin | None:
+    """The scheme, host and port of an absolute http(s) ``url``; None if it has none."""
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:
+        return None
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port or _DEFAULT_PORTS[scheme]
+
+
+def on_origin(url: str, origin: Origin) -> None:
+    """Raise ReplayError unless ``url`` is on ``origin``: replay asks nothing elsewhere."""
+    theirs = origin_of(url)
+    if theirs is None:
+        raise ReplayError(f"replay refused a link that does not parse: {_shown(url)}")
+    if theirs != origin:
+        scheme, host, port = origin
+        raise ReplayError(f"replay refused a link off {scheme}://{host}:{port}: {_shown(url)}")
+
+
+def _shown(text: str) -> str:
+    """``text`` on one line and at most _SHOWN characters, for a refusal's reason."""
+    line = " ".join(text.split())
+    return line if len(line) <= _SHOWN else line[: _SHOWN - 1] + "…"
 
 
 def _next_link(data: Any) -> str | None:
