@@ -1,4 +1,8 @@
-"""How complete the archive is: per stream and UTC hour, images held against the cadence, gaps."""
+"""How complete the archive is: per stream and UTC hour, images held against the cadence, gaps.
+
+Three things are told apart: images held; images missed (the site listed them, the archive
+could not store them, and the ledger says why); and gaps, where the site listed nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 
-from gatecam.database import browse, frames
+from gatecam.database import browse, frames, missed
 from gatecam.database.engine import Database
+from gatecam.database.missed import MissedRecord
 from gatecam.errors import InputError
 
 # Images come every 8 to 12 minutes (the site's cadence): a longer silence is worth showing.
@@ -81,6 +86,11 @@ class StreamCoverage:
     # Held images the camera health checks flag: (capture time, "frozen" | "dark" | "blank").
     # They count as held (the archive has them) and are told apart, as they show nothing useful.
     flagged: list[tuple[datetime, str]] = field(default_factory=list)
+    # Images the site listed and the archive could not store, with the last reason.
+    missed: list[MissedRecord] = field(default_factory=list)
+
+    def missed_between(self, start: datetime, end: datetime) -> list[MissedRecord]:
+        return [m for m in self.missed if start <= m.timestamp < end]
 
     def flag_counts(
         self, start: datetime | None = None, end: datetime | None = None
@@ -123,8 +133,17 @@ class StreamCoverage:
             "completeness": self.completeness,
             "gaps": [g.as_dict() for g in self.gaps],
             "flagged": self.flag_counts(),
+            "missed": len(self.missed),
+            "missed_images": [missed_dict(m) for m in self.missed],
             "days": [
-                d.as_dict("date") | {"flagged": self.flag_counts(d.start, d.start + _DAY)}
+                d.as_dict("date")
+                | {
+                    "flagged": self.flag_counts(d.start, d.start + _DAY),
+                    "missed": len(self.missed_between(d.start, d.start + _DAY)),
+                    "missed_images": [
+                        missed_dict(m) for m in self.missed_between(d.start, d.start + _DAY)
+                    ],
+                }
                 for d in self.days
             ],
             "hours": [h.as_dict() for h in self.hours],
@@ -167,7 +186,7 @@ class CoverageReport:
             gap_time = sum((g.end - g.start for g in s.gaps), timedelta())
             out.append(
                 f"{name} total  {_held(s.held, s.expected, s.completeness)}"
-                f"{_flagged(s.flag_counts())}  "
+                f"{_flagged(s.flag_counts())}{_missed(len(s.missed))}  "
                 f"{_count(len(s.gaps), 'gap')}, {_minutes(gap_time)} without images"
             )
         return out
@@ -191,6 +210,24 @@ def _flagged(counts: dict[str, int]) -> str:
     return ("  " + ", ".join(f"{n} {kind}" for kind, n in counts.items())) if counts else ""
 
 
+def _missed(n: int) -> str:
+    """``  2 missed``: listed by the site and not stored, or nothing."""
+    return f"  {n} missed" if n else ""
+
+
+def missed_dict(m: MissedRecord) -> dict[str, Any]:
+    """One ledger entry as the JSON of coverage, the API and export tell it."""
+    return {
+        "timestamp": m.timestamp.isoformat(),
+        "url": m.url,
+        "reason": m.reason,
+        "attempts": m.attempts,
+        "first_attempt": m.first_attempt.isoformat(),
+        "last_attempt": m.last_attempt.isoformat(),
+        "unlisted": m.unlisted_at is not None,
+    }
+
+
 def _held(held: int, expected: float, completeness: float | None) -> str:
     # Expected counts are fractional where the archive began or ends mid-hour: a whole
     # number of images reads better, and the percentage keeps the precision. Nothing expected
@@ -207,7 +244,8 @@ def _day_line(s: StreamCoverage, day: Slot, now: datetime) -> str:
     gaps = [g for g in s.gaps if g.start < end and g.end > day.start]
     held = _held(day.held, day.expected, day.completeness)
     flagged = _flagged(s.flag_counts(day.start, end))
-    text = f"{held}{flagged}  {_count(len(gaps), 'gap')}"
+    lost = _missed(len(s.missed_between(day.start, end)))
+    text = f"{held}{flagged}{lost}  {_count(len(gaps), 'gap')}"
     if gaps:
         spans = ", ".join(
             f"{max(g.start, day.start):%H:%M}-{'now' if g.open else f'{min(g.end, end):%H:%M}'}"
@@ -229,12 +267,14 @@ def stream_coverage(
     now: datetime,
     cadence: timedelta,
     flagged: list[tuple[datetime, str]] | None = None,
+    lost: list[MissedRecord] | None = None,
 ) -> StreamCoverage:
     """Coverage of one stream over [start, end) from its held capture times, oldest first.
 
     Only the part after the archive began and before now is expected to hold images, so
-    days before the first run are not gaps.
+    days before the first run are not gaps. A missed image is no gap: the site published it.
     """
+    lost = lost or []
     lo = max(start, began) if began is not None else end
     hi = min(end, now)
     # Hours counted from ``start``, which the web page sets to a local midnight: in a zone
@@ -252,12 +292,13 @@ def stream_coverage(
         n, hour = n + 1, hour + HOUR
     gaps = []
     if lo < hi:
-        edges = [lo, *(t for t in times if lo <= t < hi), hi]
+        listed = sorted({*times, *(m.timestamp for m in lost)})
+        edges = [lo, *(t for t in listed if lo <= t < hi), hi]
         last = len(edges) - 2
         for n, (previous, following) in enumerate(pairwise(edges)):
             if following - previous > GAP:
                 gaps.append(CoverageGap(previous, following, open=n == last and hi == now))
-    return StreamCoverage(terminal, stream, began, hours, gaps, flagged or [])
+    return StreamCoverage(terminal, stream, began, hours, gaps, flagged or [], lost)
 
 
 def coverage_report(
@@ -286,12 +327,26 @@ def coverage_report(
     cadence = timedelta(minutes=cadence_minutes)
     result = []
     with db.read_scope() as session:
+        ledger: dict[tuple[str, str], list[MissedRecord]] = {}
+        for m in missed.missed_images(session, lo, hi):
+            ledger.setdefault((m.terminal, m.stream), []).append(m)
         for s in browse.streams(session, terminal):
             window, found = frames.flags_between(session, s.terminal, s.stream, lo, hi)
             times = [f.timestamp for f in window]
             flagged = [(f.timestamp, found[f.id]) for f in window if f.id in found]
             began = browse.archive_start(session, s.terminal, s.stream)
             result.append(
-                stream_coverage(s.terminal, s.stream, times, began, lo, hi, now, cadence, flagged)
+                stream_coverage(
+                    s.terminal,
+                    s.stream,
+                    times,
+                    began,
+                    lo,
+                    hi,
+                    now,
+                    cadence,
+                    flagged,
+                    ledger.get((s.terminal, s.stream), []),
+                )
             )
     return CoverageReport(start, end, cadence_minutes, now, result)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gatecam.coverage import coverage_report
 from gatecam.database import missed
 from gatecam.database.engine import Database
 from gatecam.standin import StandIn
@@ -99,3 +100,31 @@ def test_counts_per_stream(database: Database) -> None:
             session, now - timedelta(hours=1), now + timedelta(hours=1), [("apm", "out_gate")]
         )
     assert [(r.stream, r.attempts) for r in rows] == [("out_gate", 1)]
+
+
+def test_coverage_tells_missed_images_from_gaps_and_forgets_them_once_stored(
+    database: Database, site: StandIn, tmp_path: Path
+) -> None:
+    day = day_of(site)
+    # Ten images 11 minutes apart: the three in the middle fail, which without the ledger
+    # is a 44-minute gap, exactly like a camera that was off.
+    stamps = add(site, "apm", "in_gate", day, count=10)
+    for ts in stamps[4:7]:
+        site.inject("html", match=f"{ts:%Y-%m-%dT%H:%M:%S}", times=None)
+    job, _ = make_job(database, site, tmp_path, ["in_gate"])
+    job.run(day)
+
+    [stream] = coverage_report(database, day, day).as_dict()["streams"]
+    [of_day] = stream["days"]
+
+    assert (stream["held"], stream["missed"], of_day["missed"]) == (7, 3, 3)
+    assert [m["timestamp"] for m in of_day["missed_images"]] == [
+        ts.isoformat() for ts in stamps[4:7]
+    ]
+    assert all(m["reason"] for m in of_day["missed_images"])
+    inside = [g for g in stream["gaps"] if g["start"] < stamps[6].isoformat() < g["end"]]
+    assert inside == []
+    site.clear_faults()
+    job.run(day)
+    [healed] = coverage_report(database, day, day).as_dict()["streams"]
+    assert (healed["held"], healed["missed"]) == (10, 0)
