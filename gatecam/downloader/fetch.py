@@ -9,12 +9,15 @@ or pending (not published yet).
 from __future__ import annotations
 
 import logging
+import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from hashlib import sha256
 from pathlib import Path
 
@@ -33,6 +36,11 @@ logger = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A full image is about 127 KB; anything this large is not one of ours.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+# An image's requests together (retries and thumbnail included) get this many timeouts;
+# the waits between them are bounded apart, by max_retry_wait.
+IMAGE_TIMEOUTS = 2
+# What a download cut short by a stop request says.
+STOPPED = "stopped before it was complete"
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,22 @@ class _BodyLost(Exception):
     """The connection dropped while the body was being read."""
 
 
+class _TooLong(Exception):
+    """The request's deadline passed while its body was still coming."""
+
+
+class _Stopped(Exception):
+    """A stop was asked while the body was still coming."""
+
+
+@dataclass
+class _Budget:
+    """What is left of one image's request time and retry waits, in seconds."""
+
+    requests: float
+    waits: float
+
+
 @dataclass(frozen=True)
 class _Fetched:
     """The outcome of GETting one URL, after any retries."""
@@ -104,6 +128,8 @@ class CdnDownloader:
         publish_grace: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] | None = None,
         event_hooks: Mapping[str, list[Callable[..., object]]] | None = None,
+        stop: threading.Event | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.store: ImageStore = LocalStore(store) if isinstance(store, (str, Path)) else store
         self.terminal = check_name(terminal, "terminal")
@@ -120,6 +146,9 @@ class CdnDownloader:
         self.retries = retries
         self.backoff = backoff
         self.max_retry_wait = max_retry_wait
+        self.timeout = timeout
+        # Set by a stop request (SIGTERM, Ctrl-C): downloads in flight give up at once.
+        self._stop = stop or threading.Event()
         self.publish_grace = publish_grace
         self._clock = clock or (lambda: datetime.now(UTC))
         self._random = random.Random()
@@ -132,6 +161,7 @@ class CdnDownloader:
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             headers={"User-Agent": "gatecam/0.1 (+archiver)"},
             event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
+            transport=transport,
         )
 
     def __enter__(self) -> CdnDownloader:
@@ -196,14 +226,15 @@ class CdnDownloader:
         return result
 
     def _download_one(self, ref: ImageRef) -> DownloadedImage | FailedDownload | ImageRef:
-        full = self._fetch(self.source.image_url(ref))
+        budget = _Budget(IMAGE_TIMEOUTS * self.timeout, self.max_retry_wait)
+        full = self._fetch(self.source.image_url(ref), budget)
         chosen, thumbnail = full, False
         if full.status == 404 and self._is_young(ref):
             # Not published yet. Even if its thumbnail is out already,
             # storing that would keep the thumbnail for good: wait for the full image.
             return ref
         if full.body is None and full.try_thumbnail:
-            thumb = self._fetch(self.source.image_url(ref, thumbnail=True))
+            thumb = self._fetch(self.source.image_url(ref, thumbnail=True), budget)
             if thumb.body is not None:
                 chosen, thumbnail = thumb, True
             elif thumb.reason != full.reason:
@@ -243,43 +274,56 @@ class CdnDownloader:
         )
         return FailedDownload(ref, reason)
 
-    def _fetch(self, url: str) -> _Fetched:
+    def _fetch(self, url: str, budget: _Budget) -> _Fetched:
         """GET ``url``, retrying transient failures; return the valid body or why not."""
-        waited = 0.0
         attempts = 0
         problem = ""
+        too_long = f"took longer than {self.timeout:g} s"
         for attempt in range(self.retries + 1):
+            if self._stop.is_set():
+                return _Fetched(url, reason=STOPPED)
+            # One deadline for the whole request, headers and body: httpx's own timeout is
+            # per read, which a body trickling in byte by byte never trips.
+            allowed = min(self.timeout, budget.requests)
+            if allowed <= 0:
+                break  # the image's time is spent: asking again would only hold the run
             attempts = attempt + 1
+            started = time.monotonic()
             retry_after: float | None = None
             try:
-                with self._client.stream("GET", url) as response:
+                with self._client.stream("GET", url, timeout=allowed) as response:
                     try:
                         if response.status_code not in RETRY_STATUSES:
-                            return self._accept(url, response)
+                            return self._accept(url, response, started + allowed)
                         _drain_small(response)
                     finally:
                         metrics.cdn_response(response.num_bytes_downloaded)
                     problem = f"HTTP {response.status_code}"
                     if response.status_code == 429:
-                        retry_after = _retry_after(response)
+                        retry_after = _retry_after(response, self._clock())
+            except _Stopped:
+                return _Fetched(url, reason=STOPPED)
             except _BodyLost as exc:
                 problem = str(exc)
-            except httpx.TimeoutException:
-                problem = "timed out"
+            except (_TooLong, httpx.TimeoutException):
+                problem = too_long
             except httpx.TransportError as exc:
                 problem = f"connection error ({_one_line(exc)})"
             except httpx.HTTPError as exc:
                 return _Fetched(url, reason=_one_line(exc))
+            finally:
+                budget.requests -= time.monotonic() - started
             if attempt == self.retries:
                 break
             wait = self._retry_wait(attempt, retry_after)
-            remaining = self.max_retry_wait - waited
-            if wait > remaining and remaining <= 0:
+            if wait > budget.waits and budget.waits <= 0:
                 break  # the wait budget is spent: asking again now would hammer the server
-            wait = min(wait, remaining)
+            wait = min(wait, budget.waits)
             logger.debug("retrying %s in %.1f s after %s", url, wait, problem)
-            time.sleep(wait)
-            waited += wait
+            # Event.wait, not sleep: a stop request ends the wait at once.
+            if self._stop.wait(wait):
+                return _Fetched(url, reason=STOPPED)
+            budget.waits -= wait
         plural = "attempt" if attempts == 1 else "attempts"
         return _Fetched(url, reason=f"{problem} after {attempts} {plural}")
 
@@ -289,7 +333,7 @@ class CdnDownloader:
         # Jitter keeps parallel workers from retrying in lock step.
         return float(self.backoff * 2**attempt + self._random.uniform(0, self.backoff))
 
-    def _accept(self, url: str, response: httpx.Response) -> _Fetched:
+    def _accept(self, url: str, response: httpx.Response, deadline: float) -> _Fetched:
         """Read and check a non-retryable response; only a complete JPEG is accepted."""
         status = response.status_code
         if status != 200:
@@ -313,6 +357,10 @@ class CdnDownloader:
                 size += len(chunk)
                 if size > MAX_IMAGE_BYTES:
                     return invalid(f"too large (over {MAX_IMAGE_BYTES} bytes)")
+                if self._stop.is_set():
+                    raise _Stopped
+                if time.monotonic() > deadline:
+                    raise _TooLong
         except httpx.TimeoutException:
             raise
         except httpx.TransportError as exc:
@@ -334,14 +382,24 @@ class CdnDownloader:
         return _Fetched(url, body=body, status=status)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Return the ``Retry-After`` delay in seconds, or None if absent or not a number."""
+def _retry_after(response: httpx.Response, now: datetime) -> float | None:
+    """The ``Retry-After`` delay in seconds (RFC 9110), or None if absent or malformed.
+
+    Only delay-seconds (digits) or an HTTP-date count; "nan", "-5", "1e308" and the like are
+    ignored, so our own backoff applies.
+    """
     value = response.headers.get("Retry-After", "").strip()
+    if value.isascii() and value.isdigit():
+        # Any number of digits is valid; more than nine only means "longer than we wait".
+        return float(value) if len(value) <= 9 else 1e9
     try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date or junk: fall back to our own backoff
-    return max(seconds, 0.0)
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # HTTP dates are GMT
+    seconds = (when - now).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _drain_small(response: httpx.Response) -> None:

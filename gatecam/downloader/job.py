@@ -141,7 +141,9 @@ class _PassTools:
         concurrency: int,
         db: Database,
         clock: Clock,
+        stop: threading.Event,
     ):
+        self._stop = stop
         self._stack, self._source, self._store, self._concurrency = (
             stack,
             source,
@@ -181,6 +183,7 @@ class _PassTools:
                     source=self._source,
                     concurrency=self._concurrency,
                     clock=self._clock,
+                    stop=self._stop,
                 )
             )
         return self._downloader
@@ -248,7 +251,13 @@ class DownloadJob:
         results: list[RunResult] = []
         with ExitStack() as stack:
             tools = _PassTools(
-                stack, self.source, self.store, self.config.concurrency, self.db, self.clock
+                stack,
+                self.source,
+                self.store,
+                self.config.concurrency,
+                self.db,
+                self.clock,
+                self.stop,
             )
             asked: list[date | None] = [*days] if days else [day]
             today = self.clock().astimezone(UTC).date()
@@ -486,6 +495,10 @@ class DownloadJob:
                     missed.record_misses(session, terminal, stream, misses, self.clock())
             result.failed += fetched.failed
             result.pending += len(fetched.pending)
+            if self.stop.is_set():
+                # The downloads the stop cut short are no failures of the site.
+                result.interrupted = True
+                break
 
     def _finish(self, run_id: int, result: RunResult) -> None:
         error = result.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -30,10 +31,18 @@ from gatecam.standin.images import render_jpeg
 
 log = logging.getLogger(__name__)
 
+# What the CDN does instead of answering: an HTTP status (429 with ``Retry-After`` rounded
+# up from retry_after); "timeout" holds the answer ``delay`` seconds; "reset" drops the
+# connection; "html", "zero", "truncated", "no_eoi" and "wrong_type" send a bad 200 body.
+# Hostile ones: "trickle" sends a valid JPEG (Content-Length set) one byte every ``delay``
+# seconds; "retry_nan" is a 429 with ``Retry-After: nan``; "retry_garbage" is a 429 whose
+# Retry-After cycles through 1e308, -5, inf and an HTTP date in the year 9999.
 CDN_FAULTS = frozenset(
     {"500", "502", "503", "404", "429", "timeout", "reset", "html", "truncated", "zero"}
-    | {"no_eoi", "wrong_type"}
+    | {"no_eoi", "wrong_type", "trickle", "retry_nan", "retry_garbage"}
 )
+# The Retry-After values "retry_garbage" sends, in turn.
+GARBAGE_RETRY_AFTER = ("1e308", "-5", "inf", "Fri, 31 Dec 9999 23:59:59 GMT")
 PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
 # The listing API answers 200 with only the newer half of the day: plausible, and wrong.
 # The hostile ones (gatecam.standin.hostile) answer what discovery must refuse.
@@ -139,6 +148,7 @@ class StandIn(LocalServer):
         self._cdn_requests = 0
         self._thumbnail_requests = 0
         self._cdn_bytes = 0
+        self._garbage = itertools.cycle(GARBAGE_RETRY_AFTER)
         self._stopping = threading.Event()
         super().__init__(host, port, _Handler)
         self.source = DrayDogSource(app_url=self.app_url, cdn_url=self.cdn_url)
@@ -256,6 +266,10 @@ class StandIn(LocalServer):
                             self._faults.remove(fault)
                     return fault
         return None
+
+    def _garbage_retry_after(self) -> str:
+        with self._lock:
+            return next(self._garbage)
 
     def _count_cdn_request(self, *, thumbnail: bool) -> None:
         with self._lock:
@@ -505,6 +519,9 @@ class _Handler(LocalHandler):
         elif kind == "429":
             retry = str(max(0, math.ceil(fault.retry_after)))
             self._html(HTTPStatus.TOO_MANY_REQUESTS, head=head, **{"Retry-After": retry})
+        elif kind in ("retry_nan", "retry_garbage"):
+            retry = "nan" if kind == "retry_nan" else self.standin._garbage_retry_after()
+            self._html(HTTPStatus.TOO_MANY_REQUESTS, head=head, **{"Retry-After": retry})
         elif kind == "reset":
             # Linger 0 makes close() send a TCP RST instead of an orderly FIN.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -529,10 +546,26 @@ class _Handler(LocalHandler):
                 if not head:
                     self.wfile.write(jpeg[: len(jpeg) // 2])
                 self.close_connection = True
+            elif kind == "trickle":
+                self._trickle(jpeg, fault.delay, head=head)
             elif kind == "no_eoi":
                 self._send(HTTPStatus.OK, jpeg[:-2], "image/jpeg", head=head)
             else:  # wrong_type
                 self._send(HTTPStatus.OK, jpeg, "text/plain", head=head)
+
+    def _trickle(self, jpeg: bytes, delay: float, *, head: bool) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(jpeg)))
+        self.end_headers()
+        if head:
+            return
+        # The connection is useless once the body stops short of its length.
+        self.close_connection = True
+        for n in range(len(jpeg)):
+            self.wfile.write(jpeg[n : n + 1])
+            if self.standin._stopping.wait(delay):
+                return
 
     # --- control API, for tests driving a `gatecam simulate` in another process -----------
 

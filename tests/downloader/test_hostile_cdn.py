@@ -1,0 +1,98 @@
+"""A hostile CDN over real HTTP: bodies that trickle in, Retry-After values that are no delay."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gatecam.downloader import DrayDogDownloader
+from gatecam.model import ImageRef
+from gatecam.sources.draydog import DrayDogSource
+from gatecam.standin import StandIn
+from gatecam.standin.server import GARBAGE_RETRY_AFTER
+from tests.helpers import image_path
+
+
+def _downloader(standin: StandIn, tmp_path: Path, **options: float) -> DrayDogDownloader:
+    settings: dict[str, float] = {"timeout": 2.0, "backoff": 0.01, "max_retry_wait": 1.0}
+    return DrayDogDownloader(
+        tmp_path / "archive",
+        source=DrayDogSource(app_url=standin.url, cdn_url=standin.cdn_url),
+        concurrency=4,
+        **(settings | options),
+    )
+
+
+def _published(standin: StandIn, count: int) -> list[datetime]:
+    yesterday = standin.catalogue.today() - timedelta(days=1)
+    return sorted(standin.catalogue.list("apm", "in_gate", yesterday)[:count])
+
+
+def _stamp(ts: datetime) -> str:
+    return f"{ts:%Y-%m-%dT%H:%M:%S}"
+
+
+def test_the_trickle_fault_sends_a_valid_jpeg_slowly_with_its_length(standin: StandIn) -> None:
+    [ts] = _published(standin, 1)
+    url = standin.source.image_url(ImageRef("apm", "in_gate", ts))
+    whole = httpx.get(url).content
+    standin.inject("trickle", delay=0.0)
+    answer = httpx.get(url)
+    assert answer.headers["Content-Length"] == str(len(whole))
+    assert answer.content == whole
+
+
+def test_a_trickling_body_fails_within_the_image_bound_and_the_rest_are_stored(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    timestamps = _published(standin, 6)
+    slow = timestamps[2]
+    # Full image and thumbnail alike: a byte every 0.2 s would take hours for either.
+    standin.inject("trickle", match=_stamp(slow), times=None, delay=0.2)
+    started = time.monotonic()
+    with _downloader(standin, tmp_path, timeout=1.0) as downloader:
+        result = downloader.download_images_direct("in_gate", timestamps)
+    took = time.monotonic() - started
+
+    [failure] = result.failed
+    assert failure.ref.timestamp == slow
+    assert failure.reason.startswith("took longer than 1 s")
+    assert "\n" not in failure.reason
+    # Two timeouts for all of an image's requests, the short retry waits, a read's slack.
+    assert took < 2 * 1.0 + 1.0 + 0.5
+    stored = sorted(image.ref.timestamp for image in result.downloaded)
+    assert stored == [ts for ts in timestamps if ts != slow]
+    for image in result.downloaded:
+        assert image_path(tmp_path / "archive", image.ref).is_file()
+    assert not image_path(tmp_path / "archive", failure.ref).exists()
+
+
+@pytest.mark.parametrize("kind", ["retry_nan", "retry_garbage"])
+def test_a_retry_after_that_is_no_delay_falls_back_to_backoff_and_the_image_is_stored(
+    standin: StandIn, tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="gatecam.downloader.fetch")
+    timestamps = _published(standin, 3)
+    hit = timestamps[-1]
+    # Once per garbage value, on the last image: the earlier ones are stored meanwhile.
+    values = ["nan", "nan"] if kind == "retry_nan" else list(GARBAGE_RETRY_AFTER)
+    standin.inject(kind, match=f"{_stamp(hit)}-in_gate.jpeg", times=len(values))
+    with _downloader(standin, tmp_path, max_retry_wait=5.0) as downloader:
+        downloader.retries = len(values)
+        result = downloader.download_images_direct("in_gate", timestamps)
+
+    assert result.failed == []
+    assert sorted(image.ref.timestamp for image in result.downloaded) == timestamps
+    assert not any(image.thumbnail for image in result.downloaded)
+    waits = [float(w) for w in re.findall(r"in ([0-9.]+) s after HTTP 429", caplog.text)]
+    assert len(waits) == len(values)
+    # Our own backoff (0.01 s and up) for what is no delay; a far HTTP date is a valid one,
+    # waited as long as we ever wait.
+    expected = [5.0 if value.endswith("GMT") else 0.1 for value in values]
+    assert [w <= 0.1 for w in waits] == [e == 0.1 for e in expected]
