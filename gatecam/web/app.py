@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ from gatecam.web.common import Archive, error_response, json_response, json_text
 from gatecam.web.headers import SecurityHeaders
 from gatecam.web.openapi import SPEC
 from gatecam.web.pages import View
-from gatecam.web.thumbs import ThumbnailCache, make_thumbnail
+from gatecam.web.thumbs import ThumbnailCache, is_sha256, make_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,7 @@ class _Stored:
     key: str
     etag: str
     modified: datetime | None
+    sha256: str | None
 
 
 def _stored(archive: Archive, image_id: int) -> _Stored:
@@ -250,9 +252,12 @@ def _stored(archive: Archive, image_id: int) -> _Stored:
         row = browse.image(session, image_id)
         if row is None:
             raise HTTPException(404, "no such image")
-        # The sha256 names the bytes; rows stored without one keep their id and size.
-        tag = row.sha256[:32] if row.sha256 else f"{row.id}-{row.file_size}"
-        return _Stored(row.filepath, f'"{tag}"', row.created_at)
+        sha256 = row.sha256.lower() if row.sha256 and is_sha256(row.sha256.lower()) else None
+        # The sha256 names the bytes. A row stored without one is told apart by when it was
+        # stored too: a restored database may give its id to another image of the same size.
+        made = int(row.created_at.timestamp() * 1e6) if row.created_at else 0
+        tag = sha256[:32] if sha256 else f"{row.id}-{row.file_size}-{made}"
+        return _Stored(row.filepath, f'"{tag}"', row.created_at, sha256)
 
 
 def _read(archive: Archive, key: str) -> bytes:
@@ -285,13 +290,20 @@ def thumbnail(archive: Archive, request: Request) -> Response:
     if cached is not None:
         return cached
 
+    original: bytes | None = None
+    sha256 = stored.sha256
+    if sha256 is None:
+        # Rows from before hashes were stored: the bytes name their thumbnail, never the id.
+        original = _read(archive, stored.key)
+        sha256 = hashlib.sha256(original).hexdigest()
+
     def make() -> bytes:
         try:
-            return make_thumbnail(_read(archive, stored.key))
+            return make_thumbnail(original if original is not None else _read(archive, stored.key))
         except ValueError as exc:
             raise HTTPException(404, f"no thumbnail: {exc}") from None
 
-    data = archive.thumbs.get(image_id, make)
+    data = archive.thumbs.get(sha256, make)
     headers = conditional.validators(etag, stored.modified)
     return Response(data, media_type="image/jpeg", headers=headers)
 
