@@ -93,15 +93,15 @@ async def _on_error(request: Request, exc: Exception) -> Response:
 
 
 def _view(archive: Archive, request: Request) -> View:
-    params = dict(request.query_params)
-    tz = params.get("tz") or None
+    """How a page shows time. No other parameter of the query is kept: the pages use none,
+    and what a view holds keys the page caches, so a junk query would cost memory."""
+    tz = request.query_params.get("tz") or None
     return View(
         zone=timeline.zone(tz) if tz else archive.zone,
         default_tz=archive.zone.key,
         tz_param=tz,
         now=datetime.now(UTC),
         here=request.url.path,
-        params=tuple((k, v) for k, v in params.items() if k not in ("tz", "token")),
     )
 
 
@@ -520,4 +520,6 @@ def create_app(
     middleware = [Middleware(SecurityHeaders), Middleware(ThreadPool, threads=WEB_THREADS)]
     if token is not None:
         middleware.append(Middleware(TokenGuard, token=token))
-    return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
+    app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
+    app.state.archive = archive  # its caches, for those who watch their size
+    return app
