@@ -13,6 +13,7 @@ from gatecam import __version__, camerastate
 from gatecam.database import browse
 from gatecam.database import health as health_reads
 from gatecam.database.engine import reason
+from gatecam.health import State
 from gatecam.web.auth import authorized
 from gatecam.web.common import Archive, json_response, json_text, json_text_response
 
@@ -21,7 +22,7 @@ from gatecam.web.common import Archive, json_response, json_text, json_text_resp
 # image the CDN never serves whole stays below it while a failing disk or CDN passes it.
 FAILED_DOWNLOADS_PER_HOUR = 10
 # What /healthz says without the token when the database does not answer.
-DATABASE_DOWN = "database_down"
+DATABASE_DOWN = State.DATABASE_DOWN.code
 
 
 def health(archive: Archive, request: Request) -> Response:
@@ -34,8 +35,9 @@ def health(archive: Archive, request: Request) -> Response:
     per stream), so a probe hammering it costs one short read per request.
 
     Anyone reaching the port may ask, so without the web token (always, when none is set)
-    each stream's reason is a short code: the full reasons repeat run errors, which name the
-    site's and CDN's addresses, archive paths and database hosts.
+    each stream's reason is its state's code (gatecam.health.State): the full reasons
+    repeat run errors, which name the site's and CDN's addresses, archive paths and
+    database hosts.
     """
     now = datetime.now(UTC)
     full = authorized(request.scope)
@@ -86,35 +88,36 @@ def _health(archive: Archive, now: datetime) -> tuple[dict[str, Any], dict[str, 
         name = f"{state.terminal}/{state.stream}"
         last, latest = state.last_success, state.latest
         fresh = last is not None and now - last < limit
-        found: list[tuple[str, str]] = []
+        found: list[tuple[State, str]] = []
         if latest is not None and latest.stored_none:
             found.append(
                 (
-                    "failing",
+                    State.FAILING,
                     f"{name}: the latest run listed {latest.discovered} images and stored none "
                     f"of those it lacked: {latest.error}",
                 )
             )
         elif last is None:
             why = f"; latest run: {latest.error}" if latest is not None and latest.error else ""
-            found.append(("never_run", f"{name}: no successful run yet{why}"))
+            found.append((State.STALE, f"{name}: no successful run yet{why}"))
         elif not fresh:
             age = int((now - last).total_seconds() // 60)
             limit_min = int(limit.total_seconds() // 60)
             found.append(
-                ("stale", f"{name}: last successful run {age} min ago (limit {limit_min} min)")
+                (State.STALE, f"{name}: last successful run {age} min ago (limit {limit_min} min)")
             )
         if state.failed_last_hour > FAILED_DOWNLOADS_PER_HOUR:
             found.append(
                 (
-                    "downloads_failed",
+                    State.FAILING,
                     f"{name}: {state.failed_last_hour} downloads failed in the last hour "
                     f"(limit {FAILED_DOWNLOADS_PER_HOUR})",
                 )
             )
-        code = (
-            found[0][0] if found else "frozen" if (state.terminal, state.stream) in frozen else "ok"
-        )
+        if (state.terminal, state.stream) in frozen:
+            found.append((State.FROZEN, frozen[state.terminal, state.stream]))
+        # The first state in the order State gives names what to fix first.
+        code = min((c for c, _ in found), key=list(State).index, default=State.OK).code
         streams.append(
             {
                 "terminal": state.terminal,
@@ -127,10 +130,11 @@ def _health(archive: Archive, now: datetime) -> tuple[dict[str, Any], dict[str, 
             }
         )
         listed.append({"terminal": state.terminal, "stream": state.stream, "reason": code})
-        reasons += [text for _, text in found]
-        codes += [f"{name}: {c}" for c, _ in found]
+        reasons += [text for c, text in found if c is not State.FROZEN]
+        if found:
+            codes.append(f"{name}: {code}")
+    # The cameras' reasons come last, after every stream's runs.
     reasons += frozen.values()
-    codes += [f"{t}/{s}: frozen" for t, s in frozen]
     status = "unhealthy" if reasons else "ok"
     whole = {
         "status": status,
