@@ -141,14 +141,19 @@ def test_downloads_carry_figures_and_frozen_cameras_show_in_coverage_health_and_
     assert as_json["flagged"] == {"dark": 3, "frozen": 4}
     assert [d["flagged"] for d in as_json["days"]] == [{"dark": 3, "frozen": 4}]
 
-    app = create_app(Archive(database, LocalStore(tmp_path / "images")))
-    with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=10) as client:
+    app = create_app(Archive(database, LocalStore(tmp_path / "images")), token="t")
+    bearer = {"Authorization": "Bearer t"}  # /healthz's full reasons
+    with (
+        WebServer(app) as web,
+        httpx.Client(base_url=web.url, timeout=10, headers=bearer) as client,
+    ):
         health = client.get("/healthz")
         assert health.status_code == 503
         assert health.json()["reason"] == (
             f"apm/in_gate: camera frozen, its last 5 images show one picture "
             f"(since {day} 16:00 UTC)"
         )
+        assert httpx.get(f"{web.url}/healthz").json()["reason"] == "apm/in_gate: frozen"
         metrics = client.get("/metrics").text
         assert 'gatecam_camera_frozen{stream="in_gate",terminal="apm"} 1.0' in metrics
         assert 'gatecam_camera_frozen{stream="out_gate",terminal="apm"} 0.0' in metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -22,10 +23,9 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gatecam import __version__, camerastate, coverage, export
+from gatecam import camerastate, coverage, export
 from gatecam.archive import Archive as OpenArchive
 from gatecam.database import browse, frames
-from gatecam.database import health as health_reads
 from gatecam.database.engine import reason
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
@@ -35,11 +35,12 @@ from gatecam.model import is_name
 from gatecam.web import api, conditional, pages, timeline
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
-from gatecam.web.common import Archive, error_response, json_response, json_text, json_text_response
+from gatecam.web.common import Archive, error_response, json_response
 from gatecam.web.headers import SecurityHeaders
+from gatecam.web.health import health
 from gatecam.web.openapi import SPEC
 from gatecam.web.pages import View
-from gatecam.web.thumbs import ThumbnailCache, make_thumbnail
+from gatecam.web.thumbs import ThumbnailCache, is_sha256, make_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,6 @@ log = logging.getLogger(__name__)
 WEB_THREADS = 4
 # Days of hourly coverage drawn per stream on the index page.
 CHART_DAYS = 7
-# More failed downloads than this in one stream's last hour make /healthz 503: the site
-# publishes about 6 images an hour, and a failed image is tried again at every job, so one
-# image the CDN never serves whole stays below it while a failing disk or CDN passes it.
-FAILED_DOWNLOADS_PER_HOUR = 10
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -92,15 +89,15 @@ async def _on_error(request: Request, exc: Exception) -> Response:
 
 
 def _view(archive: Archive, request: Request) -> View:
-    params = dict(request.query_params)
-    tz = params.get("tz") or None
+    """How a page shows time. No other parameter of the query is kept: the pages use none,
+    and what a view holds keys the page caches, so a junk query would cost memory."""
+    tz = request.query_params.get("tz") or None
     return View(
         zone=timeline.zone(tz) if tz else archive.zone,
         default_tz=archive.zone.key,
         tz_param=tz,
         now=datetime.now(UTC),
         here=request.url.path,
-        params=tuple((k, v) for k, v in params.items() if k not in ("tz", "token")),
     )
 
 
@@ -242,6 +239,7 @@ class _Stored:
     key: str
     etag: str
     modified: datetime | None
+    sha256: str | None
 
 
 def _stored(archive: Archive, image_id: int) -> _Stored:
@@ -250,9 +248,12 @@ def _stored(archive: Archive, image_id: int) -> _Stored:
         row = browse.image(session, image_id)
         if row is None:
             raise HTTPException(404, "no such image")
-        # The sha256 names the bytes; rows stored without one keep their id and size.
-        tag = row.sha256[:32] if row.sha256 else f"{row.id}-{row.file_size}"
-        return _Stored(row.filepath, f'"{tag}"', row.created_at)
+        sha256 = row.sha256.lower() if row.sha256 and is_sha256(row.sha256.lower()) else None
+        # The sha256 names the bytes. A row stored without one is told apart by when it was
+        # stored too: a restored database may give its id to another image of the same size.
+        made = int(row.created_at.timestamp() * 1e6) if row.created_at else 0
+        tag = sha256[:32] if sha256 else f"{row.id}-{row.file_size}-{made}"
+        return _Stored(row.filepath, f'"{tag}"', row.created_at, sha256)
 
 
 def _read(archive: Archive, key: str) -> bytes:
@@ -285,97 +286,22 @@ def thumbnail(archive: Archive, request: Request) -> Response:
     if cached is not None:
         return cached
 
+    original: bytes | None = None
+    sha256 = stored.sha256
+    if sha256 is None:
+        # Rows from before hashes were stored: the bytes name their thumbnail, never the id.
+        original = _read(archive, stored.key)
+        sha256 = hashlib.sha256(original).hexdigest()
+
     def make() -> bytes:
         try:
-            return make_thumbnail(_read(archive, stored.key))
+            return make_thumbnail(original if original is not None else _read(archive, stored.key))
         except ValueError as exc:
             raise HTTPException(404, f"no thumbnail: {exc}") from None
 
-    data = archive.thumbs.get(image_id, make)
+    data = archive.thumbs.get(sha256, make)
     headers = conditional.validators(etag, stored.modified)
     return Response(data, media_type="image/jpeg", headers=headers)
-
-
-def health(archive: Archive, request: Request) -> Response:
-    """200 when the database answers and every judged stream stores what it lists, else 503.
-
-    A stream is unhealthy when its last successful run is older than three intervals, when
-    its latest run stored none of the images it listed, when more than
-    FAILED_DOWNLOADS_PER_HOUR of its downloads failed in the last hour, or when its camera is
-    frozen. The answer is drawn once per minute and state of the stream counters (a few reads
-    per stream), so a probe hammering it costs one short read per request.
-    """
-    now = datetime.now(UTC)
-    try:
-        state = browse.fingerprint(archive.db)
-        version = (now.replace(second=0, microsecond=0), state)
-        status, body = archive.answers.get("healthz", version, lambda: _health_answer(archive, now))
-    except SQLAlchemyError as exc:
-        why = f"database: {reason(exc)}"
-        failed: dict[str, Any] = {
-            "status": "unhealthy",
-            "database": why,
-            "streams": [],
-            "reason": why,
-            "version": __version__,
-        }
-        return json_response(failed, 503)
-    return json_text_response(body, status)
-
-
-def _health_answer(archive: Archive, now: datetime) -> tuple[int, str]:
-    # Kept encoded: a probe hammering /healthz then costs the counters' read alone.
-    body = _health(archive, now)
-    return (200 if body["status"] == "ok" else 503), json_text(body)
-
-
-def _health(archive: Archive, now: datetime) -> dict[str, Any]:
-    limit = 3 * archive.interval
-    with archive.db.read_scope() as session:
-        judged = health_reads.judged_streams(session, archive.streams, now)
-        states = [health_reads.stream_health(session, t, s, now) for t, s in judged]
-        frozen = camerastate.health_reasons(session, set(judged))
-    streams: list[dict[str, Any]] = []
-    reasons: list[str] = []
-    for state in states:
-        name = f"{state.terminal}/{state.stream}"
-        last, latest = state.last_success, state.latest
-        fresh = last is not None and now - last < limit
-        streams.append(
-            {
-                "terminal": state.terminal,
-                "stream": state.stream,
-                "last_success": last,
-                "fresh": fresh,
-                "latest_status": None if latest is None else latest.status,
-                "failed_last_hour": state.failed_last_hour,
-            }
-        )
-        if latest is not None and latest.stored_none:
-            reasons.append(
-                f"{name}: the latest run listed {latest.discovered} images and stored none of "
-                f"those it lacked: {latest.error}"
-            )
-        elif last is None:
-            why = f"; latest run: {latest.error}" if latest is not None and latest.error else ""
-            reasons.append(f"{name}: no successful run yet{why}")
-        elif not fresh:
-            age = int((now - last).total_seconds() // 60)
-            limit_min = int(limit.total_seconds() // 60)
-            reasons.append(f"{name}: last successful run {age} min ago (limit {limit_min} min)")
-        if state.failed_last_hour > FAILED_DOWNLOADS_PER_HOUR:
-            reasons.append(
-                f"{name}: {state.failed_last_hour} downloads failed in the last hour "
-                f"(limit {FAILED_DOWNLOADS_PER_HOUR})"
-            )
-    reasons += frozen
-    return {
-        "status": "unhealthy" if reasons else "ok",
-        "database": "ok",
-        "streams": streams,
-        "reason": "; ".join(reasons) or None,
-        "version": __version__,
-    }
 
 
 def metrics_page(archive: Archive, request: Request) -> Response:
@@ -508,4 +434,6 @@ def create_app(
     middleware = [Middleware(SecurityHeaders), Middleware(ThreadPool, threads=WEB_THREADS)]
     if token is not None:
         middleware.append(Middleware(TokenGuard, token=token))
-    return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
+    app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
+    app.state.archive = archive  # its caches, for those who watch their size
+    return app

@@ -23,6 +23,8 @@ COOKIE = "gatecam_session"
 OPEN_PATHS = frozenset({"/healthz"})
 SESSION_SECONDS = 30 * 24 * 3600
 _SESSION_VALUE = b"web"
+# Set in the scope of a request to an open path that carries the token or a session.
+_AUTHORIZED = "gatecam.authorized"
 
 
 def _same(given: str | None, token: str) -> bool:
@@ -43,13 +45,18 @@ class TokenGuard:
         self.signer = TimestampSigner(key, salt="gatecam-session")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
         header = conn.headers.get("authorization", "")
         bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
-        if _same(bearer, self.token) or self._session(conn.cookies.get(COOKIE)):
+        known = _same(bearer, self.token) or self._session(conn.cookies.get(COOKIE))
+        if scope["path"] in OPEN_PATHS:
+            # Open to all, but the token holder is told more (/healthz's full reasons).
+            await self.app({**scope, _AUTHORIZED: known}, receive, send)
+            return
+        if known:
             await self.app(scope, receive, _private(send))
             return
         if _same(conn.query_params.get("token"), self.token):
@@ -85,6 +92,12 @@ class TokenGuard:
             secure=conn.url.scheme == "https",
         )
         return response
+
+
+def authorized(scope: Scope) -> bool:
+    """Whether a request to an open path carries the web token or a session; False when the
+    server has no token, since then anyone reaching the port is let in."""
+    return scope.get(_AUTHORIZED) is True
 
 
 def _private(send: Send) -> Send:

@@ -31,6 +31,10 @@ class PageCache(Generic[T]):
     the state moves, one request renders the page again while the others are answered with
     the previous one meanwhile: under load, no queue of requests waits for one rendering.
     Only the first rendering of a page is waited for.
+
+    At most ``capacity`` pages and as many gates are kept, the least recently asked for
+    going first: every key a request can make costs memory until it is dropped. A gate
+    dropped while held only lets one more request draw the same page beside it.
     """
 
     def __init__(self, capacity: int = 64, max_age: float = MAX_AGE_SECONDS) -> None:
@@ -38,7 +42,15 @@ class PageCache(Generic[T]):
         self.max_age = max_age
         self._pages: OrderedDict[Hashable, _Page[T]] = OrderedDict()
         self._lock = threading.Lock()
-        self._gates: dict[Hashable, threading.Lock] = {}
+        self._gates: OrderedDict[Hashable, threading.Lock] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    @property
+    def gates(self) -> int:
+        """How many keys hold a gate now (never more than ``capacity``)."""
+        return len(self._gates)
 
     def get(self, key: Hashable, version: Hashable, render: Callable[[], T]) -> T:
         with self._lock:
@@ -48,6 +60,9 @@ class PageCache(Generic[T]):
                 if page.version == version and time.monotonic() - page.made <= self.max_age:
                     return page.html
             gate = self._gates.setdefault(key, threading.Lock())
+            self._gates.move_to_end(key)
+            while len(self._gates) > self.capacity:
+                self._gates.popitem(last=False)
         if page is not None and not gate.acquire(blocking=False):
             return page.html  # another request is drawing the new state right now
         if page is None:

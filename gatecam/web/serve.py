@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import threading
@@ -11,9 +12,68 @@ from typing import Self
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 # How long start() waits for uvicorn to accept connections before giving up.
 _START_SECONDS = 10.0
+# A client has this long to send a request's line and headers, from connecting or from its
+# first byte on a kept-alive connection; then it is dropped. Without it a client sending
+# half a request held its connection for as long as it liked.
+HEADER_SECONDS = 10.0
+# An idle kept-alive connection is closed after this long.
+KEEP_ALIVE_SECONDS = 5
+# Past this many open connections (or requests in flight) a request is answered 503: a
+# small server runs 4 handler threads, so more only queue for memory.
+MAX_CONNECTIONS = 150
+
+
+class HeaderDeadline(HttpToolsProtocol):
+    """uvicorn's httptools protocol, closing a connection whose request headers are late.
+
+    uvicorn times out a connection only while it idles between requests; its protocol
+    class is where it lets a server add the deadline for the headers themselves.
+    """
+
+    header_seconds = HEADER_SECONDS
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.header_seconds, self._late)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _late(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def _protocol(header_seconds: float) -> type[HeaderDeadline]:
+    class Protocol(HeaderDeadline):
+        pass
+
+    Protocol.header_seconds = header_seconds
+    return Protocol
 
 
 class ServeError(OSError):
@@ -69,11 +129,21 @@ class WebServer:
     serves until Ctrl-C or SIGTERM reaches the calling thread (``gatecam web``).
     """
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        header_seconds: float = HEADER_SECONDS,
+    ) -> None:
         self._socket = bind(host, port)
         self._host = host
         config = uvicorn.Config(
             app,
+            http=_protocol(header_seconds),
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            limit_concurrency=MAX_CONNECTIONS,
             log_config=None,  # the CLI owns logging; uvicorn would replace its handlers
             log_level="warning",
             access_log=False,

@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import tempfile
 import threading
 from collections import OrderedDict
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 # than the 128 KB full image; 320 px is the compromise for a long grid.
 SIZE = (320, 180)
 _QUALITY = 75
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def is_sha256(text: str) -> bool:
+    """Whether ``text`` is a sha256 as stored: 64 lowercase hex digits, safe as a file name."""
+    return _SHA256.fullmatch(text) is not None
 
 
 def make_thumbnail(data: bytes) -> bytes:
@@ -37,9 +44,11 @@ def make_thumbnail(data: bytes) -> bytes:
 
 
 class ThumbnailCache:
-    """Thumbnails by image id: the newest ``capacity`` in memory, every one in ``folder``.
+    """Thumbnails by the sha256 of their image: the newest ``capacity`` in memory, all on disk.
 
-    Images never change, so a thumbnail is never stale; the folder keeps them across
+    Keyed by content, never by row id: a restored database can hand an id to another
+    image, and a thumbnail kept by id would then show the old picture. The same bytes make
+    the same thumbnail, so one kept by hash is never stale; the folder keeps them across
     restarts, so each is decoded and scaled once. A folder that cannot be written (a web
     server with read-only access to the archive) only costs the disk copy.
     """
@@ -47,41 +56,47 @@ class ThumbnailCache:
     def __init__(self, capacity: int = 1024, folder: Path | None = None) -> None:
         self.capacity = capacity
         self.folder = folder
-        self._items: OrderedDict[int, bytes] = OrderedDict()
+        self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._warned = False
 
-    def get(self, image_id: int, make: Callable[[], bytes]) -> bytes:
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, sha256: str, make: Callable[[], bytes]) -> bytes:
+        """The thumbnail of the image whose bytes hash to ``sha256`` (64 hex digits)."""
+        if not is_sha256(sha256):
+            raise ValueError(f"not a sha256: {sha256!r}")
         with self._lock:
-            if image_id in self._items:
-                self._items.move_to_end(image_id)
-                return self._items[image_id]
+            if sha256 in self._items:
+                self._items.move_to_end(sha256)
+                return self._items[sha256]
         # Made outside the lock: two requests may both make it, which is harmless.
-        thumb = self._load(image_id)
+        thumb = self._load(sha256)
         if thumb is None:
             thumb = make()
-            self._save(image_id, thumb)
+            self._save(sha256, thumb)
         with self._lock:
-            self._items[image_id] = thumb
+            self._items[sha256] = thumb
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
         return thumb
 
-    def _path(self, image_id: int) -> Path | None:
-        # 1,000 ids per folder keeps directories small at millions of images.
+    def _path(self, sha256: str) -> Path | None:
+        # 256 folders of the first two digits keep directories small at millions of images.
         if self.folder is None:
             return None
-        return self.folder / str(image_id // 1000) / f"{image_id}.jpg"
+        return self.folder / sha256[:2] / f"{sha256}.jpg"
 
-    def _load(self, image_id: int) -> bytes | None:
-        path = self._path(image_id)
+    def _load(self, sha256: str) -> bytes | None:
+        path = self._path(sha256)
         try:
             return None if path is None else path.read_bytes()
         except OSError:
             return None
 
-    def _save(self, image_id: int, thumb: bytes) -> None:
-        path = self._path(image_id)
+    def _save(self, sha256: str, thumb: bytes) -> None:
+        path = self._path(sha256)
         if path is None:
             return
         tmp: str | None = None

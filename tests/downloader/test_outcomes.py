@@ -48,13 +48,14 @@ def yesterday(site: StandIn) -> date:
 
 
 def get(database: Database, path: str, streams: list[tuple[str, str]] | None) -> httpx.Response:
-    """``path`` of the web app, in-process."""
-    app = create_app(Archive(database, LocalStore(".")), interval_minutes=10, streams=streams)
+    """``path`` of the web app, in-process, asked with the token (/healthz's full reasons)."""
+    archive = Archive(database, LocalStore("."))
+    app = create_app(archive, interval_minutes=10, streams=streams, token="t")
 
     async def fetch() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gatecam") as client:
-            return await client.get(path)
+            return await client.get(path, headers={"Authorization": "Bearer t"})
 
     return asyncio.run(fetch())
 

@@ -27,6 +27,10 @@ def record_run(db: Database, stream: str, status: str, ended: datetime) -> None:
         )  # fmt: skip
 
 
+TOKEN = "s3cret"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def serve(db: Database, tmp_path: Path, **options: object) -> WebServer:
     return WebServer(create_app(Archive(db, LocalStore(tmp_path)), **options))  # type: ignore[arg-type]
 
@@ -42,9 +46,9 @@ def test_healthz_is_200_while_every_stream_ran_well_lately(
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["reason"] is None
-    assert [(s["stream"], s["fresh"]) for s in body["streams"]] == [
-        ("in_gate", True),
-        ("out_gate", True),
+    assert body["streams"] == [
+        {"terminal": "apm", "stream": "in_gate", "reason": "ok"},
+        {"terminal": "apm", "stream": "out_gate", "reason": "ok"},
     ]
 
 
@@ -56,8 +60,8 @@ def test_healthz_is_503_with_the_reason_when_a_stream_went_stale(
     record_run(database, "out_gate", "success", now - timedelta(minutes=45))
     record_run(database, "out_gate", "failed", now - timedelta(minutes=2))
     record_run(database, "side_gate", "failed", now - timedelta(minutes=2))
-    with serve(database, tmp_path, interval_minutes=10) as web:
-        response = httpx.get(f"{web.url}/healthz")
+    with serve(database, tmp_path, interval_minutes=10, token=TOKEN) as web:
+        response = httpx.get(f"{web.url}/healthz", headers=BEARER)
     assert response.status_code == 503
     reason = response.json()["reason"]
     assert "apm/out_gate: last successful run 45 min ago (limit 30 min)" in reason
@@ -70,14 +74,86 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> Non
     broken.write_bytes(b"this is not an SQLite database, only text" * 100)
     db = Database(f"sqlite:///{broken}")
     try:
-        with serve(db, tmp_path) as web:
-            response = httpx.get(f"{web.url}/healthz")
-            page = httpx.get(f"{web.url}/")
+        with serve(db, tmp_path, token=TOKEN) as web:
+            response = httpx.get(f"{web.url}/healthz", headers=BEARER)
+            short = httpx.get(f"{web.url}/healthz")
+            page = httpx.get(f"{web.url}/", headers=BEARER)
     finally:
         db.dispose()
     assert response.status_code == 503
     assert response.json()["reason"].startswith("database: file is not a database")
     assert page.status_code == 503 and "database error" in page.text
+    assert short.status_code == 503
+    assert short.json() | {"version": None} == {
+        "status": "unhealthy",
+        "database": "down",
+        "streams": [],
+        "reason": "database_down",
+        "version": None,
+    }
+
+
+def record_failure(db: Database, stream: str, ended: datetime, error: str, stored: int) -> None:
+    with db.session_scope() as session:
+        run = queries.start_run(session, "apm", stream, [f"{ended:%Y-%m-%d}"], at=ended)
+        queries.finish_run(
+            session, run, status="failed" if not stored else "partial", discovered=3,
+            downloaded=stored, failed=3 - stored, pending=0, error=error, at=ended,
+        )  # fmt: skip
+
+
+# What run errors can hold: the site's and CDN's addresses, archive paths, database hosts.
+SECRETS = [
+    "https://",
+    "cdn.example.net",
+    "/srv/gatecam/images",
+    "db.internal",
+    "5432",
+    "Read-only",
+]
+ERROR = (
+    "3 downloads failed, first at https://cdn.example.net/apm/in_gate/x.jpg: "
+    "[Errno 30] Read-only file system: '/srv/gatecam/images/apm/in_gate/2025/x.jpg'"
+)
+NEVER = 'connection to server at "db.internal" (10.0.0.7), port 5432 failed'
+
+
+def test_healthz_tells_codes_without_the_token_and_reasons_with_it(
+    database: Database, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    record_run(database, "in_gate", "success", now - timedelta(minutes=5))
+    record_failure(database, "in_gate", now - timedelta(minutes=1), ERROR, stored=0)
+    record_run(database, "out_gate", "success", now - timedelta(minutes=45))
+    record_failure(database, "side_gate", now - timedelta(minutes=2), NEVER, stored=1)
+    record_run(database, "east_gate", "success", now - timedelta(minutes=3))
+    codes = [
+        {"terminal": "apm", "stream": "east_gate", "reason": "ok"},
+        {"terminal": "apm", "stream": "in_gate", "reason": "failing"},
+        {"terminal": "apm", "stream": "out_gate", "reason": "stale"},
+        {"terminal": "apm", "stream": "side_gate", "reason": "stale"},
+    ]
+    with serve(database, tmp_path) as open_web, serve(database, tmp_path, token=TOKEN) as web:
+        anyone = httpx.get(f"{open_web.url}/healthz")  # no token set: anyone may ask
+        stranger = httpx.get(f"{web.url}/healthz")
+        wrong = httpx.get(f"{web.url}/healthz", headers={"Authorization": "Bearer nope"})
+        holder = httpx.get(f"{web.url}/healthz", headers=BEARER)
+        with httpx.Client(base_url=web.url, follow_redirects=True) as browser:
+            assert browser.get("/", params={"token": TOKEN}).status_code == 200
+            session = browser.get("/healthz")  # the session cookie counts as the token
+    for short in (anyone, stranger, wrong):
+        assert short.status_code == 503
+        body = short.json()
+        assert (body["status"], body["database"], body["streams"]) == ("unhealthy", "ok", codes)
+        assert body["reason"] == "apm/in_gate: failing; apm/out_gate: stale; apm/side_gate: stale"
+        assert not [secret for secret in SECRETS if secret in short.text], short.text
+    for full in (holder, session):
+        assert full.status_code == 503
+        reason = full.json()["reason"]
+        assert "apm/in_gate: the latest run listed 3 images and stored none" in reason
+        assert ERROR in reason and NEVER in reason
+        assert "apm/out_gate: last successful run 45 min ago (limit 30 min)" in reason
+        assert full.json()["streams"][2]["fresh"] is False
 
 
 def test_the_token_guards_all_but_healthz(database: Database, tmp_path: Path) -> None:

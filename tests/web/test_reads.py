@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 
@@ -9,9 +10,12 @@ import httpx
 
 from gatecam.archive import Archive
 from gatecam.database import queries
+from gatecam.database.archive_queries import accept_bytes
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
+from gatecam.model import ImageRef
 from gatecam.storage import LocalStore
+from gatecam.storage.base import image_key
 from gatecam.web import WebServer, create_app
 from tests.fixtures_db import sqlite_only
 from tests.web.conftest import IN_GATE, local
@@ -71,6 +75,10 @@ def test_a_thumbnail_is_made_once_and_kept_on_disk(
 ) -> None:
     image_id = archive[IN_GATE[3]]
     root = tmp_path / "images"
+    # Kept by the sha256 of the image, as the downloader stores it with every row.
+    data = (root / image_key(ImageRef("apm", "in_gate", IN_GATE[3]))).read_bytes()
+    with database.session_scope() as session:
+        accept_bytes(session, image_id, len(data), hashlib.sha256(data).hexdigest())
     with WebServer(create_app(Archive(database, LocalStore(root)))) as web:
         first = httpx.get(f"{web.url}/image/{image_id}/thumb")
     assert first.status_code == 200
