@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import PlainTextResponse, Response
 
 from gatecam.database.engine import Database
+from gatecam.health.state import SILENT_MINUTES
 from gatecam.storage.base import ImageStore
 from gatecam.web.pagecache import PageCache
 from gatecam.web.thumbs import ThumbnailCache
@@ -35,6 +36,8 @@ class Archive:
     # and minute (second for /api/stats).
     answers: PageCache[Any] = field(default_factory=PageCache)
     cadence_minutes: int = 10
+    # Longer than this without a new image, a stream's camera is silent (gatecam.health).
+    silent_after: timedelta = timedelta(minutes=SILENT_MINUTES)
     # The (terminal, stream) pairs health and metrics judge; None: those that ran lately.
     streams: tuple[tuple[str, str], ...] | None = None
 

@@ -240,10 +240,11 @@ SPEC: dict[str, Any] = {
         },
         "/healthz": {
             "get": {
-                "summary": "200 when the database answers and every judged stream stores what "
-                "it lists (a successful run within three intervals, a latest run that stored "
-                "some of its listing, at most 10 failed downloads in the last hour); else 503 "
-                "with the reason (never needs a token)",
+                "summary": "200 when the database answers and every judged stream is ok; "
+                "else 503. A stream is ok, silent (no new image for longer than the silent "
+                "limit), failing (listed images not stored), frozen, or stale (no run ended "
+                "well for three intervals). Without the token each stream gives its state "
+                "only; with it, since when and why",
                 "security": [],
                 "responses": {
                     "200": _json("healthy", _ref("Health")),
@@ -276,14 +277,13 @@ SPEC["components"]["schemas"]["Health"] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["terminal", "stream", "last_success", "fresh"],
+                "required": ["terminal", "stream", "state"],
                 "properties": {
                     "terminal": NAME,
                     "stream": NAME,
-                    "last_success": _NULL_TIME,
-                    "fresh": {"type": "boolean"},
-                    "latest_status": {"enum": ["success", "partial", "failed", None]},
-                    "failed_last_hour": {"type": "integer", "minimum": 0},
+                    "state": {"enum": ["ok", "silent", "failing", "frozen", "stale"]},
+                    "since": _NULL_TIME,
+                    "reason": {"type": ["string", "null"]},
                 },
             },
         },
