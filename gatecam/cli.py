@@ -56,6 +56,7 @@ from gatecam.settings import (
     flag_name,
     load_settings,
     settings_table,
+    sqlite_url_problem,
 )
 from gatecam.storage import open_store
 
@@ -839,6 +840,9 @@ def db_copy(
     Example: gatecam db copy --to postgresql+psycopg://gatecam@db.example/gatecam
     """
     settings = load_settings(database_url=database_url, download_dir=download_dir)
+    problem = sqlite_url_problem(to)
+    if problem:
+        raise InputError(f"--to: {problem}")
     _setup_logging()
     source = _read_database(settings)
     target: Database | None = None

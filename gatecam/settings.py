@@ -50,7 +50,7 @@ def _http_url_problem(value: str) -> str | None:
     return None
 
 
-def _sqlite_problem(url: str) -> str | None:
+def sqlite_url_problem(url: str) -> str | None:
     """Why an SQLite URL cannot hold an archive (no file, or a folder), or None.
 
     Other URLs and malformed ones are the database layer's to judge when it connects.
@@ -189,7 +189,7 @@ class DownloadConfig(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _check_database(cls, value: str) -> str:
-        problem = _sqlite_problem(value)
+        problem = sqlite_url_problem(value)
         if problem:
             raise ValueError(problem)
         return value

@@ -87,3 +87,20 @@ def test_the_interval_bounds_themselves_are_accepted(
     code, out, err = run_main(capsys, "alert-rules", "--interval", value)
     assert code == 0, err
     assert "groups:" in out
+
+
+@pytest.mark.parametrize("target", ["sqlite://", "sqlite:///:memory:", "sqlite:///{tmp}/copies/"])
+def test_db_copy_refuses_a_target_that_would_keep_nothing(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    target: str,
+) -> None:
+    # The source must be real, so the target is what is judged: an archive made by `db upgrade`.
+    source = tmp_path_factory.mktemp("source") / "gatecam.db"
+    code, _, err = run_main(capsys, "db", "upgrade", "--database-url", f"sqlite:///{source}")
+    assert code == 0, err
+    monkeypatch.setenv("GATECAM_DATABASE_URL", f"sqlite:///{source}")
+    err = _refused(capsys, monkeypatch, tmp_path, ["db", "copy", "--to", target], {})
+    assert "--to: " in err
