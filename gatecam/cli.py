@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import getpass
 import json
@@ -43,13 +44,19 @@ from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import ImageDownloadScheduler
 from gatecam.errors import DatabaseError, GatecamError, InputError, Interrupted, Unavailable
 from gatecam.model import Target, check_name
-from gatecam.service import DEFAULT_ENV_FILE, journal_formatter, systemd_unit
+from gatecam.service import (
+    DEFAULT_ENV_FILE,
+    check_unit_value,
+    journal_formatter,
+    systemd_unit,
+)
 from gatecam.settings import (
     DownloadConfig,
     env_name,
     flag_name,
     load_settings,
     settings_table,
+    sqlite_url_problem,
 )
 from gatecam.storage import open_store
 
@@ -384,6 +391,20 @@ def once(
     _report(results, stopped.is_set())
 
 
+# Each run opens the camera page once: ten years of one stream is 3,653 page loads, hours of
+# work a typo in --from can start.
+BACKFILL_ASK_DAYS = 31
+
+
+def _confirm_backfill(first: date, last: date, runs: int, yes: bool) -> None:
+    days = (last - first).days + 1
+    if days > BACKFILL_ASK_DAYS and not yes:
+        raise InputError(
+            f"--from {first} --to {last} is {days:,} days: {runs:,} runs, each loading the "
+            f"camera page; add --yes to start them"
+        )
+
+
 @app.command()
 def backfill(
     from_: FromDay,
@@ -397,6 +418,10 @@ def backfill(
     batch_size: BatchSize = None,
     app_url: AppUrl = None,
     cdn_url: CdnUrl = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help=f"start a range over {BACKFILL_ASK_DAYS} days without asking"),
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """Run one pass per stream and day over a range of days, skipping what is archived.
@@ -417,6 +442,7 @@ def backfill(
     first, last = _day_range(from_, to)
     _not_future(last, "--to")
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    _confirm_backfill(first, last, len(days) * len(settings.targets), yes)
     # Bar, results and log lines share one console, so log lines never cut through the bar.
     _setup_logging(verbose, out)
     scheduler = _scheduler(settings)
@@ -659,10 +685,11 @@ def coverage(
 
     Example: gatecam coverage --from 2025-09-01 --to 2025-09-07 --json
     """
-    from gatecam.coverage import coverage_report
+    from gatecam.coverage import check_range, coverage_report
 
     settings = load_settings(database_url=database_url)
     first, last = _day_range(from_, to)
+    check_range(first, last)
     if terminal is not None:
         check_name(terminal, "--terminal")
     db = _read_database(settings)
@@ -813,6 +840,9 @@ def db_copy(
     Example: gatecam db copy --to postgresql+psycopg://gatecam@db.example/gatecam
     """
     settings = load_settings(database_url=database_url, download_dir=download_dir)
+    problem = sqlite_url_problem(to)
+    if problem:
+        raise InputError(f"--to: {problem}")
     _setup_logging()
     source = _read_database(settings)
     target: Database | None = None
@@ -958,6 +988,7 @@ def systemd_unit_command(
         raise InputError(f"--env-file: {env_file} must be an absolute path (systemd needs one)")
     if user is not None and not _ACCOUNT.fullmatch(user):
         raise InputError(f"--user: {user!r} is not an account name")
+    check_unit_value("--host", host)
     run_args = ["--web", "--host", host, "--port", str(port)] if web else []
     unit = systemd_unit(user=user or getpass.getuser(), env_file=env_file, run_args=run_args)
     sys.stdout.write(unit)  # verbatim: no console markup or emoji codes in a unit file
@@ -986,6 +1017,9 @@ def _export_days(from_: str | None, to: str | None, day: str | None) -> tuple[da
     return _day_range(from_, to)
 
 
+_MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
+
+
 def _write_export(path: Path, chunks: Iterator[bytes]) -> int:
     """Write ``chunks`` to ``path`` through a .part file, so a stopped export leaves nothing."""
     part = path.with_name(path.name + ".part")
@@ -998,7 +1032,11 @@ def _write_export(path: Path, chunks: Iterator[bytes]) -> int:
         part.replace(path)
     except OSError as exc:
         part.unlink(missing_ok=True)
-        raise InputError(f"{path}: {exc.strerror or exc}") from None
+        problem = f"{path}: {exc.strerror or exc}; nothing was kept"
+        # A full or failing disk is the machine's trouble, not the command's: not exit 2.
+        if exc.errno in _MACHINE_ERRNOS:
+            raise GatecamError(problem) from None
+        raise InputError(problem) from None
     except BaseException:
         part.unlink(missing_ok=True)
         raise

@@ -19,6 +19,8 @@ from gatecam.errors import InputError
 # Images come every 8 to 12 minutes (the site's cadence): a longer silence is worth showing.
 GAP = timedelta(minutes=20)
 HOUR = timedelta(hours=1)
+# The longest report: a leap year. Longer ranges are asked for a year at a time.
+MAX_DAYS = 366
 _DAY = timedelta(days=1)
 # At most this many gaps per day in the human-readable lines; the JSON has them all.
 _GAPS_PER_LINE = 3
@@ -301,6 +303,19 @@ def stream_coverage(
     return StreamCoverage(terminal, stream, began, hours, gaps, flagged or [], lost)
 
 
+def check_range(start: date, end: date) -> None:
+    """InputError unless ``start`` to ``end`` (both included) is a range a report can cover."""
+    if end < start:
+        raise InputError(f"--to {end} is before --from {start}")
+    days = (end - start).days + 1
+    if days > MAX_DAYS:
+        # Each hour of the range is a row held in memory: centuries of them fill the machine.
+        raise InputError(
+            f"--from {start} --to {end} is {days:,} days; a report covers at most "
+            f"{MAX_DAYS}: ask for a year at a time"
+        )
+
+
 def coverage_report(
     db: Database,
     start: date,
@@ -318,8 +333,7 @@ def coverage_report(
     rollup cannot stand in: it counts when images were stored, not when they were captured.
     One read-only transaction, so a report never waits for the job's writes.
     """
-    if end < start:
-        raise InputError(f"--to {end} is before --from {start}")
+    check_range(start, end)
     if cadence_minutes <= 0:
         raise InputError(f"cadence must be at least 1 minute, not {cadence_minutes}")
     now = now or datetime.now(UTC)

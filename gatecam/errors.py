@@ -1,6 +1,7 @@
 """The exceptions gatecam raises, each with the exit code the CLI turns it into.
 
-    GatecamError              1  a run failed; the message says why in one line
+    GatecamError              1  a run failed (or the machine did: disk full); the message says
+                                 why in one line
     ├── InputError            2  bad setting, flag or date: nothing was done
     │   ├── InvalidSetting    2  one setting's value is invalid; names the setting
     │   └── DatabaseError     2  database URL malformed, missing database, schema out of date

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import unicodedata
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from string import Template
+
+from gatecam.errors import InputError
 
 DEFAULT_ENV_FILE = Path("/etc/gatecam/gatecam.env")
 
@@ -25,6 +28,18 @@ _PRIORITIES = {
 def deploy_file(name: str) -> str:
     """The text of a file shipped in ``gatecam/deploy/``."""
     return files("gatecam").joinpath("deploy", name).read_text(encoding="utf-8")
+
+
+def check_unit_value(where: str, value: str) -> str:
+    """``value``, or InputError if it cannot go into a unit file as one word of one line.
+
+    A newline would end the line and start a directive of the caller's choosing (an
+    ``ExecStartPre=``, run as root); other control characters are no part of a path or name.
+    """
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise InputError(f"{where}: {value!r} holds a control character ({bad!r})")
+    return value
 
 
 def _quote(word: str) -> str:
@@ -53,6 +68,10 @@ def systemd_unit(
 ) -> str:
     """The shipped unit with this installation's gatecam, ``user`` and settings file."""
     command = [*gatecam_command(executable), "run", *run_args]
+    for word in command:
+        check_unit_value("the gatecam command", word)
+    check_unit_value("--user", user)
+    check_unit_value("--env-file", str(env_file))
     return Template(deploy_file("gatecam.service")).substitute(
         user=_quote(user),
         env_file=_quote(str(env_file)),

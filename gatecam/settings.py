@@ -11,13 +11,18 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from gatecam.errors import InputError, InvalidSetting
 from gatecam.model import Target, name_problem
 
 ENV_PREFIX = "GATECAM_"
+INTERVAL_MIN = 0.05
+RETENTION_MAX = 36_500
 
 
 def _name(value: str) -> str:
@@ -25,6 +30,45 @@ def _name(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
+
+
+def _http_url_problem(value: str) -> str | None:
+    """Why ``value`` cannot be fetched from (scheme, host, port), or None."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        return "it must start with http:// or https://"
+    if not parts.hostname:
+        return "it names no host"
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        return "the port must be a number from 1 to 65535"
+    if parts.netloc.endswith(":"):
+        return "the port is missing after ':'"
+    if parts.port == 0:
+        return "the port must be a number from 1 to 65535"
+    return None
+
+
+def sqlite_url_problem(url: str) -> str | None:
+    """Why an SQLite URL cannot hold an archive (no file, or a folder), or None.
+
+    Other URLs and malformed ones are the database layer's to judge when it connects.
+    """
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except (ArgumentError, ValueError):
+        return None
+    if database in (None, "", ":memory:") or "mode=memory" in url:
+        return (
+            f"{url!r} keeps the database in memory, lost at exit: "
+            "an archive needs a file, e.g. sqlite:///data/gatecam.db"
+        )
+    if database.endswith(("/", os.sep)):
+        return f"{url!r} names a folder: add the file's name, e.g. {url}gatecam.db"
+    return None
 
 
 class DownloadConfig(BaseModel):
@@ -51,8 +95,13 @@ class DownloadConfig(BaseModel):
         validation_alias=AliasChoices("streams", "stream_names"),
         description="comma-separated streams, each `stream` or `terminal/stream`",
     )
+    # Below 3 s a job would start before the last one listed its page.
     interval_minutes: float = Field(
-        10, gt=0, le=1440, description="minutes between jobs (run); fractions allowed"
+        10,
+        ge=INTERVAL_MIN,
+        le=1440,
+        allow_inf_nan=False,
+        description="minutes between jobs (run), 0.05 to 1440; fractions allowed",
     )
     concurrency: int = Field(8, ge=1, le=64, description="parallel image downloads")
     batch_size: int = Field(100, ge=1, le=1000, description="image rows per database statement")
@@ -66,12 +115,20 @@ class DownloadConfig(BaseModel):
         validation_alias=AliasChoices("cdn_url", "draydog_cdn_url"),
         description="Dray Dog image CDN",
     )
+    # A cut-off further back than datetime can reach would fail every run: keep a century.
     retention_days: int | None = Field(
-        None, ge=1, description="delete images captured longer ago, files and rows together"
+        None,
+        ge=1,
+        le=RETENTION_MAX,
+        description="delete images captured longer ago (1 to 36500 days), files and rows together",
     )
     chromium_path: str = Field("/usr/bin/chromium", description="Debian's Chromium binary")
     page_timeout: float = Field(
-        30.0, gt=0, le=600, description="seconds the camera page may take to list a day"
+        30.0,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="seconds the camera page may take to list a day",
     )
     web_token: str | None = Field(
         None, description="bearer token the web page and API require (all but /healthz)"
@@ -122,9 +179,20 @@ class DownloadConfig(BaseModel):
     @field_validator("app_url", "cdn_url", "s3_endpoint_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.rstrip("/") if value else value
+        if value is None:
+            return None
+        problem = _http_url_problem(value)
+        if problem:
+            raise ValueError(f"{value!r} is not an http(s) URL: {problem}")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database(cls, value: str) -> str:
+        problem = sqlite_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("storage_url")
     @classmethod

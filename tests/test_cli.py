@@ -111,7 +111,7 @@ def test_once_archives_then_skips_then_picks_up_new_images(
         (["once", "--date", "yesterday"], {}, "--date: 'yesterday' is not a date"),
         (["once", "--date", "2999-01-01"], {}, "in the future"),
         (["backfill", "--from", "2025-09-05", "--to", "2025-09-01"], {}, "is after --to"),
-        (["run", "--interval", "0"], {}, "--interval: Input should be greater than 0"),
+        (["run", "--interval", "0"], {}, "--interval: Input should be greater than or equal to"),
         (["run"], {"GATECAM_INTERVAL_MINUTES": "-5"}, "GATECAM_INTERVAL_MINUTES"),
         (["once"], {"GATECAM_COLOUR": "blue"}, "unknown setting GATECAM_COLOUR"),
         (["once", "--streams", "in_gate,../x"], {}, "--streams: '../x': '..' is not a valid name"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -83,6 +84,13 @@ def check_fps(fps: int) -> int:
     if fps not in FPS_RANGE:
         raise InputError(f"fps must be 1 to 60, not {fps}")
     return fps
+
+
+def parse_fps(text: str) -> int:
+    """``?fps=`` as a checked whole number: ASCII digits only (``str.isdigit`` takes ``²``)."""
+    if not re.fullmatch(r"[0-9]{1,6}", text):
+        raise InputError(f"fps must be a whole number from 1 to 60, not {text!r}")
+    return check_fps(int(text))
 
 
 def require_frames(contents: Contents) -> Contents:

@@ -69,11 +69,16 @@ def parse_query_time(name: str, text: str) -> datetime:
             moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        if moment.year not in _YEARS:
-            raise ValueError("year out of range")
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
+    except ValueError:
         raise InputError(f"{name} {text!r} is not an ISO 8601 date or date-time") from None
+    # A well-formed time can still be outside what the API serves (and what the spec allows).
+    years = f"{name} {text!r} is out of range: years {_YEARS.start} to {_YEARS.stop - 1} only"
+    if moment.year not in _YEARS:
+        raise InputError(years)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past datetime's last year in UTC
+        raise InputError(years) from None
 
 
 def _name(request: Request, key: str) -> str | None:

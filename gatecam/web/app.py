@@ -30,7 +30,7 @@ from gatecam.database.engine import reason
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
-from gatecam.export.timelapse import check_fps, require_frames
+from gatecam.export.timelapse import parse_fps, require_frames
 from gatecam.model import is_name
 from gatecam.web import api, conditional, pages, timeline
 from gatecam.web import metrics as web_metrics
@@ -355,10 +355,7 @@ def day_download(archive: Archive, request: Request) -> Response:
 
 def day_timelapse(archive: Archive, request: Request) -> Response:
     """The day as an MP4 (``?fps=``, default 12), encoded while it is sent."""
-    text = request.query_params.get("fps", "12")
-    if not text.isdigit():
-        raise InputError(f"fps must be a whole number, not {text!r}")
-    fps = check_fps(int(text))
+    fps = parse_fps(request.query_params.get("fps", "12"))
     selection = _day_selection(request, _view(archive, request))
     try:
         contents = require_frames(_contents(archive, selection))

@@ -142,7 +142,9 @@ class CameraPageBrowser:
                 self._browser.close()
         with suppress(Exception):
             if self._playwright is not None:
+                manager = getattr(self._playwright.stop, "__self__", None)
                 self._playwright.stop()
+                _read_driver_error(manager)
         self._browser = None
         self._playwright = None
 
@@ -394,6 +396,20 @@ class CameraPageBrowser:
             reason = "not a camera image with a valid timestamp" if on_cdn else "outside the CDN"
             logger.warning("ignoring image URL %s: %s", url, reason)
         return refs
+
+
+def _read_driver_error(manager: object) -> None:
+    """Read the error Playwright keeps when its driver process ended before it was stopped.
+
+    The driver shares gatecam's process group, so a terminal's Ctrl-C or a SIGTERM to the
+    group ends it under the job. Playwright puts "Connection closed while reading from the
+    driver" in a future only its start-up awaits; unread, asyncio prints it with a traceback
+    after gatecam's last line. The job has already said it was stopped: nothing is lost.
+    """
+    transport = getattr(getattr(manager, "_client", None), "_transport", None)
+    future = getattr(transport, "on_error_future", None)
+    if future is not None and future.done() and not future.cancelled():
+        future.exception()
 
 
 def _save_page(page: Page, artifacts: Artifacts) -> None:
