@@ -1,4 +1,4 @@
-"""Prometheus alerting rules for gatecam's metrics, with limits taken from the interval."""
+"""Prometheus alerting rules for gatecam's metrics: one rule per stream state, judged once."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ from string import Template
 
 from gatecam.service import deploy_file
 
-# /healthz calls a stream unhealthy after this many intervals without a successful run.
-STALE_INTERVALS = 3
-
 
 def alert_rules(interval_minutes: float) -> str:
-    """The shipped rules file, its staleness limit set to three archiving intervals."""
-    stale_seconds = round(STALE_INTERVALS * interval_minutes * 60)
-    return Template(deploy_file("alerts.yml")).substitute(
-        stale_seconds=stale_seconds, stale_duration=f"{stale_seconds}s"
-    )
+    """The shipped rules file. A state must hold for one archiving interval before it fires:
+    /healthz turns at once, an alert waits for the next run to confirm it."""
+    return Template(deploy_file("alerts.yml")).substitute(settle=f"{round(interval_minutes * 60)}s")

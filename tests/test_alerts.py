@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from gatecam.alerts import alert_rules
+from gatecam.archive import Archive as OpenArchive
 from gatecam.cli import main
+from gatecam.database import queries
+from gatecam.database.engine import Database
+from gatecam.database.queries import ImageRecord
+from gatecam.health import State
+from gatecam.storage import LocalStore
+from gatecam.web import create_app
 
 APM_IN = {"terminal": "apm", "stream": "in_gate"}
 APM_OUT = {"terminal": "apm", "stream": "out_gate"}
@@ -32,30 +43,30 @@ def _check(name: str, at_minutes: int, alerts: list[dict[str, Any]]) -> dict[str
     return {"eval_time": f"{at_minutes}m", "alertname": name, "exp_alerts": alerts}
 
 
-# 90 minutes of scrapes, one a minute. Each rule sees a stream in trouble and one that is fine.
+def _state(labels: dict[str, str], current: str, values: str) -> list[dict[str, str]]:
+    """gatecam_stream_state of a stream: ``values`` for state ``current``, 0 for the others."""
+    states = ("ok", "silent", "failing", "frozen", "stale")
+    return [
+        _series("gatecam_stream_state", {**labels, "state": s}, values if s == current else "0x90")
+        for s in states
+        if s != current
+    ] + [_series("gatecam_stream_state", {**labels, "state": current}, values)]
+
+
+# 90 minutes of scrapes, one a minute. apm/in_gate turns stale at minute 11; apm/out_gate
+# fails from minute 21; fms/in_gate's camera freezes at minute 31 and lbct/in_gate goes
+# silent at 41; apm/side_gate stays ok throughout.
+SIDE = {"terminal": "apm", "stream": "side_gate"}
+LBCT_IN = {"terminal": "lbct", "stream": "in_gate"}
 SERIES = [
-    # apm/in_gate's last success stays at time 0; apm/out_gate's keeps up with the clock.
-    _series("gatecam_archive_last_success_timestamp_seconds", APM_IN, "0x90"),
-    _series("gatecam_archive_last_success_timestamp_seconds", APM_OUT, "0+60x90"),
-    # apm/in_gate stopped growing; apm/out_gate gains an image every 10 minutes; fms/in_gate
-    # has runs but never an image or a success.
-    _series("gatecam_archive_images_total", APM_IN, "100x90"),
-    _series("gatecam_archive_images_total", APM_OUT, "100+0.1x90"),
-    _series("gatecam_archive_images_total", FMS_IN, "0x90"),
-    # apm/in_gate fails 60 of 66 images an hour; apm/out_gate 6 of 66 (under a quarter);
-    # fms/in_gate fails all it tries, but only about one an hour (under 3).
-    _series("gatecam_downloads_total", {**APM_IN, "outcome": "failed"}, "0+1x90"),
-    _series("gatecam_downloads_total", {**APM_IN, "outcome": "downloaded"}, "0+0.1x90"),
-    _series("gatecam_downloads_total", {**APM_OUT, "outcome": "failed"}, "0+0.1x90"),
-    _series("gatecam_downloads_total", {**APM_OUT, "outcome": "downloaded"}, "0+1x90"),
-    _series("gatecam_downloads_total", {**FMS_IN, "outcome": "failed"}, "0+0.02x90"),
-    _series("gatecam_downloads_total", {**FMS_IN, "outcome": "downloaded"}, "0x90"),
+    *_state(APM_IN, "stale", "0x10 1x80"),
+    *_state(APM_OUT, "failing", "0x20 1x70"),
+    *_state(FMS_IN, "frozen", "0x30 1x60"),
+    *_state(LBCT_IN, "silent", "0x40 1x50"),
+    *_state(SIDE, "ok", "1x90"),
     # Instance "a" loses its database at minute 21; "b" never does.
     _series("gatecam_archive_database_up", {"instance": "a"}, "1x20 0x70"),
     _series("gatecam_archive_database_up", {"instance": "b"}, "1x90"),
-    # apm/in_gate's camera freezes at minute 11; apm/out_gate's never does.
-    _series("gatecam_camera_frozen", APM_IN, "0x10 1x80"),
-    _series("gatecam_camera_frozen", APM_OUT, "0x90"),
 ]
 
 
@@ -74,31 +85,42 @@ NOT_SCRAPED = _check(
 
 
 def _checks(interval: int) -> list[dict[str, Any]]:
-    stale = 3 * interval  # minutes without a successful run before the alert
+    """Each state fires once it held for one interval, for its stream alone."""
+    stale = _alert(
+        {**APM_IN, "state": "stale"},
+        "apm/in_gate: no run ended well for three intervals",
+        description="/healthz (with the web token) and `gatecam stats` say why.",
+    )
     return [
-        _check("GatecamNoSuccessfulRun", stale - 5, []),
+        _check("GatecamStreamStale", 10 + interval - 1, []),
+        _check("GatecamStreamStale", 10 + interval + 2, [stale]),
+        _check("GatecamStreamFailing", 20 + interval - 1, []),
         _check(
-            "GatecamNoSuccessfulRun",
-            stale + 5,
+            "GatecamStreamFailing",
+            20 + interval + 2,
+            [_alert({**APM_OUT, "state": "failing"}, "apm/out_gate: listed images are not stored")],
+        ),
+        _check("GatecamCameraFrozen", 30 + interval - 1, []),
+        _check(
+            "GatecamCameraFrozen",
+            30 + interval + 2,
             [
                 _alert(
-                    APM_IN,
-                    f"apm/in_gate: no successful run for {stale + 5}m 0s",
-                    description="`gatecam stats` shows last_error; "
-                    "the web page's /healthz says why.",
+                    {**FMS_IN, "state": "frozen"},
+                    "fms/in_gate: the camera shows the same frame over and over",
                 )
             ],
         ),
-        _check("GatecamStreamNeverSucceeded", stale - 5, []),
+        _check("GatecamCameraSilent", 40 + interval - 1, []),
         _check(
-            "GatecamStreamNeverSucceeded",
-            stale + 5,
-            [_alert(FMS_IN, "fms/in_gate: no run has succeeded yet")],
-        ),
-        _check(
-            "GatecamDownloadsFailing",
-            80,
-            [_alert(APM_IN, "apm/in_gate: 90.91% of downloads failed in the last hour")],
+            "GatecamCameraSilent",
+            40 + interval + 2,
+            [
+                _alert(
+                    {**LBCT_IN, "state": "silent"},
+                    "lbct/in_gate: the camera published no new image lately",
+                )
+            ],
         ),
         _check("GatecamDatabaseDown", 25, []),
         _check(
@@ -113,21 +135,7 @@ def _checks(interval: int) -> list[dict[str, Any]]:
                 }
             ],
         ),
-        _check(
-            "GatecamArchiveNotGrowing",
-            80,
-            [
-                _alert(APM_IN, "apm/in_gate: no new image archived for over an hour"),
-                _alert(FMS_IN, "fms/in_gate: no new image archived for over an hour"),
-            ],
-        ),
-        _check("GatecamCameraFrozen", 20, []),
         _check("GatecamNotScraped", 80, []),
-        _check(
-            "GatecamCameraFrozen",
-            30,
-            [_alert(APM_IN, "apm/in_gate: the camera shows the same frame over and over")],
-        ),
     ]
 
 
@@ -160,3 +168,36 @@ def test_alert_rules_fire_on_trouble_and_stay_quiet_otherwise(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_every_state_health_can_name_has_its_alert_and_metrics_agree_with_healthz(
+    database: Database, tmp_path: Path
+) -> None:
+    rules = alert_rules(10)
+    for state in State:
+        if state not in (State.OK, State.DATABASE_DOWN):
+            assert rules.count(f'gatecam_stream_state{{state="{state.code}"}} == 1') == 1, state
+    now = datetime.now(UTC)
+    with database.session_scope() as session:
+        for stream, status, listed in (("in_gate", "success", 1), ("out_gate", "failed", 0)):
+            run = queries.start_run(session, "apm", stream, [f"{now:%Y-%m-%d}"])
+            queries.finish_run(
+                session, run, status=status, discovered=listed, downloaded=listed, failed=0,
+                pending=0, error=None if listed else "page did not load",
+            )  # fmt: skip
+        key = f"apm/in_gate/{now:%Y-%m-%d/%H%M%S}.jpg"
+        queries.insert_images(session, [ImageRecord("apm", "in_gate", key, now, 100)])
+    app = create_app(OpenArchive(database, LocalStore(tmp_path)), interval_minutes=10)
+
+    async def fetch(path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gatecam") as client:
+            return await client.get(path)
+
+    health = asyncio.run(fetch("/healthz")).json()
+    exposition = asyncio.run(fetch("/metrics")).text
+    said = {s["stream"]: s["state"] for s in health["streams"]}
+    assert said == {"in_gate": "ok", "out_gate": "stale"}
+    for stream, state in said.items():
+        line = f'gatecam_stream_state{{state="{state}",stream="{stream}",terminal="apm"}} 1.0'
+        assert line in exposition

@@ -141,7 +141,10 @@ def test_downloads_carry_figures_and_frozen_cameras_show_in_coverage_health_and_
     assert as_json["flagged"] == {"dark": 3, "frozen": 4}
     assert [d["flagged"] for d in as_json["days"]] == [{"dark": 3, "frozen": 4}]
 
-    app = create_app(Archive(database, LocalStore(tmp_path / "images")), token="t")
+    # Yesterday's images: silence is not what this test judges.
+    app = create_app(
+        Archive(database, LocalStore(tmp_path / "images")), token="t", silent_minutes=3 * 24 * 60
+    )
     bearer = {"Authorization": "Bearer t"}  # /healthz's full reasons
     with (
         WebServer(app) as web,

@@ -101,6 +101,14 @@ def judge(facts: Facts, limits: Limits, now: datetime) -> Verdict:
     def verdict(state: State, since: datetime | None, reason: str | None) -> Verdict:
         return Verdict(facts.terminal, facts.stream, state, since, reason)
 
+    # A run that listed images and stored none of them says more than how long ago one
+    # ended well: the site answers and the archive cannot keep what it lists.
+    if facts.latest_stored_none:
+        return verdict(
+            State.FAILING,
+            facts.missed_since,
+            f"{name}: the latest run stored none of the images it lacked: {facts.latest_error}",
+        )
     if facts.last_ok is None:
         why = f"; latest run: {facts.latest_error}" if facts.latest_error else ""
         return verdict(State.STALE, None, f"{name}: no run has ended well yet{why}")
@@ -110,12 +118,6 @@ def judge(facts: Facts, limits: Limits, now: datetime) -> Verdict:
             facts.last_ok,
             f"{name}: no run ended well for {duration(now - facts.last_ok)} "
             f"(limit {duration(limits.stale_after)})",
-        )
-    if facts.latest_stored_none:
-        return verdict(
-            State.FAILING,
-            facts.missed_since,
-            f"{name}: the latest run stored none of the images it lacked: {facts.latest_error}",
         )
     if facts.missed > limits.missed_limit:
         last = f": {facts.last_missed_reason}" if facts.last_missed_reason else ""

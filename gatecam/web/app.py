@@ -31,13 +31,14 @@ from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import parse_fps, require_frames
+from gatecam.health.state import SILENT_MINUTES
 from gatecam.model import is_name
 from gatecam.web import api, conditional, pages, timeline
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, error_response, json_response
 from gatecam.web.headers import SecurityHeaders
-from gatecam.web.health import health
+from gatecam.web.health import health, limits
 from gatecam.web.openapi import SPEC
 from gatecam.web.pages import View
 from gatecam.web.thumbs import ThumbnailCache, is_sha256, make_thumbnail
@@ -312,10 +313,14 @@ def metrics_page(archive: Archive, request: Request) -> Response:
             browse.fingerprint(archive.db),
         )
         gauges = archive.answers.get(
-            "metrics", version, lambda: web_metrics.archive_exposition(archive.db, archive.streams)
+            "metrics",
+            version,
+            lambda: web_metrics.archive_exposition(archive.db, archive.streams, limits(archive)),
         )
     except SQLAlchemyError:
-        gauges = web_metrics.archive_exposition(archive.db, archive.streams)  # says it is down
+        gauges = web_metrics.archive_exposition(
+            archive.db, archive.streams, limits(archive)
+        )  # says it is down
     body = web_metrics.process_exposition() + gauges
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -376,11 +381,13 @@ def create_app(
     interval_minutes: float = 10,
     streams: Sequence[tuple[str, str]] | None = None,
     thumb_dir: Path | None = None,
+    silent_minutes: float = SILENT_MINUTES,
 ) -> Starlette:
     """The web app of an opened archive; raises InputError if ``tz`` is not a zone.
 
     ``streams`` are the (terminal, stream) pairs /healthz and /metrics judge; None judges
-    every stream that ran in the last day. Thumbnails are kept in ``thumb_dir``, by default
+    every stream that ran in the last day. A stream whose newest image is older than
+    ``silent_minutes`` is silent. Thumbnails are kept in ``thumb_dir``, by default
     ``.thumbs`` in a local archive folder (outside the key layout, so verify never takes them
     for images); in memory only for a bucket unless a folder is given.
     """
@@ -397,6 +404,7 @@ def create_app(
         timedelta(minutes=interval_minutes),
         ThumbnailCache(folder=thumb_dir),
         streams=None if streams is None else tuple((t, s) for t, s in streams),
+        silent_after=timedelta(minutes=silent_minutes),
     )
 
     def bound(handler: Any) -> Any:

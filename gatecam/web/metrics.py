@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -11,9 +11,14 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.camerastate import camera_states
-from gatecam.database import browse, health
+from gatecam.database import browse, health, missed
 from gatecam.database.engine import Database
+from gatecam.health import Limits, State
+from gatecam.health.read import verdicts
 from gatecam.metrics import REGISTRY
+
+# The thresholds of an archive run at the default 10-minute interval.
+DEFAULT_LIMITS = Limits(interval=timedelta(minutes=10))
 
 LABELS = ["terminal", "stream"]
 
@@ -25,10 +30,13 @@ class ArchiveCollector(Collector):
     from the tables, so ``gatecam web`` on another host reports the archive's state too.
     """
 
-    def __init__(self, db: Database, streams: Sequence[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self, db: Database, streams: Sequence[tuple[str, str]] | None, limits: Limits
+    ) -> None:
         self.db = db
         # The judged streams (see gatecam.database.health); a retired one is left out.
         self.streams = streams
+        self.limits = limits
 
     def describe(self) -> Iterable[Metric]:
         # Nothing to check for clashes at registration, and no query before the first scrape.
@@ -54,12 +62,26 @@ class ArchiveCollector(Collector):
             "1 if the stream's newest images all show one picture (camera frozen), else 0",
             labels=LABELS,
         )
+        state = GaugeMetricFamily(
+            "gatecam_stream_state",
+            "1 for the stream's state now (ok, silent, failing, frozen, stale), 0 for the "
+            "others: the judgement of /healthz and the web page",
+            labels=[*LABELS, "state"],
+        )
+        missed_now = GaugeMetricFamily(
+            "gatecam_missed_images",
+            "Images the site listed that the archive could not store, per stream",
+            labels=LABELS,
+        )
+        now = datetime.now(UTC)
         try:
             with self.db.read_scope() as session:
-                judged = set(health.judged_streams(session, self.streams, datetime.now(UTC)))
+                judged = set(health.judged_streams(session, self.streams, now))
                 streams = browse.streams(session)
                 successes = browse.last_successes(session)
                 cameras = camera_states(session)
+                found = verdicts(session, self.streams, now, self.limits)
+                missed_counts = missed.missed_counts(session)
         except SQLAlchemyError:
             up.add_metric([], 0)
             return [up]
@@ -75,7 +97,14 @@ class ArchiveCollector(Collector):
         for camera in cameras:
             if (camera.terminal, camera.stream) in judged:
                 frozen.add_metric([camera.terminal, camera.stream], 1 if camera.frozen else 0)
-        return [up, images, last_download, last_success, frozen]
+        for v in found:
+            for kind in State:
+                if kind is not State.DATABASE_DOWN:
+                    state.add_metric([v.terminal, v.stream, kind.code], int(v.state is kind))
+            missed_now.add_metric(
+                [v.terminal, v.stream], missed_counts.get((v.terminal, v.stream), 0)
+            )
+        return [up, images, last_download, last_success, frozen, state, missed_now]
 
 
 def process_exposition() -> bytes:
@@ -83,10 +112,12 @@ def process_exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def archive_exposition(db: Database, streams: Sequence[tuple[str, str]] | None = None) -> bytes:
+def archive_exposition(
+    db: Database, streams: Sequence[tuple[str, str]] | None = None, limits: Limits = DEFAULT_LIMITS
+) -> bytes:
     """The archive's gauges read from ``db``; ``streams`` are the judged ones (None: run lately)."""
     archive = CollectorRegistry(auto_describe=False)
-    archive.register(ArchiveCollector(db, streams))
+    archive.register(ArchiveCollector(db, streams, limits))
     return generate_latest(archive)
 
 

@@ -17,14 +17,20 @@ STREAMS = [("apm", "in_gate")]
 
 
 def run(
-    db: Database, status: str, ago: timedelta, *, stored: int = 1, error: str | None = None
+    db: Database,
+    status: str,
+    ago: timedelta,
+    *,
+    listed: int = 5,
+    stored: int = 1,
+    error: str | None = None,
 ) -> None:
     at = NOW - ago
     with db.session_scope() as session:
         run_id = queries.start_run(session, "apm", "in_gate", [f"{at:%Y-%m-%d}"], at=at)
         queries.finish_run(
-            session, run_id, status=status, discovered=5, downloaded=stored,
-            failed=0 if status == "success" else 5 - stored, pending=0, error=error, at=at,
+            session, run_id, status=status, discovered=listed, downloaded=stored,
+            failed=0 if status == "success" else listed - stored, pending=0, error=error, at=at,
         )  # fmt: skip
 
 
@@ -88,7 +94,7 @@ def test_no_run_ending_well_for_three_intervals_is_stale_and_says_so_in_seconds_
 ) -> None:
     image(database, timedelta(minutes=5))
     run(database, "success", timedelta(minutes=31))
-    run(database, "failed", timedelta(minutes=1), stored=0, error="CDN down")
+    run(database, "failed", timedelta(minutes=1), listed=0, stored=0, error="page did not load")
 
     current, since, why = state(database)
 
@@ -109,7 +115,7 @@ def test_a_run_that_stored_none_of_what_it_lacked_is_failing_at_once(database: D
 
 
 def test_a_stream_that_never_ran_well_is_stale(database: Database) -> None:
-    run(database, "failed", timedelta(minutes=1), stored=0, error="page did not load")
+    run(database, "failed", timedelta(minutes=1), listed=0, stored=0, error="page did not load")
     assert state(database) == (
         State.STALE,
         None,

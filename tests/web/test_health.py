@@ -14,6 +14,7 @@ from gatecam import metrics
 from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
+from gatecam.database.queries import ImageRecord
 from gatecam.storage import LocalStore
 from gatecam.web import ServeError, WebServer, create_app
 
@@ -25,6 +26,13 @@ def record_run(db: Database, stream: str, status: str, ended: datetime) -> None:
             session, run, status=status, discovered=1, downloaded=1, failed=0, pending=0,
             error=None if status == "success" else "page did not load", at=ended,
         )  # fmt: skip
+
+
+def record_image(db: Database, stream: str, captured: datetime) -> None:
+    """An image of ``stream``: a camera that published lately is not silent."""
+    key = f"apm/{stream}/{captured:%Y-%m-%d/%H%M%S}.jpg"
+    with db.session_scope() as session:
+        queries.insert_images(session, [ImageRecord("apm", stream, key, captured, 100)])
 
 
 TOKEN = "s3cret"
@@ -41,14 +49,16 @@ def test_healthz_is_200_while_every_stream_ran_well_lately(
     now = datetime.now(UTC)
     record_run(database, "in_gate", "success", now - timedelta(minutes=5))
     record_run(database, "out_gate", "success", now - timedelta(minutes=25))
+    record_image(database, "in_gate", now - timedelta(minutes=8))
+    record_image(database, "out_gate", now - timedelta(minutes=80))
     with serve(database, tmp_path, interval_minutes=10) as web:
         response = httpx.get(f"{web.url}/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["reason"] is None
     assert body["streams"] == [
-        {"terminal": "apm", "stream": "in_gate", "reason": "ok"},
-        {"terminal": "apm", "stream": "out_gate", "reason": "ok"},
+        {"terminal": "apm", "stream": "in_gate", "state": "ok"},
+        {"terminal": "apm", "stream": "out_gate", "state": "ok"},
     ]
 
 
@@ -60,12 +70,13 @@ def test_healthz_is_503_with_the_reason_when_a_stream_went_stale(
     record_run(database, "out_gate", "success", now - timedelta(minutes=45))
     record_run(database, "out_gate", "failed", now - timedelta(minutes=2))
     record_run(database, "side_gate", "failed", now - timedelta(minutes=2))
+    record_image(database, "in_gate", now - timedelta(minutes=9))
     with serve(database, tmp_path, interval_minutes=10, token=TOKEN) as web:
         response = httpx.get(f"{web.url}/healthz", headers=BEARER)
     assert response.status_code == 503
     reason = response.json()["reason"]
-    assert "apm/out_gate: last successful run 45 min ago (limit 30 min)" in reason
-    assert "apm/side_gate: no successful run yet" in reason
+    assert "apm/out_gate: no run ended well for 45 min (limit 30 min)" in reason
+    assert "apm/side_gate: no run has ended well yet; latest run: page did not load" in reason
     assert "in_gate" not in reason
 
 
@@ -125,13 +136,15 @@ def test_healthz_tells_codes_without_the_token_and_reasons_with_it(
     record_run(database, "in_gate", "success", now - timedelta(minutes=5))
     record_failure(database, "in_gate", now - timedelta(minutes=1), ERROR, stored=0)
     record_run(database, "out_gate", "success", now - timedelta(minutes=45))
-    record_failure(database, "side_gate", now - timedelta(minutes=2), NEVER, stored=1)
+    record_failure(database, "side_gate", now - timedelta(minutes=2), NEVER, stored=0)
     record_run(database, "east_gate", "success", now - timedelta(minutes=3))
+    for stream in ("east_gate", "in_gate", "out_gate", "side_gate"):
+        record_image(database, stream, now - timedelta(minutes=6))
     codes = [
-        {"terminal": "apm", "stream": "east_gate", "reason": "ok"},
-        {"terminal": "apm", "stream": "in_gate", "reason": "failing"},
-        {"terminal": "apm", "stream": "out_gate", "reason": "stale"},
-        {"terminal": "apm", "stream": "side_gate", "reason": "stale"},
+        {"terminal": "apm", "stream": "east_gate", "state": "ok"},
+        {"terminal": "apm", "stream": "in_gate", "state": "failing"},
+        {"terminal": "apm", "stream": "out_gate", "state": "stale"},
+        {"terminal": "apm", "stream": "side_gate", "state": "failing"},
     ]
     with serve(database, tmp_path) as open_web, serve(database, tmp_path, token=TOKEN) as web:
         anyone = httpx.get(f"{open_web.url}/healthz")  # no token set: anyone may ask
@@ -145,15 +158,19 @@ def test_healthz_tells_codes_without_the_token_and_reasons_with_it(
         assert short.status_code == 503
         body = short.json()
         assert (body["status"], body["database"], body["streams"]) == ("unhealthy", "ok", codes)
-        assert body["reason"] == "apm/in_gate: failing; apm/out_gate: stale; apm/side_gate: stale"
+        assert body["reason"] == "apm/in_gate: failing; apm/out_gate: stale; apm/side_gate: failing"
         assert not [secret for secret in SECRETS if secret in short.text], short.text
     for full in (holder, session):
         assert full.status_code == 503
         reason = full.json()["reason"]
-        assert "apm/in_gate: the latest run listed 3 images and stored none" in reason
+        assert "apm/in_gate: the latest run stored none of the images it lacked" in reason
         assert ERROR in reason and NEVER in reason
-        assert "apm/out_gate: last successful run 45 min ago (limit 30 min)" in reason
-        assert full.json()["streams"][2]["fresh"] is False
+        assert "apm/out_gate: no run ended well for 45 min (limit 30 min)" in reason
+        out_gate = full.json()["streams"][2]
+        assert (out_gate["state"], out_gate["since"]) == (
+            "stale",
+            (now - timedelta(minutes=45)).isoformat(),
+        )
 
 
 def test_the_token_guards_all_but_healthz(database: Database, tmp_path: Path) -> None:

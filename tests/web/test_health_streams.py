@@ -15,6 +15,7 @@ import httpx
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
+from gatecam.database.queries import ImageRecord
 from tests.helpers import free_port
 
 
@@ -52,6 +53,9 @@ def test_web_judges_the_streams_given_with_streams(tmp_path: Path) -> None:
                     session, run, status=status, discovered=5, downloaded=5 * (status ==
                     "success"), failed=0, pending=0, error=None if status == "success" else "gone",
                 )  # fmt: skip
+            now = datetime.now(UTC)
+            key = f"apm/in_gate/{now:%Y-%m-%d/%H%M%S}.jpg"
+            queries.insert_images(session, [ImageRecord("apm", "in_gate", key, now, 100)])
     finally:
         db.dispose()
 
