@@ -619,6 +619,7 @@ def _web_server(
             token=settings.web_token,
             interval_minutes=settings.interval_minutes,
             streams=streams,
+            silent_minutes=settings.silent_minutes,
         )
     except InputError as exc:
         raise InputError(f"--tz: {exc}") from None

@@ -71,6 +71,11 @@ def sqlite_url_problem(url: str) -> str | None:
     return None
 
 
+# The site publishes one image every 8 to 12 minutes, day and night, and now and then none
+# for an hour: longer than this without a new one, a stream's camera is silent.
+SILENT_MINUTES = 90.0
+
+
 class DownloadConfig(BaseModel):
     """What to archive, where to, and how fast; validated on construction (InputError)."""
 
@@ -132,6 +137,13 @@ class DownloadConfig(BaseModel):
     )
     web_token: str | None = Field(
         None, description="bearer token the web page and API require (all but /healthz)"
+    )
+    silent_minutes: float = Field(
+        SILENT_MINUTES,
+        ge=10,
+        le=7 * 24 * 60,
+        allow_inf_nan=False,
+        description="a stream with no new image for longer is silent (/healthz 503), 10 to 10080",
     )
 
     def __init__(self, **data: Any) -> None:
@@ -219,7 +231,9 @@ class DownloadConfig(BaseModel):
 # The CLI's flags, where they are not ``--<field-with-dashes>``.
 FLAGS = {"interval_minutes": "--interval"}
 # Settings with no flag: set once per installation, in the environment.
-ENV_ONLY = frozenset({"chromium_path", "web_token", "s3_endpoint_url", "page_timeout"})
+ENV_ONLY = frozenset(
+    {"chromium_path", "web_token", "s3_endpoint_url", "page_timeout", "silent_minutes"}
+)
 # Environment names kept from earlier releases and common conventions.
 ENV_ALIASES = {
     "DATABASE_URL": "database_url",

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from gatecam.settings import SILENT_MINUTES
+
 
 class State(StrEnum):
     """In order of precedence when several hold: the first names what to fix first."""
@@ -34,9 +36,6 @@ STALE_INTERVALS = 3
 # image the CDN never serves whole stays below it, while a CDN or disk outage passes it at
 # once (the site publishes about 6 images an hour).
 MISSED_LIMIT = 3
-# The site publishes one image every 8 to 12 minutes, day and night, and now and then none
-# for an hour: longer than this without a new one, the camera is silent.
-SILENT_MINUTES = 90.0
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import parse_fps, require_frames
-from gatecam.health.state import SILENT_MINUTES
 from gatecam.model import is_name
+from gatecam.settings import SILENT_MINUTES
 from gatecam.web import api, conditional, pages, timeline
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard

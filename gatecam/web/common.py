@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import PlainTextResponse, Response
 
 from gatecam.database.engine import Database
-from gatecam.health.state import SILENT_MINUTES
+from gatecam.settings import SILENT_MINUTES
 from gatecam.storage.base import ImageStore
 from gatecam.web.pagecache import PageCache
 from gatecam.web.thumbs import ThumbnailCache
