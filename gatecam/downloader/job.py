@@ -109,7 +109,7 @@ class RunResult:
             return f"{name}: skipped, another gatecam instance runs this stream's job this tick"
         text = (
             f"{name} {','.join(self.days)}: {self.discovered} listed, "
-            f"{self.downloaded} new, {len(self.failed)} failed, {self.pending} not published yet"
+            f"{self.downloaded} stored, {len(self.failed)} failed, {self.pending} not published yet"
         )
         if self.interrupted:
             return f"{text}; {INTERRUPTED}"
@@ -307,6 +307,7 @@ class DownloadJob:
             # The claim itself needs the database: one line, and the next tick tries again.
             metrics.database_error()
             result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
+            result.days = [d.isoformat() for d in self._days_to_list(None, day)]
             return result
 
     def _run(self, target: Target, day: date | None, tools: _PassTools) -> RunResult:
@@ -331,6 +332,8 @@ class DownloadJob:
             # The files of a job cut short get their rows next time (index_files).
             metrics.database_error()
             result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
+            # The log line names the day it could not archive, not an empty one.
+            result.days = result.days or [d.isoformat() for d in self._days_to_list(None, day)]
             return result
         self._unrecorded.pop(target, None)
         if stale:

@@ -88,7 +88,7 @@ def test_backfill_in_a_terminal_keeps_bar_results_and_logs_apart(
     ]
     results = [line for line in lines if " listed, " in line]
     assert sorted(results) == [
-        f"apm/in_gate {day}: 3 listed, 3 new, 0 failed, 0 not published yet" for day in days
+        f"apm/in_gate {day}: 3 listed, 3 stored, 0 failed, 0 not published yet" for day in days
     ]
     bars = [line for line in lines if "━" in line]
     assert bars, "no progress bar was drawn"

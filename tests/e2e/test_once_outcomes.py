@@ -60,7 +60,7 @@ def test_images_on_another_cdn_fail_once_with_one_line_naming_the_setting(
         f"{site.cdn_url}/apm/"
     )
     assert line.endswith(": set --cdn-url / GATECAM_CDN_URL to where they are")
-    assert "3 listed, 0 new" in done.stdout
+    assert "3 listed, 0 stored" in done.stdout
     assert site.cdn_requests == 0
 
 

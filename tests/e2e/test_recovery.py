@@ -355,3 +355,9 @@ def test_a_tick_that_starts_with_the_database_gone_fails_each_run_in_one_line(
     assert [r.stream for r in results] == ["in_gate", "out_gate"]
     assert all(r.status == "failed" for r in results)
     assert all((r.error or "").startswith("database unavailable: ") for r in results)
+    # Each line names the stream and the day it could not archive.
+    today = datetime.now(UTC).date().isoformat()
+    assert [r.summary().split(":")[0] for r in results] == [
+        f"apm/in_gate {today}",
+        f"apm/out_gate {today}",
+    ]
