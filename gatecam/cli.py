@@ -43,6 +43,8 @@ from gatecam.database.stats import get_stats
 from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import ImageDownloadScheduler
 from gatecam.errors import DatabaseError, GatecamError, InputError, Interrupted, Unavailable
+from gatecam.health import Limits
+from gatecam.health.read import verdicts
 from gatecam.model import Target, check_name
 from gatecam.service import (
     DEFAULT_ENV_FILE,
@@ -496,15 +498,34 @@ def stats(
                 listed = ", ".join(known) or "none yet"
                 raise InputError(f"--terminal: no terminal {terminal!r} in the database ({listed})")
             data = get_stats(session, terminal).as_dict()
+            limits = Limits(
+                interval=timedelta(minutes=settings.interval_minutes),
+                silent_after=timedelta(minutes=settings.silent_minutes),
+            )
+            # The streams that ran in the last day, judged as /healthz judges them.
+            found = [
+                v
+                for v in verdicts(session, None, datetime.now(UTC), limits)
+                if terminal is None or v.terminal == terminal
+            ]
     finally:
         db.dispose()
     if as_json:
+        data["streams"] = {
+            v.name: {"state": v.state.code, "since": v.since and v.since.isoformat()}
+            | {"reason": v.reason}
+            for v in found
+        }
         out.print(json.dumps(data, sort_keys=True), markup=False)
         return
     for key, value in data.items():
         if key == "downloads_by_stream":
             value = ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "-"
         out.print(f"{key:<20} {'-' if value is None else value}", markup=False)
+    for v in found:
+        since = f" since {v.since.isoformat()}" if v.since else ""
+        why = f": {v.reason}" if v.reason else ""
+        out.print(f"{'state ' + v.name:<20} {v.state.value}{since}{why}", markup=False)
 
 
 @app.command()
