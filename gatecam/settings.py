@@ -105,6 +105,9 @@ class DownloadConfig(BaseModel):
     )
     concurrency: int = Field(8, ge=1, le=64, description="parallel image downloads")
     batch_size: int = Field(100, ge=1, le=1000, description="image rows per database statement")
+    site: str = Field(
+        "draydog", description="camera site to archive from (gatecam.sources.SITES names them)"
+    )
     app_url: str = Field(
         "https://app.draydog.com",
         validation_alias=AliasChoices("app_url", "draydog_app_url"),
@@ -162,9 +165,9 @@ class DownloadConfig(BaseModel):
                     raise ValueError(problem if len(parts) == 1 else f"{entry!r}: {problem}")
         return list(dict.fromkeys(value))
 
-    @field_validator("terminal")
+    @field_validator("terminal", "site")
     @classmethod
-    def _check_terminal(cls, value: str) -> str:
+    def _check_names(cls, value: str) -> str:
         return _name(value)
 
     @field_validator("web_token")
@@ -219,7 +222,7 @@ class DownloadConfig(BaseModel):
 # The CLI's flags, where they are not ``--<field-with-dashes>``.
 FLAGS = {"interval_minutes": "--interval"}
 # Settings with no flag: set once per installation, in the environment.
-ENV_ONLY = frozenset({"chromium_path", "web_token", "s3_endpoint_url", "page_timeout"})
+ENV_ONLY = frozenset({"site", "chromium_path", "web_token", "s3_endpoint_url", "page_timeout"})
 # Environment names kept from earlier releases and common conventions.
 ENV_ALIASES = {
     "DATABASE_URL": "database_url",
