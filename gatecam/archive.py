@@ -13,8 +13,8 @@ from typing import Self
 from gatecam.database.engine import Database
 from gatecam.database.migrate import prepare, require_current
 from gatecam.settings import DownloadConfig
+from gatecam.sources import build_source
 from gatecam.sources.base import Source
-from gatecam.sources.draydog import DrayDogSource
 from gatecam.storage import ImageStore, open_store
 
 
@@ -49,13 +49,8 @@ class Archive:
 
 
 def open_source(settings: DownloadConfig) -> Source:
-    """The camera site the settings name."""
-    return DrayDogSource(
-        settings.app_url,
-        settings.cdn_url,
-        chromium_path=settings.chromium_path,
-        page_timeout=settings.page_timeout,
-    )
+    """The camera site the settings name (``GATECAM_SITE``), from the site registry."""
+    return build_source(settings)
 
 
 def configured_store(settings: DownloadConfig) -> ImageStore:
@@ -81,6 +76,8 @@ def open_archive(
     ``source`` and ``store`` replace the configured ones (tests, other sites).
     """
     store = store or configured_store(settings)
+    # An unknown site is a setting to fix: refused before a database file is created.
+    source = (source or open_source(settings)) if write else None
     db = Database(settings.database_url, create=write)
     try:
         if not write:
@@ -92,4 +89,4 @@ def open_archive(
     except BaseException:
         db.dispose()
         raise
-    return Archive(db, store, source or open_source(settings))
+    return Archive(db, store, source)

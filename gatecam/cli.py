@@ -747,8 +747,7 @@ def probe(
 
     Example: gatecam probe --stream in_gate --date 2025-09-01 --out probe-in_gate
     """
-    from gatecam.sources.draydog import DrayDogSource
-    from gatecam.sources.draydog.probe import probe as run_probe
+    from gatecam.sources import build_source
 
     settings = load_settings(streams=stream, terminal=terminal, app_url=app_url, cdn_url=cdn_url)
     day = (
@@ -757,19 +756,14 @@ def probe(
         else _not_future(_parse_day(date_, "--date"), "--date")
     )
     target = settings.targets[0]
+    source = build_source(settings)
     out_dir = out_dir or Path(f"probe-{target.stream}-{day}")
     _setup_logging(verbose)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out: {out_dir}: {exc.strerror}") from None
-    source = DrayDogSource(
-        settings.app_url,
-        settings.cdn_url,
-        chromium_path=settings.chromium_path,
-        page_timeout=settings.page_timeout,
-    )
-    report = run_probe(source, target.terminal, target.stream, day, out_dir)
+    report = source.probe(target.terminal, target.stream, day, out_dir)
     for line in report.lines():
         out.print(line, markup=False)
     if not report.ok:

@@ -110,6 +110,9 @@ class DownloadConfig(BaseModel):
     )
     concurrency: int = Field(8, ge=1, le=64, description="parallel image downloads")
     batch_size: int = Field(100, ge=1, le=1000, description="image rows per database statement")
+    site: str = Field(
+        "draydog", description="camera site to archive from (gatecam.sources.SITES names them)"
+    )
     app_url: str = Field(
         "https://app.draydog.com",
         validation_alias=AliasChoices("app_url", "draydog_app_url"),
@@ -174,9 +177,9 @@ class DownloadConfig(BaseModel):
                     raise ValueError(problem if len(parts) == 1 else f"{entry!r}: {problem}")
         return list(dict.fromkeys(value))
 
-    @field_validator("terminal")
+    @field_validator("terminal", "site")
     @classmethod
-    def _check_terminal(cls, value: str) -> str:
+    def _check_names(cls, value: str) -> str:
         return _name(value)
 
     @field_validator("web_token")
@@ -232,7 +235,7 @@ class DownloadConfig(BaseModel):
 FLAGS = {"interval_minutes": "--interval"}
 # Settings with no flag: set once per installation, in the environment.
 ENV_ONLY = frozenset(
-    {"chromium_path", "web_token", "s3_endpoint_url", "page_timeout", "silent_minutes"}
+    {"site", "chromium_path", "web_token", "s3_endpoint_url", "page_timeout", "silent_minutes"}
 )
 # Environment names kept from earlier releases and common conventions.
 ENV_ALIASES = {

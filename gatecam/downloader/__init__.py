@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from gatecam.downloader.fetch import CdnDownloader, DownloadResult
+from gatecam.settings import DownloadConfig
+from gatecam.sources import build_source
 from gatecam.sources.base import Source
-from gatecam.sources.draydog import DrayDogSource
 from gatecam.storage import ImageStore
 
 __all__ = ["CdnDownloader", "DownloadResult", "DrayDogDownloader"]
@@ -19,4 +20,6 @@ class DrayDogDownloader(CdnDownloader):
     def __init__(
         self, store: ImageStore | Path | str, *, source: Source | None = None, **options: Any
     ) -> None:
-        super().__init__(store, source=source or DrayDogSource(), **options)
+        super().__init__(
+            store, source=source or build_source(DownloadConfig(site="draydog")), **options
+        )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 import httpx
@@ -85,8 +86,34 @@ class Lister(Protocol):
         ...
 
 
+class Diagnosis(Protocol):
+    """What ``Source.probe`` found, for `gatecam probe` to print and judge."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the site listed images and nothing failed."""
+        ...
+
+    def lines(self) -> list[str]:
+        """A short human summary, one fact a line."""
+        ...
+
+
 class Source(Protocol):
     """A camera site: how to list what exists and where each image is fetched from."""
+
+    @property
+    def cadence(self) -> timedelta:
+        """How often a camera of the site publishes an image: what coverage expects."""
+        ...
+
+    def probe(self, terminal: str, stream: str, day: date, out_dir: Path) -> Diagnosis:
+        """List one stream-day once and keep what it saw in ``out_dir``, for a bug report.
+
+        A failure of the site is recorded in the Diagnosis, never raised; bad names raise
+        InputError.
+        """
+        ...
 
     def lister(self, tools: ListingTools) -> AbstractContextManager[Lister]:
         """The tick's Lister, to be used in a ``with`` block for a whole pass."""

@@ -10,12 +10,34 @@ protocol that ships with the package.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
-from gatecam.model import ImageRef
+from gatecam.model import ImageRef, check_name
 from gatecam.sources.base import Listing, ListingTools
 from gatecam.standin.server import StandIn
+
+
+@dataclass
+class CatalogueProbe:
+    """What `gatecam probe` shows for a catalogue: how many images it lists for the day."""
+
+    terminal: str
+    stream: str
+    day: str
+    images: int
+
+    @property
+    def ok(self) -> bool:
+        return self.images > 0
+
+    def lines(self) -> list[str]:
+        verdict = "OK" if self.ok else "NO IMAGES"
+        where = f"{self.terminal}/{self.stream}"
+        return [f"{verdict}: {self.images} images of {self.day} in the catalogue of {where}"]
 
 
 class CatalogueSource:
@@ -49,3 +71,17 @@ class CatalogueSource:
 
     def parse_image_url(self, url: str) -> ImageRef | None:
         return self.site.source.parse_image_url(url)
+
+    @property
+    def cadence(self) -> timedelta:
+        return self.site.source.cadence
+
+    def probe(self, terminal: str, stream: str, day: date, out_dir: Path) -> CatalogueProbe:
+        """The catalogue's listing of the day, kept in ``out_dir/report.json``."""
+        check_name(terminal, "terminal")
+        check_name(stream, "stream")
+        report = CatalogueProbe(
+            terminal, stream, day.isoformat(), len(self.site.catalogue.list(terminal, stream, day))
+        )
+        (out_dir / "report.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+        return report

@@ -7,6 +7,6 @@ watches its requests, ``replay`` learns the request that carries a day's list an
 together as the Source the job uses; ``probe`` bundles one discovery for a bug report.
 """
 
-from gatecam.sources.draydog.source import DrayDogSource
+from gatecam.sources.draydog.source import DrayDogSource, make_source
 
-__all__ = ["DrayDogSource"]
+__all__ = ["DrayDogSource", "make_source"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 from gatecam.model import ImageRef, check_name
@@ -20,6 +20,8 @@ _CDN_PATH = re.compile(
     r"(?P<thumb>-thumbnail)?\.jpeg",
     re.ASCII,  # \d would otherwise accept non-ASCII digits such as "٢٠٢٥"
 )
+# A camera publishes an image every 8 to 12 minutes.
+CADENCE = timedelta(minutes=10)
 # The same layout at the end of an address on any host, under any prefix.
 _IMAGE_TAIL = re.compile(_CDN_PATH.pattern + "$", re.ASCII)
 
@@ -37,6 +39,10 @@ class DrayDogSite:
     chromium_path: str = "/usr/bin/chromium"
     # How long the camera page may take to show its History section.
     page_timeout: float = 30.0
+
+    @property
+    def cadence(self) -> timedelta:
+        return CADENCE
 
     def camera_page_url(self, terminal: str, stream: str) -> str:
         check_name(terminal, "terminal")

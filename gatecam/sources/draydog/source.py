@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gatecam.model import Clock
+from gatecam.settings import DownloadConfig
 from gatecam.sources.base import ListingTools
 from gatecam.sources.draydog.discovery import ReplayLister
 from gatecam.sources.draydog.site import DrayDogSite
 
 if TYPE_CHECKING:
     from gatecam.sources.draydog.browser import CameraPageBrowser
+    from gatecam.sources.draydog.probe import ProbeReport
 
 
 @dataclass(frozen=True)
@@ -41,3 +45,20 @@ class DrayDogSource(DrayDogSite):
                 clock=tools.clock,
                 workers=tools.workers,
             )
+
+    def probe(self, terminal: str, stream: str, day: date, out_dir: Path) -> ProbeReport:
+        """One browser discovery and its replay, kept as a bundle (screenshot, DOM, HAR)."""
+        # Like the browser, Playwright is imported only when a probe asks for it.
+        from gatecam.sources.draydog.probe import probe
+
+        return probe(self, terminal, stream, day, out_dir)
+
+
+def make_source(settings: DownloadConfig) -> DrayDogSource:
+    """The Dray Dog site at the settings' addresses, with their browser and page timeout."""
+    return DrayDogSource(
+        settings.app_url,
+        settings.cdn_url,
+        chromium_path=settings.chromium_path,
+        page_timeout=settings.page_timeout,
+    )
