@@ -71,7 +71,7 @@ def test_once_archives_then_skips_then_picks_up_new_images(
     before = {path: path.stat().st_mtime_ns for _, path in iter_archive(images)}
     second = gatecam("once", "--date", str(day), "--streams", "in_gate,out_gate", env=env)
     assert second.returncode == 0, second.stderr
-    assert "0 new" in second.stdout
+    assert "0 stored" in second.stdout
     assert {path: path.stat().st_mtime_ns for _, path in iter_archive(images)} == before
 
     new = (datetime.now(UTC) - timedelta(minutes=3)).replace(microsecond=0)
@@ -240,7 +240,8 @@ def test_stats_json_is_one_object_with_every_key(
     assert code == 0
     data = json.loads(out)
     assert data["total_downloaded"] == 0 and data["last_download"] is None
-    assert len(data) == 12
+    # The statistics' twelve keys, and each stream's state (none has run yet).
+    assert len(data) == 13 and data["streams"] == {}
 
 
 def test_stats_names_an_unknown_terminal(
@@ -349,7 +350,7 @@ def test_backfill_archives_each_day_and_skips_what_is_archived(
     code, out, err = run_main(capsys, "backfill", "--from", str(first), "--to", str(third), *common)
 
     assert code == 0, err
-    assert out.count(" 0 new") == 2  # the two days already archived
+    assert out.count(" 0 stored") == 2  # the two days already archived
     assert {p: p.stat().st_mtime_ns for p in before} == before
     third_day = [
         ref.timestamp for ref, _ in iter_archive(tmp_path) if ref.timestamp.date() == third
