@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -34,6 +34,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam import __version__
+from gatecam import days as local_days
 from gatecam.archive import Archive, configured_store, open_archive
 from gatecam.database import queries
 from gatecam.database.copy import BeforeInsert, check_copy, copy_rows, prepare_target
@@ -114,17 +115,30 @@ BatchSize = Annotated[int | None, _setting("batch_size")]
 AppUrl = Annotated[str | None, _setting("app_url")]
 CdnUrl = Annotated[str | None, _setting("cdn_url")]
 RetentionDays = Annotated[int | None, _setting("retention_days")]
+Timezone = Annotated[str | None, _setting("timezone")]
+# `web` and `export` took --tz before GATECAM_TIMEZONE existed: both names still work.
+TimezoneOrTz = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        "--tz",
+        help=f"{DownloadConfig.model_fields['timezone'].description} [env GATECAM_TIMEZONE]",
+    ),
+]
 OnlyTerminal = Annotated[
     str | None, typer.Option("--terminal", help="only this terminal; default: all of them")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
-FromDay = Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD, UTC)")]
-ToDay = Annotated[str, typer.Option("--to", help="last day (YYYY-MM-DD, UTC), included")]
+FromDay = Annotated[
+    str, typer.Option("--from", help="first day (YYYY-MM-DD, midnight in --timezone)")
+]
+ToDay = Annotated[
+    str, typer.Option("--to", help="last day (YYYY-MM-DD, to midnight in --timezone), included")
+]
 Port = Annotated[
     int, typer.Option("--port", min=0, max=65535, help="port to listen on (0: any free one)")
 ]
 Host = Annotated[str, typer.Option("--host", help="address to listen on")]
-Zone = Annotated[str, typer.Option("--tz", help="time zone the pages show times in (IANA name)")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log debug detail")]
 
 
@@ -177,8 +191,8 @@ def _day_range(from_: str, to: str) -> tuple[date, date]:
     return first, last
 
 
-def _not_future(day: date, flag: str) -> date:
-    if day > datetime.now(UTC).date():
+def _not_future(day: date, flag: str, where: tzinfo = UTC) -> date:
+    if day > local_days.today(where):
         raise InputError(f"{flag}: {day} is in the future")
     return day
 
@@ -304,6 +318,7 @@ def run(
     app_url: AppUrl = None,
     cdn_url: CdnUrl = None,
     retention_days: RetentionDays = None,
+    timezone: Timezone = None,
     web: Annotated[
         bool, typer.Option("--web", help="also serve the web page and API (see `gatecam web`)")
     ] = False,
@@ -327,6 +342,7 @@ def run(
         cdn_url=cdn_url,
         interval_minutes=interval,
         retention_days=retention_days,
+        timezone=timezone,
     )
     if web:
         _check_port(host, port)
@@ -336,7 +352,7 @@ def run(
         stack.callback(scheduler.stop)
         if web:
             # Health judges the streams this process runs.
-            server = _web_server(scheduler.archive, settings, host, port, "", settings.targets)
+            server = _web_server(scheduler.archive, settings, host, port, settings.targets)
             server.start()
             stack.callback(server.stop)
         where = scheduler.store.describe()
@@ -349,8 +365,14 @@ def run(
 @app.command()
 def once(
     date_: Annotated[
-        str | None, typer.Option("--date", help="day to list (YYYY-MM-DD, UTC); default: today")
+        str | None,
+        typer.Option(
+            "--date",
+            help="day to archive (YYYY-MM-DD, midnight to midnight in --timezone; the site's "
+            "UTC dates it spans are listed); default: today's UTC date and any missed",
+        ),
     ] = None,
+    timezone: Timezone = None,
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
     storage_url: StorageUrl = None,
@@ -378,9 +400,12 @@ def once(
         app_url=app_url,
         cdn_url=cdn_url,
         retention_days=retention_days,
+        timezone=timezone,
     )
     # `--date ""` is a date given wrong, not "today": only a missing flag means today.
-    day = None if date_ is None else _not_future(_parse_day(date_, "--date"), "--date")
+    day = (
+        None if date_ is None else _not_future(_parse_day(date_, "--date"), "--date", settings.zone)
+    )
     _setup_logging(verbose)
     scheduler = _scheduler(settings)
     try:
@@ -420,13 +445,19 @@ def backfill(
     batch_size: BatchSize = None,
     app_url: AppUrl = None,
     cdn_url: CdnUrl = None,
+    timezone: Timezone = None,
     yes: Annotated[
         bool,
         typer.Option("--yes", help=f"start a range over {BACKFILL_ASK_DAYS} days without asking"),
     ] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Run one pass per stream and day over a range of days, skipping what is archived.
+    """Run one pass per stream and UTC date of the site over a range of days, skipping what
+    is archived.
+
+    The days run midnight to midnight in --timezone; the site lists by UTC date, so a range
+    lists one UTC date more than its days (2025-09-01 to 2025-09-07 in Los Angeles lists the
+    UTC dates 2025-09-01 to 2025-09-08).
 
     Example: gatecam backfill --from 2025-09-01 --to 2025-09-07 --streams in_gate
     """
@@ -440,11 +471,12 @@ def backfill(
         batch_size=batch_size,
         app_url=app_url,
         cdn_url=cdn_url,
+        timezone=timezone,
     )
     first, last = _day_range(from_, to)
-    _not_future(last, "--to")
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    _confirm_backfill(first, last, len(days) * len(settings.targets), yes)
+    _not_future(last, "--to", settings.zone)
+    dates = local_days.site_dates(first, last, settings.zone)
+    _confirm_backfill(first, last, len(dates) * len(settings.targets), yes)
     # Bar, results and log lines share one console, so log lines never cut through the bar.
     _setup_logging(verbose, out)
     scheduler = _scheduler(settings)
@@ -461,8 +493,8 @@ def backfill(
             Progress(*columns, console=out, transient=True) as progress,
         ):
             targets = settings.targets
-            task = progress.add_task(f"{targets[0]} {days[0]}", total=len(days) * len(targets))
-            runs = [(t, d) for t in targets for d in days]
+            task = progress.add_task(f"{targets[0]} {dates[0]}", total=len(dates) * len(targets))
+            runs = [(t, d) for t in targets for d in dates]
 
             def _done(result: RunResult) -> None:
                 progress.console.print(result.summary(), markup=False, highlight=False)
@@ -471,7 +503,7 @@ def backfill(
                 if done < len(runs):
                     progress.update(task, description=f"{runs[done][0]} {runs[done][1]}")
 
-            results = scheduler.run_once(days=days, on_result=_done)
+            results = scheduler.run_once(days=dates, on_result=_done)
     finally:
         scheduler.stop()
     _report(results, stopped.is_set())
@@ -624,7 +656,6 @@ def _web_server(
     settings: DownloadConfig,
     host: str,
     port: int,
-    tz: str,
     streams: list[Target] | None,
 ) -> Any:
     """The web page and API on ``host:port``, started in a background thread.
@@ -633,17 +664,14 @@ def _web_server(
     """
     from gatecam.web import WebServer, create_app
 
-    try:
-        app_ = create_app(
-            archive,
-            tz=tz or "America/Los_Angeles",
-            token=settings.web_token,
-            interval_minutes=settings.interval_minutes,
-            streams=streams,
-            silent_minutes=settings.silent_minutes,
-        )
-    except InputError as exc:
-        raise InputError(f"--tz: {exc}") from None
+    app_ = create_app(
+        archive,
+        tz=settings.timezone,
+        token=settings.web_token,
+        interval_minutes=settings.interval_minutes,
+        streams=streams,
+        silent_minutes=settings.silent_minutes,
+    )
     try:
         server = WebServer(app_, host, port)
     except OSError as exc:
@@ -659,7 +687,7 @@ def web(
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
     storage_url: StorageUrl = None,
-    tz: Zone = "America/Los_Angeles",
+    tz: TimezoneOrTz = None,
     terminal: Terminal = None,
     streams: Annotated[
         str | None,
@@ -672,7 +700,10 @@ def web(
 ) -> None:
     """Serve a read-only web page and JSON API to look through the archive.
 
-    Example: gatecam web --port 8080 --tz America/Los_Angeles --streams apm/in_gate
+    Days run midnight to midnight in --timezone, and a time without an offset (/at?time=,
+    /api/images?from=) is local time there.
+
+    Example: gatecam web --port 8080 --timezone America/Los_Angeles --streams apm/in_gate
     """
     settings = load_settings(
         database_url=database_url,
@@ -680,6 +711,7 @@ def web(
         storage_url=storage_url,
         terminal=terminal,
         streams=streams,
+        timezone=tz,
     )
     # GATECAM_STREAMS is the scheduler's; only the flag names the streams health judges here.
     judged = settings.targets if streams is not None else None
@@ -687,7 +719,7 @@ def web(
     with _read_archive(settings) as archive:
         if settings.storage_url:
             archive.store.check()  # a bucket answers a HEAD without change; a folder is only read
-        server = _web_server(archive, settings, host, port, tz, judged)
+        server = _web_server(archive, settings, host, port, judged)
         # Everything loaded so far lives as long as the process: out of the collector's sight,
         # a full collection no longer walks it while every request waits (p99 under 50
         # clients on PostgreSQL: 376-384 ms without, 169-232 ms with).
@@ -702,21 +734,25 @@ def coverage(
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
     terminal: OnlyTerminal = None,
+    timezone: Timezone = None,
 ) -> None:
     """Per stream and hour: images held against the cadence, gaps over 20 min, completeness.
+
+    Days run midnight to midnight in --timezone, as in `export` and on the web page: the
+    same day holds the same images everywhere.
 
     Example: gatecam coverage --from 2025-09-01 --to 2025-09-07 --json
     """
     from gatecam.coverage import check_range, coverage_report
 
-    settings = load_settings(database_url=database_url)
+    settings = load_settings(database_url=database_url, timezone=timezone)
     first, last = _day_range(from_, to)
     check_range(first, last)
     if terminal is not None:
         check_name(terminal, "--terminal")
     db = _read_database(settings)
     try:
-        report = coverage_report(db, first, last, terminal=terminal)
+        report = coverage_report(db, first, last, terminal=terminal, zone=settings.zone)
     finally:
         db.dispose()
     if as_json:
@@ -730,7 +766,12 @@ def coverage(
 def probe(
     stream: Annotated[str, typer.Option("--stream", help="stream, or terminal/stream")],
     date_: Annotated[
-        str | None, typer.Option("--date", help="day to list (YYYY-MM-DD, UTC); default: today")
+        str | None,
+        typer.Option(
+            "--date",
+            help="the site's date to list (YYYY-MM-DD, UTC: the site lists by UTC date); "
+            "default: today's",
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None,
@@ -1063,13 +1104,13 @@ def _write_export(path: Path, chunks: Iterator[bytes]) -> int:
 def export(
     stream: Annotated[str, typer.Option("--stream", help="stream, or terminal/stream")],
     from_: Annotated[
-        str | None, typer.Option("--from", help="first day (YYYY-MM-DD, in --tz)")
+        str | None, typer.Option("--from", help="first day (YYYY-MM-DD, in --timezone)")
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="last day (YYYY-MM-DD, in --tz), included")
+        str | None, typer.Option("--to", help="last day (YYYY-MM-DD, in --timezone), included")
     ] = None,
     date_: Annotated[
-        str | None, typer.Option("--date", help="one day (YYYY-MM-DD, in --tz)")
+        str | None, typer.Option("--date", help="one day (YYYY-MM-DD, in --timezone)")
     ] = None,
     out_file: Annotated[
         Path | None,
@@ -1079,9 +1120,7 @@ def export(
         Path | None, typer.Option("--timelapse", help="write an H.264 timelapse to this .mp4")
     ] = None,
     fps: Annotated[int, typer.Option("--fps", help="timelapse frames per second")] = 12,
-    tz: Annotated[
-        str, typer.Option("--tz", help="zone of the days and the local times (IANA name)")
-    ] = "America/Los_Angeles",
+    tz: TimezoneOrTz = None,
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
     storage_url: StorageUrl = None,
@@ -1089,7 +1128,9 @@ def export(
 ) -> None:
     """Export a stream's images: originals with a manifest (.tar/.zip), or a timelapse MP4.
 
-    Days run midnight to midnight in --tz, like the web page's. The manifest (manifest.json,
+    Days run midnight to midnight in --timezone, like the web page's and `coverage`'s. The
+    files keep the archive's UTC-date folders (apm/in_gate/2025-09-03/013000.jpg can belong
+    to the Los Angeles day 2025-09-02). The manifest (manifest.json,
     manifest.csv, gaps.csv) gives each image's capture time in UTC and local time, size,
     sha256 and camera health flag, and every gap over 20 minutes.
 
@@ -1097,7 +1138,6 @@ def export(
     """
     from gatecam.export import Selection, bundle_chunks, select_images, timelapse_chunks
     from gatecam.export.timelapse import check_fps, require_frames
-    from gatecam.web.timeline import zone
 
     settings = load_settings(
         streams=stream,
@@ -1105,15 +1145,12 @@ def export(
         database_url=database_url,
         download_dir=download_dir,
         storage_url=storage_url,
+        timezone=tz,
     )
     if (out_file is None) == (timelapse is None):
         raise InputError("give one of --out FILE.tar|.zip or --timelapse FILE.mp4")
     target = settings.targets[0]
     first, last = _export_days(from_, to, date_)
-    try:
-        days_zone = zone(tz)
-    except InputError as exc:
-        raise InputError(f"--tz: {exc}") from None
     if out_file is not None:
         fmt = out_file.suffix.lower().lstrip(".")
         if fmt not in ("tar", "zip"):
@@ -1129,7 +1166,7 @@ def export(
         raise InputError(f"{path}: no such folder {path.parent}")
     _setup_logging()
     with _read_archive(settings) as archive:
-        selection = Selection(target.terminal, target.stream, first, last, days_zone)
+        selection = Selection(target.terminal, target.stream, first, last, settings.zone)
         contents = select_images(archive.db, selection)
     store = archive.store
     if out_file is None:

@@ -1,4 +1,7 @@
-"""How complete the archive is: per stream and UTC hour, images held against the cadence, gaps.
+"""How complete the archive is: per stream and hour, images held against the cadence, gaps.
+
+Days run midnight to midnight in the report's zone (GATECAM_TIMEZONE), as in `export` and on
+the web page, so one day holds the same images everywhere.
 
 Three things are told apart: images held; images missed (the site listed them, the archive
 could not store them, and the ledger says why); and gaps, where the site listed nothing.
@@ -7,13 +10,14 @@ could not store them, and the ledger says why); and gaps, where the site listed 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Any
 
 from gatecam.database import browse, frames, missed
 from gatecam.database.engine import Database
 from gatecam.database.missed import MissedRecord
+from gatecam.days import offset, span_bounds
 from gatecam.errors import InputError
 
 # Images come every 8 to 12 minutes (the site's cadence): a longer silence is worth showing.
@@ -21,7 +25,6 @@ GAP = timedelta(minutes=20)
 HOUR = timedelta(hours=1)
 # The longest report: a leap year. Longer ranges are asked for a year at a time.
 MAX_DAYS = 366
-_DAY = timedelta(days=1)
 # At most this many gaps per day in the human-readable lines; the JSON has them all.
 _GAPS_PER_LINE = 3
 
@@ -90,6 +93,8 @@ class StreamCoverage:
     flagged: list[tuple[datetime, str]] = field(default_factory=list)
     # Images the site listed and the archive could not store, with the last reason.
     missed: list[MissedRecord] = field(default_factory=list)
+    # Where the days run midnight to midnight.
+    zone: tzinfo = UTC
 
     def missed_between(self, start: datetime, end: datetime) -> list[MissedRecord]:
         return [m for m in self.missed if start <= m.timestamp < end]
@@ -118,12 +123,13 @@ class StreamCoverage:
 
     @property
     def days(self) -> list[Slot]:
-        """The hours summed per UTC day."""
+        """The hours summed per day of ``zone``, each starting at its local midnight."""
         days: dict[date, tuple[int, float]] = {}
         for h in self.hours:
-            held, expected = days.get(h.start.date(), (0, 0.0))
-            days[h.start.date()] = (held + h.held, expected + h.expected)
-        return [Slot(_midnight(d), held, exp) for d, (held, exp) in days.items()]
+            day = h.start.astimezone(self.zone).date()
+            held, expected = days.get(day, (0, 0.0))
+            days[day] = (held + h.held, expected + h.expected)
+        return [Slot(_midnight(d, self.zone), held, exp) for d, (held, exp) in days.items()]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -140,10 +146,10 @@ class StreamCoverage:
             "days": [
                 d.as_dict("date")
                 | {
-                    "flagged": self.flag_counts(d.start, d.start + _DAY),
-                    "missed": len(self.missed_between(d.start, d.start + _DAY)),
+                    "flagged": self.flag_counts(d.start, _day_end(d)),
+                    "missed": len(self.missed_between(d.start, _day_end(d))),
                     "missed_images": [
-                        missed_dict(m) for m in self.missed_between(d.start, d.start + _DAY)
+                        missed_dict(m) for m in self.missed_between(d.start, _day_end(d))
                     ],
                 }
                 for d in self.days
@@ -154,19 +160,20 @@ class StreamCoverage:
 
 @dataclass(frozen=True)
 class CoverageReport:
-    """Coverage of every stream over the UTC days ``start`` to ``end``, both included."""
+    """Coverage of every stream over the days ``start`` to ``end`` of ``zone``, both included."""
 
     start: date
     end: date
     cadence_minutes: int
     now: datetime
     streams: list[StreamCoverage]
+    zone: tzinfo = UTC
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
-            "days_in": "UTC",
+            "days_in": _zone_name(self.zone),
             "cadence_minutes": self.cadence_minutes,
             "gap_minutes": int(GAP.total_seconds() // 60),
             "generated_at": self.now.isoformat(),
@@ -175,7 +182,8 @@ class CoverageReport:
 
     def lines(self) -> list[str]:
         head = (
-            f"coverage {self.start} to {self.end} (UTC days; one image expected every "
+            f"coverage {self.start} to {self.end} (days in {_zone_name(self.zone)}; one image "
+            f"expected every "
             f"{self.cadence_minutes} min; gaps are over {_minutes(GAP)})"
         )
         out = [head]
@@ -194,8 +202,20 @@ class CoverageReport:
         return out
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    """Local midnight starting ``day`` in ``zone``, aware in that zone (its date is ``day``)."""
+    return span_bounds(day, day, zone)[0].astimezone(zone)
+
+
+def _day_end(day: Slot) -> datetime:
+    """The next local midnight after the day ``day`` starts (23 or 25 hours on DST days)."""
+    start = day.start
+    assert start.tzinfo is not None
+    return span_bounds(start.date(), start.date(), start.tzinfo)[1]
+
+
+def _zone_name(zone: tzinfo) -> str:
+    return str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")
 
 
 def _minutes(span: timedelta) -> str:
@@ -242,21 +262,24 @@ def _day_line(s: StreamCoverage, day: Slot, now: datetime) -> str:
     if day.expected <= 0:
         ahead = day.start >= now
         return "not begun yet" if ahead else "before the archive began"
-    end = day.start + timedelta(days=1)
+    end = _day_end(day)
     gaps = [g for g in s.gaps if g.start < end and g.end > day.start]
     held = _held(day.held, day.expected, day.completeness)
     flagged = _flagged(s.flag_counts(day.start, end))
     lost = _missed(len(s.missed_between(day.start, end)))
     text = f"{held}{flagged}{lost}  {_count(len(gaps), 'gap')}"
     if gaps:
-        spans = ", ".join(
-            f"{max(g.start, day.start):%H:%M}-{'now' if g.open else f'{min(g.end, end):%H:%M}'}"
-            f" ({g.minutes} min)"
-            for g in gaps[:_GAPS_PER_LINE]
-        )
+        spans = ", ".join(_gap_span(g, day.start, end, s.zone) for g in gaps[:_GAPS_PER_LINE])
         more = f" and {len(gaps) - _GAPS_PER_LINE} more" if len(gaps) > _GAPS_PER_LINE else ""
         text += f": {spans}{more}"
     return text
+
+
+def _gap_span(gap: CoverageGap, start: datetime, end: datetime, zone: tzinfo) -> str:
+    """``14:02-14:49 -07:00 (47 min)``: the gap's part of the day, local, with its offset."""
+    first = max(gap.start, start).astimezone(zone)
+    last = "now" if gap.open else f"{min(gap.end, end).astimezone(zone):%H:%M}"
+    return f"{first:%H:%M}-{last} {offset(first)} ({gap.minutes} min)"
 
 
 def stream_coverage(
@@ -270,6 +293,7 @@ def stream_coverage(
     cadence: timedelta,
     flagged: list[tuple[datetime, str]] | None = None,
     lost: list[MissedRecord] | None = None,
+    zone: tzinfo = UTC,
 ) -> StreamCoverage:
     """Coverage of one stream over [start, end) from its held capture times, oldest first.
 
@@ -300,7 +324,7 @@ def stream_coverage(
         for n, (previous, following) in enumerate(pairwise(edges)):
             if following - previous > GAP:
                 gaps.append(CoverageGap(previous, following, open=n == last and hi == now))
-    return StreamCoverage(terminal, stream, began, hours, gaps, flagged or [], lost)
+    return StreamCoverage(terminal, stream, began, hours, gaps, flagged or [], lost, zone)
 
 
 def check_range(start: date, end: date) -> None:
@@ -324,8 +348,10 @@ def coverage_report(
     terminal: str | None = None,
     cadence_minutes: int = 10,
     now: datetime | None = None,
+    zone: tzinfo = UTC,
 ) -> CoverageReport:
-    """Per stream and UTC hour from ``start`` to ``end`` (both included): held vs expected.
+    """Per stream and hour over the days ``start`` to ``end`` of ``zone`` (both included):
+    held vs expected.
 
     Its cost is O(streams x days asked), never O(archive): the gaps need each capture time,
     so each stream's range is one scan of its unique index (terminal, camera_id, timestamp),
@@ -337,7 +363,7 @@ def coverage_report(
     if cadence_minutes <= 0:
         raise InputError(f"cadence must be at least 1 minute, not {cadence_minutes}")
     now = now or datetime.now(UTC)
-    lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
+    lo, hi = span_bounds(start, end, zone)
     cadence = timedelta(minutes=cadence_minutes)
     result = []
     with db.read_scope() as session:
@@ -361,6 +387,7 @@ def coverage_report(
                     cadence,
                     flagged,
                     ledger.get((s.terminal, s.stream), []),
+                    zone,
                 )
             )
-    return CoverageReport(start, end, cadence_minutes, now, result)
+    return CoverageReport(start, end, cadence_minutes, now, result, zone)

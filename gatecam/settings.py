@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from gatecam.days import DEFAULT_TIMEZONE, zone
 from gatecam.errors import InputError, InvalidSetting
 from gatecam.model import Target, name_problem
 
@@ -148,6 +150,11 @@ class DownloadConfig(BaseModel):
         allow_inf_nan=False,
         description="a stream with no new image for longer is silent (/healthz 503), 10 to 10080",
     )
+    timezone: str = Field(
+        DEFAULT_TIMEZONE,
+        description="IANA zone of every day (midnight to midnight) and of times given "
+        "without an offset",
+    )
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -190,6 +197,20 @@ class DownloadConfig(BaseModel):
             raise ValueError("is empty: set a token, or unset the variable to serve without one")
         # Surrounding blanks (a newline from a token file) could never be sent in a header.
         return value.strip() if value is not None else None
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone of every day and of every time given without an offset."""
+        return zone(self.timezone)
 
     @field_validator("app_url", "cdn_url", "s3_endpoint_url")
     @classmethod

@@ -62,11 +62,15 @@ def test_once_archives_then_skips_then_picks_up_new_images(
     assert first.stdout.count("apm/in_gate ") == first.stdout.count("apm/out_gate ") == 1
     assert " listed" not in first.stderr and "scheduler" not in first.stderr
     archived = sorted((ref.stream, ref.timestamp) for ref, _ in iter_archive(images))
+    # The Los Angeles day spans two UTC dates of the site: both are listed and stored.
+    assert f"{day},{day + timedelta(days=1)}: " in first.stdout
     expected = sorted(
-        [("in_gate", ts) for ts in listed(simulate, day, "in_gate")]
-        + [("out_gate", ts) for ts in listed(simulate, day, "out_gate")]
+        (stream, ts)
+        for stream in ("in_gate", "out_gate")
+        for date in (day, day + timedelta(days=1))
+        for ts in listed(simulate, date, stream)
     )
-    assert archived == expected and len(expected) > 200
+    assert archived == expected and len(expected) > 400
 
     before = {path: path.stat().st_mtime_ns for _, path in iter_archive(images)}
     second = gatecam("once", "--date", str(day), "--streams", "in_gate,out_gate", env=env)
@@ -87,7 +91,9 @@ def test_once_archives_then_skips_then_picks_up_new_images(
     assert stats.returncode == 0, stats.stderr
     data = json.loads(stats.stdout)
     assert data["total_downloaded"] == len(list(iter_archive(images)))
-    assert data["downloads_by_stream"]["out_gate"] == len(listed(simulate, day, "out_gate"))
+    assert data["downloads_by_stream"]["out_gate"] == sum(
+        len(listed(simulate, date, "out_gate")) for date in (day, day + timedelta(days=1))
+    )
     assert data["successful_runs"] == data["total_runs"] == 5
     assert datetime.fromisoformat(data["last_download"]).utcoffset() == timedelta(0)
 
@@ -340,7 +346,9 @@ def test_backfill_archives_each_day_and_skips_what_is_archived(
         capsys, "backfill", "--from", str(first), "--to", str(second), *common
     )
     assert code == 0, err
-    days = {first, second}
+    # The Los Angeles days span one more UTC date of the site: each date is one run.
+    days = {first, second, third}
+    assert out.count(" listed, ") == 3
     archived = sorted(ref.timestamp for ref, _ in iter_archive(tmp_path))
     assert archived == sorted(
         ts for day in days for ts in standin.catalogue.list("apm", "in_gate", day)
@@ -350,7 +358,7 @@ def test_backfill_archives_each_day_and_skips_what_is_archived(
     code, out, err = run_main(capsys, "backfill", "--from", str(first), "--to", str(third), *common)
 
     assert code == 0, err
-    assert out.count(" 0 stored") == 2  # the two days already archived
+    assert out.count(" 0 stored") == 3  # the three UTC dates already archived
     assert {p: p.stat().st_mtime_ns for p in before} == before
     third_day = [
         ref.timestamp for ref, _ in iter_archive(tmp_path) if ref.timestamp.date() == third

@@ -63,9 +63,10 @@ def test_hours_held_against_the_cadence_with_gaps(archived: Database) -> None:
 def test_lines_and_json_say_the_same(archived: Database) -> None:
     report = coverage_report(archived, date(2025, 9, 1), date(2025, 9, 4), now=NOW)
     lines = report.lines()
-    assert lines[0].startswith("coverage 2025-09-01 to 2025-09-04 (UTC days")
+    assert lines[0].startswith("coverage 2025-09-01 to 2025-09-04 (days in UTC;")
     assert "apm/in_gate 2025-09-01  before the archive began" in lines
-    assert "apm/in_gate 2025-09-03  138/144 images  95.8%  1 gap: 13:50-15:00 (70 min)" in lines
+    day = "apm/in_gate 2025-09-03  138/144 images  95.8%  1 gap: 13:50-15:00 +00:00 (70 min)"
+    assert day in lines
     assert lines[-1].startswith("apm/in_gate total  ") and "1 gap, 1 h 10 min" in lines[-1]
     data = report.as_dict()
     assert data["days_in"] == "UTC" and data["gap_minutes"] == 20

@@ -177,7 +177,7 @@ def test_timelapse_has_a_captioned_frame_per_image_and_a_card_per_gap(
         (["--timelapse", "x.mp4", "--date", "2025-09-02", "--fps", "0"], "fps must be 1 to 60"),
         (["--out", "x.tar", "--timelapse", "x.mp4", "--date", "2025-09-02"], "give one of"),
         (["--out", "x.tar"], "which days?"),
-        (["--out", "x.tar", "--date", "2025-09-02", "--tz", "Mars/Olympus"], "--tz: unknown"),
+        (["--out", "x.tar", "--date", "2025-09-02", "--tz", "Mars/Olympus"], "--timezone: unknown"),
         (["--out", "x.tar", "--from", "2025-09-03", "--to", "2025-09-01"], "is after --to"),
     ],
 )

@@ -31,6 +31,7 @@ from gatecam.database.locks import claim, finished_since
 from gatecam.database.queries import ImageRecord, chunked
 from gatecam.database.recipes import RecipeStore
 from gatecam.database.runs import CUT_OFF
+from gatecam.days import site_dates
 from gatecam.downloader.fetch import CdnDownloader, DownloadedImage, FailedDownload
 from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import DiscoveryError, GatecamError
@@ -241,9 +242,11 @@ class DownloadJob:
         tick: datetime | None = None,
         on_result: Callable[[RunResult], None] = lambda _: None,
     ) -> list[RunResult]:
-        """One pass over every target, for ``day`` (default: today and any missed days).
+        """One pass over every target, for the local ``day`` (default: today's UTC date and
+        any missed ones).
 
-        ``days`` runs one run per target and day instead (a backfill), sharing one browser.
+        ``days`` runs one run per target and UTC date of the site instead (a backfill over
+        the dates local days span, see gatecam.days.site_dates), sharing one browser.
         ``tick`` is the scheduled slot: a stream whose run another instance already finished
         since then is skipped, so each stream runs once per tick across instances.
         ``on_result`` hears of each run as it ends.
@@ -259,14 +262,20 @@ class DownloadJob:
                 self.clock,
                 self.stop,
             )
-            asked: list[date | None] = [*days] if days else [day]
+            # Each run's UTC dates; None: today's and any the stream missed.
+            asked: list[list[date] | None]
+            if days:
+                asked = [[one] for one in days]
+            else:
+                asked = [None if day is None else self._days_to_list(None, day)]
             today = self.clock().astimezone(UTC).date()
             try:
                 tools.prefetch(
                     [
-                        (t.terminal, t.stream, one or today)
+                        (t.terminal, t.stream, one)
                         for t in self.config.targets
-                        for one in asked
+                        for dates in asked
+                        for one in dates or [today]
                     ]
                 )
             except SQLAlchemyError as exc:
@@ -278,10 +287,10 @@ class DownloadJob:
                 # survived, say), each run below lists again and fails alone if it must.
                 logger.exception("prefetch of the tick's listings failed; each run lists alone")
             for target in self.config.targets:
-                for one_day in asked:
+                for dates in asked:
                     if self.stop.is_set():
                         return results
-                    results.append(self._claimed_run(target, one_day, tools, tick))
+                    results.append(self._claimed_run(target, dates, tools, tick))
                     on_result(results[-1])
             if tick is not None:
                 # A stream skipped because another instance held it is looked at once more:
@@ -289,11 +298,11 @@ class DownloadJob:
                 for n, result in enumerate(results):
                     if result.skipped and not self.stop.is_set():
                         target = Target(result.terminal, result.stream)
-                        results[n] = self._claimed_run(target, day, tools, tick)
+                        results[n] = self._claimed_run(target, asked[0], tools, tick)
         return results
 
     def _claimed_run(
-        self, target: Target, day: date | None, tools: _PassTools, tick: datetime | None
+        self, target: Target, dates: list[date] | None, tools: _PassTools, tick: datetime | None
     ) -> RunResult:
         result = RunResult(target.terminal, target.stream)
         try:
@@ -302,15 +311,15 @@ class DownloadJob:
                 if not mine or done:
                     result.skipped = True
                     return result
-                return self._run(target, day, tools)
+                return self._run(target, dates, tools)
         except (SQLAlchemyError, GatecamError) as exc:
             # The claim itself needs the database: one line, and the next tick tries again.
             metrics.database_error()
             result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
-            result.days = [d.isoformat() for d in self._days_to_list(None, day)]
+            result.days = [d.isoformat() for d in dates or self._days_to_list(None, None)]
             return result
 
-    def _run(self, target: Target, day: date | None, tools: _PassTools) -> RunResult:
+    def _run(self, target: Target, dates: list[date] | None, tools: _PassTools) -> RunResult:
         terminal, stream = target
         result = RunResult(terminal, stream)
         started = time.monotonic()
@@ -322,8 +331,8 @@ class DownloadJob:
                 stale = queries.interrupt_stale_runs(
                     session, terminal, stream, host=HOST, pid=os.getpid()
                 )
-                covered = None if day is not None else queries.last_covered_day(session, *target)
-                days = self._days_to_list(covered, day)
+                covered = None if dates else queries.last_covered_day(session, *target)
+                days = dates or self._days_to_list(covered, None)
                 result.days = [d.isoformat() for d in days]
                 run_id = queries.start_run(
                     session, terminal, stream, result.days, host=HOST, pid=os.getpid()
@@ -333,7 +342,9 @@ class DownloadJob:
             metrics.database_error()
             result.error = self._with_next_try(f"database unavailable: {reason(exc)}")
             # The log line names the day it could not archive, not an empty one.
-            result.days = result.days or [d.isoformat() for d in self._days_to_list(None, day)]
+            result.days = result.days or [
+                d.isoformat() for d in dates or self._days_to_list(None, None)
+            ]
             return result
         self._unrecorded.pop(target, None)
         if stale:
@@ -382,13 +393,17 @@ class DownloadJob:
         return f"{error}; next try at {upcoming.astimezone(UTC).isoformat(timespec='seconds')}"
 
     def _days_to_list(self, covered: date | None, day: date | None) -> list[date]:
-        """The asked-for day, or today plus every day since ``covered``.
+        """The site's UTC dates to list: those the local ``day`` spans, or today plus every
+        date since ``covered``.
 
-        ``covered`` is the day of the last run that fully archived its own day. A scheduler
-        that was down across midnight or for days catches up on what the source still shows.
+        A local day (midnight to midnight in ``config.timezone``) spans two UTC dates unless
+        its zone is UTC; their images outside the day are archived too, as the same pages
+        list them. ``covered`` is the UTC date of the last run that fully archived its own
+        date. A scheduler that was down across midnight or for days catches up on what the
+        source still shows.
         """
         if day is not None:
-            return [day]
+            return site_dates(day, day, self.config.zone, self.clock())
         today = self.clock().astimezone(UTC).date()
         # Never further back than retention would keep, nor than the source plausibly holds.
         horizon = min(MAX_CATCH_UP_DAYS, self.config.retention_days or MAX_CATCH_UP_DAYS)

@@ -90,7 +90,7 @@ def select_images(db: Database, selection: Selection, now: datetime | None = Non
     times = [i.timestamp for i in items]
     # The same gaps as `gatecam coverage`: none before the archive began or after now.
     cov = stream_coverage(
-        s.terminal, s.stream, times, began, s.start, s.end, now, timedelta(minutes=10)
+        s.terminal, s.stream, times, began, s.start, s.end, now, timedelta(minutes=10), zone=s.zone
     )
     return Contents(selection, items, cov.gaps)
 

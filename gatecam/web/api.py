@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -13,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gatecam import coverage
+from gatecam import days as local_days
 from gatecam.database import browse
+from gatecam.days import local_time
 from gatecam.errors import InputError
 from gatecam.model import NAME_RULE, is_name
 from gatecam.web.common import Archive, json_response, json_text, json_text_response
@@ -60,15 +62,17 @@ def decode_cursor(text: str) -> tuple[datetime, int]:
     return moment, int(match[2])
 
 
-def parse_query_time(name: str, text: str) -> datetime:
-    """An ISO 8601 date-time (UTC when it has no offset) or a date (its UTC midnight)."""
+def parse_query_time(name: str, text: str, where: tzinfo) -> datetime:
+    """An ISO 8601 date-time or a date (its midnight), local in ``where`` without an offset.
+
+    ``/at?time=`` reads a time without an offset the same way: one moment for both.
+    """
     try:
         if len(text) == 10:
             moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
         else:
             moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
+        moment = local_time(moment, where)
     except ValueError:
         raise InputError(f"{name} {text!r} is not an ISO 8601 date or date-time") from None
     # A well-formed time can still be outside what the API serves (and what the spec allows).
@@ -115,8 +119,8 @@ def stats(archive: Archive, request: Request) -> Response:
 def images(archive: Archive, request: Request) -> Response:
     q = request.query_params
     limit = _int(request, "limit", 100, 1, MAX_LIMIT)
-    start = parse_query_time("from", q["from"]) if "from" in q else None
-    end = parse_query_time("to", q["to"]) if "to" in q else None
+    start = parse_query_time("from", q["from"], archive.zone) if "from" in q else None
+    end = parse_query_time("to", q["to"], archive.zone) if "to" in q else None
     if start is not None and end is not None and start > end:
         raise InputError(f"from {q['from']} is after to {q['to']}")
     # An empty cursor is the first page, as if none was given.
@@ -146,7 +150,7 @@ def one_image(archive: Archive, request: Request) -> Response:
 
 def coverage_json(archive: Archive, request: Request) -> Response:
     q = request.query_params
-    today = datetime.now(UTC).date()
+    today = local_days.today(archive.zone)
     start, end = _day(q, "from"), _day(q, "to")
     if end is None:
         # Today, or the day asked for when that is later: a future day alone is valid.
@@ -159,7 +163,12 @@ def coverage_json(archive: Archive, request: Request) -> Response:
         raise InputError(f"at most {MAX_COVERAGE_DAYS} days per request")
     cadence = _int(request, "cadence", archive.cadence_minutes, 1, 1440)
     report = coverage.coverage_report(
-        archive.db, start, end, terminal=_name(request, "terminal"), cadence_minutes=cadence
+        archive.db,
+        start,
+        end,
+        terminal=_name(request, "terminal"),
+        cadence_minutes=cadence,
+        zone=archive.zone,
     )
     return json_response(report.as_dict())
 

@@ -135,7 +135,7 @@ def _chart(
     times = browse.held_times(session, s.terminal, s.stream, start, end)
     cadence = timedelta(minutes=archive.cadence_minutes)
     return coverage.stream_coverage(
-        s.terminal, s.stream, times, recent.began, start, end, view.now, cadence
+        s.terminal, s.stream, times, recent.began, start, end, view.now, cadence, zone=view.zone
     )
 
 

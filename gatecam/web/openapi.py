@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from gatecam.days import DEFAULT_TIMEZONE
 from gatecam.model import NAME_MAX, NAME_PATTERN
 
+# The zone is the server's setting; the document names where it comes from.
+_ZONE = f"GATECAM_TIMEZONE, default {DEFAULT_TIMEZONE}"
 NAME = {"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$", "maxLength": NAME_MAX}
 # Years 1970-2999, months 01-12, days 01-31, hours 00-23, minutes and seconds 00-59.
 _YMD = r"(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
@@ -13,7 +16,8 @@ _HMS = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
 MOMENT = {
     "type": "string",
     "pattern": rf"^{_YMD}([T ]{_HMS}(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?$",
-    "description": "ISO 8601 date-time (an offset, or UTC if none) or a date (its UTC midnight)",
+    "description": "ISO 8601 date-time or a date (its midnight); without an offset it is local "
+    f"time in the server's zone ({_ZONE}), as /at?time= reads it",
     "examples": ["2025-09-02T14:30:00-07:00", "2025-09-02"],
 }
 _TIME = {"type": "string", "format": "date-time"}
@@ -190,13 +194,15 @@ SPEC: dict[str, Any] = {
         },
         "/api/coverage": {
             "get": {
-                "summary": "Per stream and UTC hour: images held against the cadence, and gaps",
+                "summary": "Per stream and hour: images held against the cadence, and gaps",
+                "description": f"Days run midnight to midnight in the server's zone ({_ZONE}), "
+                "as on the web page and in exports.",
                 "parameters": [
-                    _query("from", _DATE, "first UTC day (default: 6 days before to)"),
+                    _query("from", _DATE, "first day (default: 6 days before to)"),
                     _query(
                         "to",
                         _DATE,
-                        "last UTC day (default: today, or from if later; at most 92 days)",
+                        "last day (default: today, or from if later; at most 92 days)",
                     ),
                     _query("terminal", NAME, "only this terminal"),
                     _query(
@@ -214,7 +220,11 @@ SPEC: dict[str, Any] = {
                             "properties": {
                                 "from": {"type": "string", "format": "date"},
                                 "to": {"type": "string", "format": "date"},
-                                "days_in": {"const": "UTC"},
+                                "days_in": {
+                                    "type": "string",
+                                    "description": "IANA zone of the days",
+                                    "examples": [DEFAULT_TIMEZONE],
+                                },
                                 "cadence_minutes": {"type": "integer"},
                                 "gap_minutes": {"type": "integer"},
                                 "streams": {

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from gatecam.coverage import GAP
 from gatecam.database.browse import Shot, Stream
+from gatecam.days import day_bounds, local_time, zone
 from gatecam.errors import InputError
 
-__all__ = ["GAP", "NEAR", "DayGap", "Recent", "Shot", "Stream"]
+__all__ = ["GAP", "NEAR", "DayGap", "Recent", "Shot", "Stream", "day_bounds", "zone"]
 
 # Farther than this, the nearest image says little about the moment asked for.
 NEAR = timedelta(minutes=30)
@@ -26,14 +27,6 @@ _YEARS = range(1970, 3000)
 TIME_HELP = "e.g. 2025-09-02T14:30, or 2025-09-02T14:30:00-07:00 with an offset"
 
 
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone ``name``; raises InputError with one line if there is none."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InputError(f"unknown time zone {name!r}: use an IANA name like UTC") from None
-
-
 def parse_day(text: str) -> date | None:
     """The date in ``text`` (already matched as YYYY-MM-DD), or None if there is no such day."""
     try:
@@ -44,7 +37,7 @@ def parse_day(text: str) -> date | None:
 
 
 def parse_shown_time(text: str, display: ZoneInfo) -> datetime:
-    """``time`` as an aware datetime: its own offset if it has one, else the display zone."""
+    """``time`` as an aware datetime: its own offset if it has one, else local in ``display``."""
     match = _TIME.fullmatch(text.strip())
     day = parse_day(match["day"]) if match else None
     if match is None or day is None:
@@ -54,7 +47,7 @@ def parse_shown_time(text: str, display: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(f"{match['day']}T{match['clock']}{offset}")
     except ValueError:
         raise InputError(f"time {text!r} is not a date and time ({TIME_HELP})") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=display)
+    return local_time(moment, display)
 
 
 @dataclass(frozen=True)
@@ -70,13 +63,6 @@ class DayGap:
     @property
     def length(self) -> timedelta:
         return self.end - self.start
-
-
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC start and end of ``day`` as lived in ``zone`` (23 or 25 hours on DST days)."""
-    start = datetime.combine(day, time(), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def recent_days(newest_image: datetime | None, now: datetime, zone: ZoneInfo) -> list[date]:

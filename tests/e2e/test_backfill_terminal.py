@@ -67,6 +67,8 @@ def test_backfill_in_a_terminal_keeps_bar_results_and_logs_apart(
         "GATECAM_DOWNLOAD_DIR": str(tmp_path / "images"),
         "GATECAM_APP_URL": site.app_url,
         "GATECAM_CDN_URL": site.cdn_url,
+        # UTC days: one run per day asked for (a Los Angeles range lists one UTC date more).
+        "GATECAM_TIMEZONE": "UTC",
         "COLUMNS": "120",
         "TERM": "xterm",
     }

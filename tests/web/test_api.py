@@ -15,7 +15,7 @@ from gatecam.archive import Archive
 from gatecam.database.engine import Database
 from gatecam.storage import LocalStore
 from gatecam.web import WebServer, create_app
-from tests.web.conftest import IN_GATE, OUT_GATE, local
+from tests.web.conftest import GAP_GONE, IN_GATE, OUT_GATE, local
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -81,13 +81,16 @@ def test_one_image_by_id_and_json_errors(
 
 def test_coverage_json_matches_the_archive(client: httpx.Client) -> None:
     data = client.get("/api/coverage", params={"from": "2025-09-02", "to": "2025-09-02"}).json()
-    assert data["days_in"] == "UTC" and data["cadence_minutes"] == 10
+    # The server's zone (Los Angeles) decides the day, as on the page and in exports.
+    assert data["days_in"] == "America/Los_Angeles" and data["cadence_minutes"] == 10
     in_gate = next(s for s in data["streams"] if s["stream"] == "in_gate")
     assert len(in_gate["hours"]) == 24
-    # 2 September UTC: the archive began at 06:58, so only 17 h are expected.
+    # 2 September in Los Angeles: the archive began at 23:58 the day before, so every hour
+    # is expected, and the day holds its own images, not those of 23:58 or 00:01 around it.
     assert in_gate["archive_began"] == "2025-09-02T06:58:00+00:00"
-    assert [h["expected"] for h in in_gate["hours"][:6]] == [0] * 6
-    assert in_gate["hours"][0]["completeness"] is None
+    assert in_gate["hours"][0]["start"] == local("00:00").isoformat()
+    assert {h["expected"] for h in in_gate["hours"]} == {6}
+    assert in_gate["held"] == 24 * 6 - len(GAP_GONE) + 1
     gaps = [(g["start"], g["minutes"]) for g in in_gate["gaps"]]
     assert gaps == [(local("14:02").isoformat(), 47)]
     bad = client.get("/api/coverage", params={"from": "2025-01-01", "to": "2025-12-31"})
