@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
@@ -11,6 +12,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gatecam.database.dialects import floor_minute, insert_statement
@@ -50,7 +52,9 @@ _PG_CREATE_STAGE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PG_STAGE} "
     f"({', '.join(f'{c} {t}' for c, t in _PG_STAGE_TYPES.items())}) ON COMMIT DELETE ROWS"
 )
-_PG_COPY = f"COPY {_PG_STAGE} ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
+# Text, not binary: the server parses each value for its column and refuses one out of range,
+# where psycopg's binary dumpers wrote 2**40 into an integer column as 0.
+_PG_COPY = f"COPY {_PG_STAGE} ({_COLUMN_LIST}) FROM STDIN"
 # New rows per stream, counted by the server: a save's every new row need not come back.
 _PG_MOVE = (
     f"WITH staged AS (DELETE FROM {_PG_STAGE} RETURNING *),"
@@ -78,16 +82,28 @@ def _postgres_insert(
     for record in records:
         if record.timestamp is not None and record.timestamp.tzinfo is None:
             _refuse_naive(record.timestamp)
+    connection.exec_driver_sql(_PG_CREATE_STAGE)
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor:
-        cursor.execute(_PG_CREATE_STAGE)
-        with cursor.copy(_PG_COPY) as copy:
-            copy.set_types(list(_PG_STAGE_TYPES.values()))
-            for record in records:
-                copy.write_row(record)
-        cursor.execute(_PG_MOVE, (created_at,))
-        return Counter({(t, c): n for t, c, n in cursor.fetchall()})
+    with (
+        _as_sqlalchemy_error(connection, _PG_COPY),
+        driver.cursor() as cursor,
+        cursor.copy(_PG_COPY) as copy,
+    ):
+        for record in records:
+            copy.write_row(record)
+    moved = connection.exec_driver_sql(_PG_MOVE, (created_at,))
+    return Counter({(t, c): n for t, c, n in moved})
+
+
+@contextmanager
+def _as_sqlalchemy_error(connection: Connection, statement: str) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy's, which callers turn into one-line messages."""
+    driver_error = connection.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except driver_error as exc:
+        raise DBAPIError.instance(statement, None, exc, driver_error) from None
 
 
 def _sqlite_insert(
@@ -101,8 +117,7 @@ def _sqlite_insert(
     """
     driver = connection.connection.driver_connection
     assert driver is not None
-    cursor = driver.cursor()
-    try:
+    with _as_sqlalchemy_error(connection, "INSERT INTO images"), closing(driver.cursor()) as cursor:
         before = cursor.execute("SELECT max(id) FROM images").fetchone()[0] or 0
         inserted = 0
         for batch in chunked(records, batch_size):
@@ -119,8 +134,6 @@ def _sqlite_insert(
             (before,),
         )
         return Counter({(t, c): n for t, c, n in cursor.fetchall()})
-    finally:
-        cursor.close()
 
 
 def _refuse_naive(value: datetime) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from gatecam.database import queries
 from gatecam.database.engine import Database
@@ -202,3 +204,11 @@ def test_stats_say_what_one_hand_written_statement_says(database: Database) -> N
     assert oracle(database, "apm", now).last_24h == 17
     assert oracle(database, None, now).failed_runs == 1
     assert read_stats(database, "nowhere", now=now) == DownloadStats()
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+def test_a_row_the_server_refuses_fails_the_save_as_a_database_error(database: Database) -> None:
+    too_big = [*records(2, "in_gate"), records(1, "out_gate")[0]._replace(file_size=2**40)]
+    with pytest.raises(SQLAlchemyError), database.session_scope() as session:
+        queries.insert_images(session, too_big)
+    assert counters(database) == {}
