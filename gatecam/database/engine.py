@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,9 @@ class Database:
         finally:
             session.close()
 
-    def read_rows(self, statement: Executable) -> Sequence[Row[Any]]:
+    def read_rows(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
         """The rows of a single read statement, run outside a transaction on PostgreSQL.
 
         A single statement reads one snapshot by itself. For the web app's most frequent
@@ -182,7 +184,7 @@ class Database:
         session around them cost more than the read on SQLite.
         """
         with self._single_reads.connect() as conn:
-            return conn.execute(statement).all()
+            return conn.execute(statement, parameters).all()
 
     def check(self) -> None:
         """Raise with a one-line reason if the database cannot be reached.

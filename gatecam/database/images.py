@@ -3,139 +3,156 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache, partial
+from functools import lru_cache
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from gatecam.database.dialects import UTC_TYPE, floor_minute, insert_statement
+from gatecam.database.dialects import floor_minute, insert_statement
 from gatecam.database.models import Image, MinuteCount, StreamCounter, utcnow
 from gatecam.model import ImageRecord, chunked
 
-_IMAGE_COLUMNS = (
-    "terminal",
-    "camera_id",
-    "filepath",
-    "timestamp",
-    "file_size",
-    "sha256",
-    "thumbnail",
-    "created_at",
-    "dhash",
-    "brightness",
-    "contrast",
-)
+# The record's own fields, in ImageRecord's order: a record is a tuple of exactly these, so a
+# batch goes to the driver as it is, with only the capture time converted, and created_at
+# (one value per call) is bound once per statement.
+_RECORD_COLUMNS = ImageRecord._fields
+_COLUMN_LIST = ", ".join(_RECORD_COLUMNS)
+_TIMESTAMP = _RECORD_COLUMNS.index("timestamp")
+_WIDTH = len(_RECORD_COLUMNS)
+_STREAM = itemgetter(0, 1)
 
-# The scheduler's hot path (bench/persist.py) runs one plain-driver INSERT per batch, each
+# The scheduler's hot path (bench/persist.py, bench/peers.py) runs on the plain driver,
 # spelled the fastest way its database takes it: SQLAlchemy's per-row parameter processing
-# cost three times more on SQLite, and psycopg re-parses any statement with over 50
-# parameters, so PostgreSQL gets one binary array per column (%b) instead of a VALUES list.
-_PG_ARRAY_TYPES = (
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "integer",
-    "text",
-    "boolean",
-    "timestamptz",
-    "text",
-    "float8",
-    "float8",
+# cost three times more on SQLite, and on PostgreSQL the rows go in by COPY (psycopg writes
+# them in C) to a temporary table, from which one INSERT ... SELECT skips those stored.
+_PG_STAGE = "gatecam_images_in"
+_PG_STAGE_TYPES = {
+    "terminal": "text",
+    "camera_id": "text",
+    "filepath": "text",
+    "timestamp": "timestamptz",
+    "file_size": "integer",
+    "sha256": "text",
+    "thumbnail": "boolean",
+    "dhash": "text",
+    "brightness": "float8",
+    "contrast": "float8",
+}
+assert tuple(_PG_STAGE_TYPES) == _RECORD_COLUMNS
+# ON COMMIT DELETE ROWS: the table outlives the transaction on its pooled connection, its
+# rows do not. The INSERT empties it as it reads, for a second call in the same transaction.
+_PG_CREATE_STAGE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PG_STAGE} "
+    f"({', '.join(f'{c} {t}' for c, t in _PG_STAGE_TYPES.items())}) ON COMMIT DELETE ROWS"
 )
-_RETURNING = "ON CONFLICT DO NOTHING RETURNING terminal, camera_id"
+# Text, not binary: the server parses each value for its column and refuses one out of range,
+# where psycopg's binary dumpers wrote 2**40 into an integer column as 0.
+_PG_COPY = f"COPY {_PG_STAGE} ({_COLUMN_LIST}) FROM STDIN"
+# New rows per stream, counted by the server: a save's every new row need not come back.
+_PG_MOVE = (
+    f"WITH staged AS (DELETE FROM {_PG_STAGE} RETURNING *),"
+    f" new AS (INSERT INTO images ({_COLUMN_LIST}, created_at)"
+    f" SELECT {_COLUMN_LIST}, %s FROM staged ON CONFLICT DO NOTHING"
+    " RETURNING terminal, camera_id)"
+    " SELECT terminal, camera_id, count(*) FROM new GROUP BY terminal, camera_id"
+)
 
 
 @lru_cache(maxsize=16)
 def _sqlite_insert_sql(rows: int) -> str:
-    row = "(" + ", ".join("?" * len(_IMAGE_COLUMNS)) + ")"
-    values = ", ".join([row] * rows)
-    return (
-        f"INSERT INTO images ({', '.join(_IMAGE_COLUMNS)}) VALUES {values} ON CONFLICT DO NOTHING"
+    # ?1 is created_at, shared by every row; row r's own values are ?(2 + r * width)...
+    values = ", ".join(
+        "(" + ", ".join(f"?{2 + r * _WIDTH + i}" for i in range(_WIDTH)) + ", ?1)"
+        for r in range(rows)
     )
+    return f"INSERT INTO images ({_COLUMN_LIST}, created_at) VALUES {values} ON CONFLICT DO NOTHING"
 
 
-_POSTGRES_INSERT_SQL = (
-    f"INSERT INTO images ({', '.join(_IMAGE_COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(f'%b::{t}[]' for t in _PG_ARRAY_TYPES)}) {_RETURNING}"
-)
-
-
-def _insert_batches(
-    connection: Connection, batches: list[list[tuple[Any, ...]]]
+def _postgres_insert(
+    connection: Connection, records: Sequence[ImageRecord], created_at: datetime
 ) -> Counter[tuple[str, str]]:
-    """Insert each batch of rows (values in _IMAGE_COLUMNS order) in one statement.
-
-    Returns how many rows were new per (terminal, camera_id).
-    """
-    if connection.dialect.name != "postgresql":
-        return _sqlite_insert_batches(connection, batches)
-    # The statements go out in one pipeline: the server's answer to one no longer waits for
-    # the next to be sent, which was most of a 10,000-row save (a round trip per batch).
-    if len(batches) == 1:
-        columns = tuple(list(column) for column in zip(*batches[0], strict=True))
-        return Counter(map(tuple, connection.exec_driver_sql(_POSTGRES_INSERT_SQL, columns)))
+    """COPY the records to the staging table, then move the new ones; new rows per stream."""
+    for record in records:
+        if record.timestamp is not None and record.timestamp.tzinfo is None:
+            _refuse_naive(record.timestamp)
+    connection.exec_driver_sql(_PG_CREATE_STAGE)
     driver = connection.connection.driver_connection
     assert driver is not None
-    cursors = []
-    with driver.pipeline():
-        for rows in batches:
-            columns = tuple(list(column) for column in zip(*rows, strict=True))
-            cursor = driver.cursor()
-            cursor.execute(_POSTGRES_INSERT_SQL, columns)
-            cursors.append(cursor)
-    new: Counter[tuple[str, str]] = Counter()
-    for cursor in cursors:
-        new.update(map(tuple, cursor.fetchall()))
-        cursor.close()
-    return new
+    with (
+        _as_sqlalchemy_error(connection, _PG_COPY),
+        driver.cursor() as cursor,
+        cursor.copy(_PG_COPY) as copy,
+    ):
+        for record in records:
+            copy.write_row(record)
+    moved = connection.exec_driver_sql(_PG_MOVE, (created_at,))
+    return Counter({(t, c): n for t, c, n in moved})
 
 
-def _sqlite_insert_batches(
-    connection: Connection, batches: list[list[tuple[Any, ...]]]
+@contextmanager
+def _as_sqlalchemy_error(connection: Connection, statement: str) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy's, which callers turn into one-line messages."""
+    driver_error = connection.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except driver_error as exc:
+        raise DBAPIError.instance(statement, None, exc, driver_error) from None
+
+
+def _sqlite_insert(
+    connection: Connection, records: Sequence[ImageRecord], created_at: str, batch_size: int
 ) -> Counter[tuple[str, str]]:
-    """SQLite's half of _insert_batches: without RETURNING, which cost a fifth of the insert.
+    """Insert ``batch_size`` records per statement, without RETURNING (a fifth of the cost).
 
     A writer holds SQLite's one write lock for its whole transaction and new rows take ids
     above the largest one, so the rows this call adds are those above the largest id found
-    first. When every row was new (the job's case), their streams come from the rows.
+    first. When every row was new (the job's case), their streams come from the records.
     """
     driver = connection.connection.driver_connection
     assert driver is not None
-    cursor = driver.cursor()
-    try:
+    with _as_sqlalchemy_error(connection, "INSERT INTO images"), closing(driver.cursor()) as cursor:
         before = cursor.execute("SELECT max(id) FROM images").fetchone()[0] or 0
         inserted = 0
-        for rows in batches:
-            cursor.execute(_sqlite_insert_sql(len(rows)), tuple(chain.from_iterable(rows)))
+        for batch in chunked(records, batch_size):
+            params: list[Any] = [created_at, *chain.from_iterable(batch)]
+            times = params[1 + _TIMESTAMP :: _WIDTH]
+            params[1 + _TIMESTAMP :: _WIDTH] = [_sqlite_time(t) for t in times]
+            cursor.execute(_sqlite_insert_sql(len(batch)), params)
             inserted += cursor.rowcount
-        if inserted == sum(len(rows) for rows in batches):
-            return Counter((row[0], row[1]) for rows in batches for row in rows)
+        if inserted == len(records):
+            return Counter(map(_STREAM, records))
         cursor.execute(
             "SELECT terminal, camera_id, count(*) FROM images WHERE id > ?"
             " GROUP BY terminal, camera_id",
             (before,),
         )
         return Counter({(t, c): n for t, c, n in cursor.fetchall()})
-    finally:
-        cursor.close()
+
+
+def _refuse_naive(value: datetime) -> None:
+    raise ValueError(f"naive datetime {value!r}: gatecam stores aware UTC times only")
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
     """A datetime as UTCDateTime binds it on SQLite: SQLAlchemy's DATETIME text, in UTC.
 
-    Run for every row of a save: cutting the "+00:00" off the UTC text cost half of
-    dropping the zone first.
+    Run for every row of a save: a time already in UTC (the job's) is formatted as it is,
+    and the "+00:00" cut off the text rather than the zone dropped first.
     """
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: gatecam stores aware UTC times only")
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            _refuse_naive(value)
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def insert_images(
@@ -147,33 +164,16 @@ def insert_images(
     database itself (ON CONFLICT DO NOTHING), so concurrent schedulers never duplicate a row
     and a retried batch never counts twice. Counters move in the same transaction.
     """
+    if not records:
+        return 0
     connection = session.connection()
-    dialect = connection.dialect
     # One created_at for the whole call, so the minute rollup matches the rows exactly.
     now = utcnow()
-    bind_time: Callable[[datetime | None], Any] = (
-        _sqlite_time
-        if dialect.name == "sqlite"
-        else partial(UTC_TYPE.process_bind_param, dialect=dialect)
-    )
-    created_at = bind_time(now)
-    rows = [
-        (
-            r.terminal,
-            r.camera_id,
-            r.filepath,
-            bind_time(r.timestamp),
-            r.file_size,
-            r.sha256,
-            r.thumbnail,
-            created_at,
-            r.dhash,
-            r.brightness,
-            r.contrast,
-        )
-        for r in records
-    ]
-    added = _insert_batches(connection, list(chunked(rows, batch_size)))
+    if connection.dialect.name == "postgresql":
+        # One COPY whatever the batch size: the server takes the rows as one stream.
+        added = _postgres_insert(connection, records, now)
+    else:
+        added = _sqlite_insert(connection, records, _sqlite_time(now) or "", batch_size)
     if added.total() < len(records):
         # A file found gone (verify --repair) and now stored again is no longer missing.
         for chunk in chunked([r.filepath for r in records], max(batch_size, 500)):
@@ -184,7 +184,7 @@ def insert_images(
             )
     if added:
         _bump_image_counters(session, added, now)
-    return sum(added.values())
+    return added.total()
 
 
 def _bump_image_counters(session: Session, new: Counter[tuple[str, str]], now: datetime) -> None:

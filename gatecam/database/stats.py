@@ -7,11 +7,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Row,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from gatecam.database.dialects import UTC_TYPE, floor_minute
+from gatecam.database.engine import Database
 from gatecam.database.models import Image, MinuteCount, StreamCounter
 
 
@@ -40,88 +51,13 @@ class DownloadStats:
         return data
 
 
-# The statistics' two statements are built once: constructing them cost more than running
-# them (about 1 ms a call on SQLite against 0.3 ms of reads). Only the values bind per call.
-_TERMINALS: BindParameter[list[str]] = bindparam("terminals", expanding=True)
-
-
-def _partial_minute(start: str, edge: str) -> Any:
-    return (
-        select(func.count())
-        .select_from(Image)
-        .where(
-            Image.terminal.in_(_TERMINALS),
-            Image.created_at >= bindparam(start, type_=UTC_TYPE),
-            Image.created_at < bindparam(edge, type_=UTC_TYPE),
-        )
-        .scalar_subquery()
-    )
-
-
-_WHOLE_MINUTES = (
-    select(
-        func.coalesce(
-            func.sum(
-                case(
-                    (
-                        MinuteCount.minute >= bindparam("hour_edge", type_=UTC_TYPE),
-                        MinuteCount.count,
-                    ),
-                    else_=0,
-                )
-            ),
-            0,
-        ),
-        func.coalesce(func.sum(MinuteCount.count), 0),
-    )
-    .where(
-        MinuteCount.terminal.in_(_TERMINALS),
-        MinuteCount.minute >= bindparam("day_edge", type_=UTC_TYPE),
-    )
-    .subquery()
-)
-_ADDED = select(
-    *_WHOLE_MINUTES.c,
-    _partial_minute("hour_start", "hour_edge"),
-    _partial_minute("day_start", "day_edge"),
-)
-
-
-def _added(session: Session, terminals: Sequence[str], now: datetime) -> tuple[int, int]:
-    """Images added in the last hour and the last 24 hours, in one statement.
-
-    Whole minutes come from the per-minute rollup, both windows summed in one pass over at
-    most 24 hours of it; the partial first minute of each window is counted exactly, each
-    as one range of ix_images_terminal_created_at (an OR of both ranges in one WHERE had
-    SQLite scan the table; the terminals are named, even all of them, so that the range
-    has the index's first column). One round trip: on a busy server each one costs more
-    than the reads themselves.
-    """
-    if not terminals:
-        return 0, 0
-    hour_start, day_start = now - timedelta(hours=1), now - timedelta(hours=24)
-    row: Sequence[Any] = session.execute(
-        _ADDED,
-        {
-            "terminals": list(terminals),
-            "hour_start": hour_start,
-            "hour_edge": floor_minute(hour_start) + timedelta(minutes=1),
-            "day_start": day_start,
-            "day_edge": floor_minute(day_start) + timedelta(minutes=1),
-        },
-    ).one()
-    whole_hour, whole_day, part_hour, part_day = row
-    return int(whole_hour) + int(part_hour), int(whole_day) + int(part_day)
-
-
-def terminals(session: Session) -> list[str]:
-    """Every terminal that has run a job or holds an image (a few counter rows)."""
-    return sorted(set(session.scalars(select(StreamCounter.terminal))))
-
-
+# The statistics are one statement, built once: constructing it cost more than running it,
+# and each statement's round trip (and each ORM session around it) cost more than the reads.
+_TERMINAL: BindParameter[str] = bindparam("terminal")
+_EDGE_NAMES = ("hour_start", "hour_edge", "day_start", "day_edge")
 # Plain rows of the columns used, not ORM objects: this is called on every /api/stats and
 # the identity map cost more than the read itself.
-_COUNTERS = select(
+_COUNTER_COLUMNS = (
     StreamCounter.terminal,
     StreamCounter.camera_id,
     StreamCounter.total,
@@ -135,54 +71,136 @@ _COUNTERS = select(
     StreamCounter.last_error,
     StreamCounter.last_error_at,
 )
-_TERMINAL_COUNTERS = _COUNTERS.where(StreamCounter.terminal == bindparam("terminal"))
+_EDGES = {name: bindparam(name, type_=UTC_TYPE) for name in _EDGE_NAMES}
 
 
-def _stats(
-    session: Session, terminal: str | None = None, *, now: datetime | None = None
-) -> dict[str, Any]:
-    """The statistics `gatecam stats` prints, in a few indexed reads.
+def _statement(one_terminal: bool) -> Executable:
+    """The counters of each covered stream, every row carrying the windows' four parts.
 
-    ``terminal`` None covers every terminal; ``downloads_by_stream`` is keyed by stream name
-    when one terminal is covered and by ``terminal/stream`` when several are.
+    Whole minutes come from the per-minute rollup, both windows summed in one pass over at
+    most 24 hours of it; the partial first minute of each window is counted exactly, each
+    as one range of ix_images_terminal_created_at (an OR of both ranges in one WHERE had
+    SQLite scan the table). The terminals are always named, by value or as those holding
+    counters, so that each range has the index's first column.
     """
+    covered = select(StreamCounter.terminal).distinct().scalar_subquery()
+
+    def of_terminal(column: Any) -> Any:
+        return column == _TERMINAL if one_terminal else column.in_(covered)
+
+    def partial_minute(start: str, edge: str) -> Any:
+        return (
+            select(func.count())
+            .select_from(Image)
+            .where(
+                of_terminal(Image.terminal),
+                Image.created_at >= _EDGES[start],
+                Image.created_at < _EDGES[edge],
+            )
+            .scalar_subquery()
+        )
+
+    zero: Any = literal_column("0")
+    in_hour = case((MinuteCount.minute >= _EDGES["hour_edge"], MinuteCount.count), else_=zero)
+    whole = (
+        select(
+            func.coalesce(func.sum(in_hour), zero).label("whole_hour"),
+            func.coalesce(func.sum(MinuteCount.count), zero).label("whole_day"),
+        )
+        .where(of_terminal(MinuteCount.terminal), MinuteCount.minute >= _EDGES["day_edge"])
+        .subquery()
+    )
+    statement = (
+        select(
+            *_COUNTER_COLUMNS,
+            whole.c.whole_hour,
+            whole.c.whole_day,
+            partial_minute("hour_start", "hour_edge").label("part_hour"),
+            partial_minute("day_start", "day_edge").label("part_day"),
+        )
+        .select_from(StreamCounter)
+        .join(whole, true())
+    )
+    return statement.where(StreamCounter.terminal == _TERMINAL) if one_terminal else statement
+
+
+def terminals(session: Session) -> list[str]:
+    """Every terminal that has run a job or holds an image (a few counter rows)."""
+    return sorted(set(session.scalars(select(StreamCounter.terminal))))
+
+
+_STATS = {True: _statement(True), False: _statement(False)}
+
+
+def stats_query(
+    terminal: str | None = None, *, now: datetime | None = None
+) -> tuple[Executable, dict[str, Any]]:
+    """The statement of ``get_stats`` and its parameters, for any connection to run."""
     now = now or datetime.now(UTC)
-    if terminal is None:
-        counters = session.execute(_COUNTERS).all()
-    else:
-        counters = session.execute(_TERMINAL_COUNTERS, {"terminal": terminal}).all()
-    covered = sorted({r.terminal for r in counters})
-    by_stream = {
-        (r.camera_id if len(covered) == 1 else f"{r.terminal}/{r.camera_id}"): r.total
-        for r in counters
-        if r.total
+    hour_start, day_start = now - timedelta(hours=1), now - timedelta(hours=24)
+    parameters = {
+        "terminal": terminal,
+        "hour_start": hour_start,
+        "hour_edge": floor_minute(hour_start) + timedelta(minutes=1),
+        "day_start": day_start,
+        "day_edge": floor_minute(day_start) + timedelta(minutes=1),
     }
-    downloads = [r.last_download for r in counters if r.last_download]
-    errors = [r for r in counters if r.last_error_at]
-    last_error = max(errors, key=lambda r: r.last_error_at or now).last_error if errors else None
-    last_hour, last_24h = _added(session, covered, now)
-    return {
-        "total_downloaded": sum(r.total for r in counters),
-        "downloads_by_stream": by_stream,
-        "last_hour": last_hour,
-        "last_24h": last_24h,
-        "last_download": max(downloads) if downloads else None,
-        "total_runs": sum(r.total_runs for r in counters),
-        "successful_runs": sum(r.successful_runs for r in counters),
-        "partial_runs": sum(r.partial_runs for r in counters),
-        "failed_runs": sum(r.failed_runs for r in counters),
-        "interrupted_runs": sum(r.interrupted_runs for r in counters),
-        "failed_downloads": sum(r.failed_downloads for r in counters),
-        "last_error": last_error,
-    }
+    return _STATS[terminal is not None], parameters
+
+
+def stats_from_rows(rows: Sequence[Row[Any]]) -> DownloadStats:
+    """What the rows of ``stats_query`` say, summed up."""
+    if not rows:
+        return DownloadStats()
+    several = len({r.terminal for r in rows}) > 1
+    downloads = [r.last_download for r in rows if r.last_download]
+    errors = [r for r in rows if r.last_error_at]
+    first = rows[0]
+    return DownloadStats(
+        total_downloaded=sum(r.total for r in rows),
+        downloads_by_stream={
+            (f"{r.terminal}/{r.camera_id}" if several else r.camera_id): r.total
+            for r in rows
+            if r.total
+        },
+        last_hour=int(first.whole_hour) + int(first.part_hour),
+        last_24h=int(first.whole_day) + int(first.part_day),
+        last_download=max(downloads) if downloads else None,
+        total_runs=sum(r.total_runs for r in rows),
+        successful_runs=sum(r.successful_runs for r in rows),
+        partial_runs=sum(r.partial_runs for r in rows),
+        failed_runs=sum(r.failed_runs for r in rows),
+        interrupted_runs=sum(r.interrupted_runs for r in rows),
+        failed_downloads=sum(r.failed_downloads for r in rows),
+        last_error=max(errors, key=_error_time).last_error if errors else None,
+    )
+
+
+def _error_time(row: Row[Any]) -> datetime:
+    when: datetime = row.last_error_at
+    return when
 
 
 def get_stats(
-    session: Session, terminal: str | None = None, *, now: datetime | None = None
+    source: Session | Connection, terminal: str | None = None, *, now: datetime | None = None
 ) -> DownloadStats:
-    """The statistics of ``terminal`` (None: every terminal), in a few indexed reads.
+    """The statistics of ``terminal`` (None: every terminal), in one indexed statement.
 
-    ``downloads_by_stream`` is keyed by stream name when one terminal is covered and by
-    ``terminal/stream`` when several are.
+    ``source`` is a session or a plain connection (the cheaper, for a lone read: see
+    ``read_stats``). ``downloads_by_stream`` is keyed by stream name when one terminal is
+    covered and by ``terminal/stream`` when several are.
     """
-    return DownloadStats(**_stats(session, terminal, now=now))
+    statement, parameters = stats_query(terminal, now=now)
+    return stats_from_rows(source.execute(statement, parameters).all())
+
+
+def read_stats(
+    db: Database, terminal: str | None = None, *, now: datetime | None = None
+) -> DownloadStats:
+    """``get_stats`` as one read outside any session: what the scheduler and the web app ask.
+
+    Its single statement reads one snapshot by itself; the ORM session around it (begin,
+    two executes, rollback) cost more than the read.
+    """
+    statement, parameters = stats_query(terminal, now=now)
+    return stats_from_rows(db.read_rows(statement, parameters))

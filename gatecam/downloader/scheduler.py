@@ -22,7 +22,7 @@ from gatecam.archive import open_archive, open_source
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
-from gatecam.database.stats import DownloadStats, get_stats
+from gatecam.database.stats import DownloadStats, read_stats
 from gatecam.downloader.job import DownloadJob, RunResult
 from gatecam.errors import InputError
 from gatecam.model import check_name
@@ -106,10 +106,8 @@ class ImageDownloadScheduler:
     def stats(self) -> DownloadStats:
         """Current statistics of the configured terminals, read from the database."""
         terminals = {target.terminal for target in self.config.targets}
-        # A reader: never queues behind the job's write transaction.
-        with self.db.read_scope() as session:
-            only = next(iter(terminals)) if len(terminals) == 1 else None
-            return get_stats(session, only)
+        # A lone read: never queues behind the job's write transaction.
+        return read_stats(self.db, next(iter(terminals)) if len(terminals) == 1 else None)
 
     def get_stats(self) -> dict[str, Any]:
         """The statistics as a JSON-ready dict (the keys of `gatecam stats --json`)."""
