@@ -114,6 +114,7 @@ def test_the_job_archives_all_60_of_every_variant_together(site: StandIn, tmp_pa
             database_url=f"sqlite:///{tmp_path}/gatecam.db",
             app_url=site.app_url,
             cdn_url=site.cdn_url,
+            timezone="UTC",  # one UTC date of the site, its 60 images
         )
     )
     # Playwright's sync API runs one instance per thread, and this module's browser is open.

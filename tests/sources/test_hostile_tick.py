@@ -49,6 +49,7 @@ def config(database: Database, site: StandIn, folder: Path) -> DownloadConfig:
         download_dir=folder,
         app_url=site.app_url,
         cdn_url=site.cdn_url,
+        timezone="UTC",  # DAY is the one UTC date holding the images
     )
 
 
