@@ -72,6 +72,8 @@ def make_job(
         download_dir=folder,
         app_url=site.app_url,
         cdn_url=site.cdn_url,
+        # The counts below are of one UTC date's listing.
+        timezone="UTC",
     )
     return DownloadJob(config, db, source, LocalStore(folder)), source
 

@@ -146,6 +146,8 @@ def test_a_pass_replays_every_stream_at_once_over_the_pool(
             download_dir=tmp_path,
             app_url=site.app_url,
             cdn_url=site.cdn_url,
+            # The counts below are of one UTC date's listing.
+            timezone="UTC",
         )
         # No Chromium there: a listing that needed the browser would fail the run.
         source = DrayDogSource(site.app_url, site.cdn_url, chromium_path="/nonexistent/chromium")
