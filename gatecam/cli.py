@@ -62,6 +62,7 @@ from gatecam.settings import (
     sqlite_url_problem,
 )
 from gatecam.storage import open_store
+from gatecam.storage.local import refuse_shared_folder
 
 app = typer.Typer(
     name="gatecam",
@@ -204,6 +205,7 @@ def _download_dir(path: Path) -> Iterator[None]:
     Bad input must leave no trace, and a folder that cannot be made (/proc/...,
     /sys/..., a file in the way) is bad input.
     """
+    refuse_shared_folder(path)  # before the write test below: a refused folder stays as it was
     missing: list[Path] = []
     folder = path.absolute()
     while not folder.exists():

@@ -30,7 +30,8 @@ class VerifyReport:
     unsafe: list[tuple[str, str]] = field(default_factory=list)
     # Image keys holding bytes that are not a complete JPEG, with no row: never indexed.
     not_images: list[tuple[str, str]] = field(default_factory=list)
-    # Stray files and folders that are not images: reported, left alone, not a problem.
+    # Foreign files and folders (not images, nor gatecam's own): reported, left alone, not a
+    # problem: the folder may be shared with other files.
     strays: list[tuple[str, str]] = field(default_factory=list)
     repaired_orphans: int = 0
     marked_missing: int = 0
@@ -96,7 +97,7 @@ class VerifyReport:
                 lines.append(f"{title}: {len(items)}{done}")
                 lines += _examples(items)
         if self.strays:
-            lines.append(f"stray files that are not images (left alone): {len(self.strays)}")
+            lines.append(f"foreign files, not gatecam's (left alone): {len(self.strays)}")
             lines += _examples(_reasons(self.strays))
         if self.mismatches:
             count = len(self.mismatches)

@@ -224,7 +224,7 @@ def test_other_terminals_are_ignored_when_a_terminal_is_given(
     store.put(image_key(ImageRef("lbct", "in_gate", T0 - timedelta(days=1))), jpeg(7))
     part = None
     if isinstance(store, LocalStore):
-        part = store.path(other[1]).with_name(".x.jpg.000000000000.part")
+        part = store.path(other[1]).with_name(".000000.jpg.000000000000.part")
         part.write_bytes(b"")
         age(part, 60)
 
@@ -337,7 +337,7 @@ def test_repair_indexes_only_real_images_and_quarantines_the_rest(
     assert any("not a complete JPEG (200 bytes)" in line for line in log)
     lines = repaired.summary_lines()
     assert f"quarantined into {quarantine} (reasons in quarantine.log)" in lines
-    assert "stray files that are not images (left alone): 1" in lines
+    assert "foreign files, not gatecam's (left alone): 1" in lines
 
     again = verify_archive(database, store)
     assert again.consistent and [p for p, _ in again.strays] == ["apm/in_gate/2025-09-01/notes.txt"]
@@ -473,5 +473,5 @@ def test_entries_that_are_no_images_are_reported_and_left_in_a_folder_or_a_bucke
     report = verify_archive(database, store, repair=True)
     reason = "not an image of the archive (its name is not an image key)"
     assert report.strays == [("apm/in_gate/notes.txt", reason)] and report.consistent
-    assert "stray files that are not images (left alone): 1" in report.summary_lines()
+    assert "foreign files, not gatecam's (left alone): 1" in report.summary_lines()
     assert verify_archive(database, store).strays == report.strays  # left where it was

@@ -1,9 +1,10 @@
 """The default image store: a folder on this host, written atomically.
 
-A file is written under a ``.part`` name and renamed into place, so a reader sees nothing or
-the whole image. Every gatecam process writing into the folder holds a shared ``WriterLock``;
-leftover ``.part`` files are removed only by a process that is alone, since another writer's
-are in flight.
+A file is written under a ``.<name>.<hex>.part`` name and renamed into place, so a reader sees
+nothing or the whole image. Every gatecam process writing into the folder holds a shared
+``WriterLock``; leftover temporary files are removed only by a process that is alone, since
+another writer's are in flight, and only gatecam's own: other files in the folder are never
+deleted. ``/``, system folders and the home folder are refused as the archive folder.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from gatecam.errors import StorageError
+from gatecam.errors import InvalidSetting, StorageError
 from gatecam.storage.base import (
     IMAGE_SUFFIX,
     Fingerprint,
@@ -30,7 +31,18 @@ from gatecam.storage.base import (
     is_complete_jpeg,
     parse_image_key,
 )
-from gatecam.storage.quarantine import LOCK_NAME, LOG_NAME, PART_SUFFIX, Quarantine, scan
+from gatecam.storage.quarantine import (
+    LOCK_NAME,
+    LOG_NAME,
+    MARKER_NAME,
+    Quarantine,
+    own_parts,
+    part_name,
+    scan,
+)
+from gatecam.storage.quarantine import (
+    PART_SUFFIX as PART_SUFFIX,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +50,14 @@ logger = logging.getLogger(__name__)
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
 
-    The bytes go to ``.<name>.<random>.part`` beside ``path`` (same file system, so
+    The bytes go to ``.<name>.<hex>.part`` beside ``path`` (same file system, so
     ``os.replace`` is atomic) and are fsynced first; the directory is fsynced after so the
     rename survives a power cut. On any OSError (e.g. ENOSPC) the temporary file is removed
     and the error re-raised.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{PART_SUFFIX}")
+    tmp = path.with_name(part_name(path.name, secrets.token_hex(6)))
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
@@ -73,15 +85,62 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def remove_partials(download_dir: Path) -> int:
-    """Delete every ``*.part`` left under ``download_dir`` by a crash; return how many."""
+    """Delete gatecam's temporary image files a crash left in the day folders; return how many.
+
+    Only names ``write_atomic`` gives, in the key layout: any other file (another program's
+    ``.part`` download, a person's notes) is not gatecam's to delete.
+    """
     removed = 0
-    for part in Path(download_dir).rglob(f"*{PART_SUFFIX}"):
-        if part.is_file() or part.is_symlink():
-            # Another process may have cleaned up the same file meanwhile.
-            with contextlib.suppress(FileNotFoundError):
-                part.unlink()
-                removed += 1
+    for part in own_parts(Path(download_dir)):
+        # Another process may have cleaned up the same file meanwhile.
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+            removed += 1
     return removed
+
+
+# Folders that hold far more than an archive. As the archive folder gatecam would lock, scan
+# and list the whole of one: refused unless empty or already a gatecam archive.
+_SYSTEM_FOLDERS = frozenset(
+    "/bin /boot /dev /etc /home /lib /opt /root /sbin /srv /usr /var".split()  # noqa: SIM905
+)
+
+
+def refuse_shared_folder(root: Path) -> None:
+    """Raise InvalidSetting if ``root`` is ``/``, a system folder or the home folder and holds
+    files but no gatecam archive (its marker or writers' lock). Nothing is written."""
+    where = os.path.realpath(root)
+    home = None
+    with contextlib.suppress(RuntimeError, KeyError):  # no HOME and no passwd entry
+        home = os.path.realpath(Path.home())
+    if where == "/":
+        what = "the root folder"
+    elif where == home:
+        what = "your home folder"
+    elif where in {os.path.realpath(folder) for folder in _SYSTEM_FOLDERS}:
+        what = "a system folder"
+    else:
+        return
+    folder = Path(where)
+    if is_archive(folder) or not folder.is_dir() or next(folder.iterdir(), None) is None:
+        return
+    raise InvalidSetting(
+        "--download-dir / GATECAM_DOWNLOAD_DIR",
+        f"{root} is {what} and holds other files; give gatecam a folder of its own, "
+        f"e.g. {folder / 'gatecam-images'}",
+    )
+
+
+def _mark(root: Path) -> None:
+    # Says what the folder is to people and to ``refuse_shared_folder``; the lock file says
+    # the same if it cannot be written.
+    with contextlib.suppress(OSError), (root / MARKER_NAME).open("x", encoding="utf-8") as f:
+        f.write(_MARKER_TEXT)
+
+
+def is_archive(folder: Path) -> bool:
+    """True if gatecam keeps an archive in ``folder`` (its marker, or a writer's lock)."""
+    return any((folder / name).is_file() for name in (MARKER_NAME, LOCK_NAME))
 
 
 class WriterLock:
@@ -122,6 +181,11 @@ class WriterLock:
             os.close(self._fd)
             self._fd = None
 
+
+_MARKER_TEXT = (
+    "This folder is a gatecam image archive. gatecam deletes nothing here but its own\n"
+    "temporary image files (<terminal>/<stream>/<day>/.<HHMMSS>.jpg.<hex>.part).\n"
+)
 
 # Opening a directory level by level with O_NOFOLLOW means no symlink below the root (to a
 # file, or a day folder pointing elsewhere) is ever followed, whatever a row or a key names.
@@ -243,7 +307,9 @@ class LocalStore:
         """
         if self._lock.held:
             return
+        refuse_shared_folder(self.root)
         self.check()
+        _mark(self.root)
         removed = self._lock.acquire()
         if removed:
             logger.info("removed %d partial files left by an interrupted run", removed)
@@ -252,6 +318,7 @@ class LocalStore:
         self._lock.release()
 
     def exists(self) -> bool:
+        refuse_shared_folder(self.root)
         return self.root.is_dir()
 
     # -- what `gatecam verify` asks -------------------------------------------------------
@@ -280,8 +347,7 @@ class LocalStore:
         return [key, str((self.root / key).absolute())]
 
     def leftovers(self, terminal: str | None, partial_before: datetime) -> Iterator[Leftover]:
-        folder = self.root / terminal if terminal else self.root
-        for part in sorted(folder.rglob(f"*{PART_SUFFIX}")):
+        for part in own_parts(self.root, terminal):
             try:
                 info = part.lstat()
             except FileNotFoundError:

@@ -97,23 +97,44 @@ def test_write_atomic_failure_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert list(target.parent.iterdir()) == [target]
 
 
-def test_remove_partials_deletes_only_temporary_files(tmp_path: Path) -> None:
+def test_remove_partials_deletes_only_gatecams_own_temporary_files(tmp_path: Path) -> None:
     kept = image_path(tmp_path, ref_at(2025, 9, 1, 5, 3, 9))
     write_atomic(kept, JPEG)
     partials = [
         kept.parent / ".050309.jpg.a1b2c3.part",
         tmp_path / "apm/out_gate/2025-09-02/.101010.jpg.ffee00.part",
-        tmp_path / "stray.part",
     ]
-    for partial in partials:
+    foreign = [
+        tmp_path / "stray.part",
+        tmp_path / "Downloads/film.mkv.part",
+        kept.parent / "notes.txt.part",
+        kept.parent / ".x.jpg.a1b2c3.part",
+        tmp_path / "apm/in_gate/.050309.jpg.a1b2c3.part",  # not in a day folder
+        tmp_path / "apm/in_gate/2025-09-01/sub/.050309.jpg.a1b2c3.part",  # below one
+    ]
+    for partial in partials + foreign:
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(JPEG[:10])
 
-    assert remove_partials(tmp_path) == 3
+    assert remove_partials(tmp_path) == 2
     assert not any(p.exists() for p in partials)
+    assert all(p.read_bytes() == JPEG[:10] for p in foreign)
     assert kept.read_bytes() == JPEG
     assert remove_partials(tmp_path) == 0
     assert remove_partials(tmp_path / "missing") == 0
+
+
+def test_remove_partials_never_follows_a_symlinked_day_folder(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    theirs = elsewhere / ".050309.jpg.a1b2c3.part"
+    theirs.write_bytes(b"someone else's")
+    archive = tmp_path / "images"
+    (archive / "apm/in_gate").mkdir(parents=True)
+    (archive / "apm/in_gate/2025-09-01").symlink_to(elsewhere)
+
+    assert remove_partials(archive) == 0
+    assert theirs.read_bytes() == b"someone else's"
 
 
 def test_iter_archive_lists_only_archived_images(tmp_path: Path) -> None:
