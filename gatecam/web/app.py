@@ -33,7 +33,7 @@ from gatecam.export.selection import Contents
 from gatecam.export.timelapse import parse_fps, require_frames
 from gatecam.model import is_name
 from gatecam.settings import SILENT_MINUTES
-from gatecam.web import api, conditional, pages, timeline
+from gatecam.web import api, conditional, pages, render, timeline
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, error_response, json_response
@@ -329,6 +329,22 @@ def openapi(archive: Archive, request: Request) -> Response:
     return json_response(SPEC)
 
 
+def static_file(archive: Archive, request: Request) -> Response:
+    """The page's stylesheet and scripts; their URLs name their version, so they never change."""
+    asset = render.assets().get(request.path_params["name"])
+    if asset is None:
+        raise HTTPException(404)
+    etag = f'"{asset.version}"'
+    cached = conditional.not_modified(request, etag, None)
+    if cached is not None:
+        return cached
+    return Response(
+        asset.body,
+        media_type=asset.media_type,
+        headers={"ETag": etag, "Cache-Control": conditional.IMMUTABLE},
+    )
+
+
 def _day_selection(request: Request, view: View) -> export.Selection:
     terminal, stream, text = (request.path_params[k] for k in ("terminal", "stream", "day"))
     day = timeline.parse_day(text) if _DAY.fullmatch(text) else None
@@ -422,6 +438,7 @@ def create_app(
         Route("/healthz", bound(health)),
         Route("/metrics", bound(metrics_page)),
         Route("/openapi.json", bound(openapi)),
+        Route("/static/{name}", bound(static_file)),
         Route("/image/{id:int}", bound(image)),
         Route("/image/{id:int}/thumb", bound(thumbnail)),
         *(Route(path, bound(handler)) for path, handler in api.ROUTES),
