@@ -33,7 +33,7 @@ from gatecam.export.selection import Contents
 from gatecam.export.timelapse import parse_fps, require_frames
 from gatecam.model import is_name
 from gatecam.settings import SILENT_MINUTES
-from gatecam.web import api, conditional, pages, render, timeline
+from gatecam.web import api, conditional, pages, render, timeline, together
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, error_response, json_response
@@ -200,12 +200,17 @@ def _default_terminal(session: Session, stream: str) -> str:
     for s in browse.streams(session):
         if s.stream == stream:
             return s.terminal
-    raise InputError(f"stream {stream} is not in the archive")
+    known = together.known_text(browse.streams(session))
+    raise InputError(f"stream {stream} is not in the archive (known: {known})")
 
 
 def at_page(archive: Archive, request: Request) -> Response:
+    if together.is_several(request):
+        return together.at_all(archive, request, _view(archive, request))
     params = request.query_params
     terminal, stream, text = (params.get(k, "") for k in ("terminal", "stream", "time"))
+    if "/" in stream:
+        terminal, _, stream = stream.rpartition("/")
     if not (stream and text):
         raise InputError(f"stream and time are both needed ({timeline.TIME_HELP})")
     if not (is_name(terminal or "x") and is_name(stream)):
@@ -215,7 +220,8 @@ def at_page(archive: Archive, request: Request) -> Response:
     with archive.db.read_scope() as session:
         terminal = terminal or _default_terminal(session, stream)
         if not browse.known(session, terminal, stream):
-            raise InputError(f"{terminal} / {stream} is not in the archive")
+            known = together.known_text(browse.streams(session))
+            raise InputError(f"{terminal} / {stream} is not in the archive (known: {known})")
         older = browse.shot_before(session, terminal, stream, moment)
         newer = browse.shot_after(session, terminal, stream, moment)
         near = [s for s in (older, newer) if s and abs(s.timestamp - moment) <= timeline.NEAR]

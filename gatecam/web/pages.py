@@ -18,7 +18,7 @@ from gatecam.database.models import DownloadRun
 from gatecam.web.render import duration, offset, render
 from gatecam.web.timeline import GAP, NEAR, DayGap, Recent, Shot, Stream
 
-__all__ = ["View", "at_page", "day_page", "duration", "index_page", "offset", "stream_section"]
+__all__ = ["View", "at_page", "day_page", "index_page", "page", "stream_section"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _zone_links(view: View) -> list[tuple[str, str]]:
     return [(href, key) for key, href in links.items()]
 
 
-def _page(template: str, title: str, view: View, **context: Any) -> str:
+def page(template: str, title: str, view: View, **context: Any) -> str:
     return str(render(template, title=title, view=view, zone_links=_zone_links(view), **context))
 
 
@@ -92,7 +92,7 @@ def index_page(
 ) -> str:
     """The archive at a glance: per terminal its statistics and each stream's section (as
     stream_section drew it), then the latest runs."""
-    return _page(
+    return page(
         "index.html",
         "Archive",
         view,
@@ -196,7 +196,7 @@ def day_page(
         else {"gap": False, "shot": item, "flag": flags.get(item.id)}
         for item in items
     ]
-    return _page(
+    return page(
         "day.html",
         f"{terminal} / {stream} on {day:%a %Y-%m-%d}",
         view,
@@ -247,7 +247,7 @@ def at_page(
         return {"shot": shot, "href": href, "distance": _distance(shot.timestamp, moment)}
 
     chosen = {**link, "time": asked.strftime("%Y-%m-%dT%H:%M")}
-    return _page(
+    return page(
         "at.html",
         f"{terminal} / {stream} at {asked:%a %Y-%m-%d %H:%M} {offset(asked)}",
         view,
