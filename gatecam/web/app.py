@@ -27,6 +27,7 @@ from gatecam import camerastate, coverage, export
 from gatecam.archive import Archive as OpenArchive
 from gatecam.database import browse, frames
 from gatecam.database.engine import reason
+from gatecam.database.missed import missed_images
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
@@ -190,9 +191,11 @@ def day_page(archive: Archive, request: Request) -> Response:
         shots = browse.shots_between(session, terminal, stream, start, end)
         began = browse.archive_start(session, terminal, stream)
         _, flags = frames.flags_between(session, terminal, stream, start, end)
+        missed = missed_images(session, start, end, [(terminal, stream)])
     items = timeline.timeline(shots, start, end, view.now, began)
     before = timeline.before_archive(end, began)
-    return HTMLResponse(pages.day_page(view, terminal, stream, day, items, before, flags))
+    page = pages.day_page(view, terminal, stream, day, items, before, flags, missed)
+    return HTMLResponse(page)
 
 
 def _default_terminal(session: Session, stream: str) -> str:

@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from gatecam.coverage import StreamCoverage
+from gatecam.database.missed import MissedRecord
 from gatecam.database.models import DownloadRun
+from gatecam.web import scrub
 from gatecam.web.render import duration, offset, render
-from gatecam.web.timeline import GAP, NEAR, DayGap, Recent, Shot, Stream
+from gatecam.web.timeline import GAP, NEAR, DayGap, Recent, Shot, Stream, day_bounds
 
 __all__ = ["View", "at_page", "day_page", "index_page", "page", "stream_section"]
 
@@ -162,11 +164,14 @@ def _gap(view: View, gap: DayGap) -> dict[str, Any]:
     }
 
 
-def _frames(view: View, shots: Sequence[Shot], flags: Mapping[int, str]) -> list[dict[str, Any]]:
-    """The day's images as the player steps through them."""
+def _frames(
+    view: View, shots: Sequence[Shot], flags: Mapping[int, str], start: datetime
+) -> list[dict[str, Any]]:
+    """The day's images as the player steps through them; ``t``: seconds into the day."""
     return [
         {
             "id": s.id,
+            "t": int((s.timestamp - start).total_seconds()),
             "utc": f"{s.timestamp.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
             "label": f"{s.timestamp.astimezone(view.zone):%H:%M:%S} "
             f"{offset(s.timestamp.astimezone(view.zone))}"
@@ -184,18 +189,24 @@ def day_page(
     items: Sequence[Shot | DayGap],
     before_archive: bool = False,
     flags: Mapping[int, str] | None = None,
+    missed: Sequence[MissedRecord] = (),
 ) -> str:
     flags = flags or {}
+    start, end = day_bounds(day, view.zone)
+    day_gaps = [i for i in items if isinstance(i, DayGap)]
     shots = [i for i in items if isinstance(i, Shot) and not i.missing]
-    gaps = [_gap(view, i) for i in items if isinstance(i, DayGap)]
-    missed = sum((i.length for i in items if isinstance(i, DayGap)), timedelta())
+    gaps = [_gap(view, i) for i in day_gaps]
+    without = sum((i.length for i in day_gaps), timedelta())
     counts = Counter(flags[s.id] for s in shots if s.id in flags)
     tiles = [
-        _gap(view, item)
-        if isinstance(item, DayGap)
-        else {"gap": False, "shot": item, "flag": flags.get(item.id)}
+        (_gap(view, item) if isinstance(item, DayGap) else {"gap": False, "shot": item})
+        | {
+            "hour": scrub.hour_of(item, start),
+            "flag": None if isinstance(item, DayGap) else flags.get(item.id),
+        }
         for item in items
     ]
+    labels = {h["n"]: h["label"] for h in scrub.hours(start, end, view.zone)}
     return page(
         "day.html",
         f"{terminal} / {stream} on {day:%a %Y-%m-%d}",
@@ -210,12 +221,15 @@ def day_page(
         flagged=", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())),
         gaps=gaps,
         gap_limit=duration(GAP),
-        without=duration(missed, seconds=False),
+        without=duration(without, seconds=False),
         zone_note=day_zone_note(view),
         not_begun=view.now < datetime.combine(day, datetime.min.time(), tzinfo=view.zone),
         before_archive=before_archive,
-        frames=_frames(view, shots, flags),
+        frames=_frames(view, shots, flags, start),
+        track=scrub.track(start, end, view.zone, day_gaps, missed),
         items=tiles,
+        hour_labels=labels,
+        jumps=sorted({t["hour"] for t in tiles}),
     )
 
 

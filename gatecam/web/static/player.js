@@ -5,6 +5,7 @@
   const frames = JSON.parse(box.dataset.frames);
   const shown = document.getElementById("play-time");
   const toggle = document.getElementById("play-toggle");
+  const scrub = document.getElementById("scrub");
   // n is the index shown; -1 until the first step, so play starts at the first image.
   let n = -1, timer = null, img = null;
   function show(i) {
@@ -23,7 +24,18 @@
     img.title = frames[n].utc;
     shown.textContent = frames[n].label + " (" + (n + 1) + "/" + frames.length + ")";
     shown.dataset.utc = frames[n].utc;
+    scrub.setAttribute("aria-valuetext", frames[n].label);
+    if (document.activeElement !== scrub) scrub.value = frames[n].t;
   }
+  // The slider names a time of the day: show the image nearest it.
+  function nearest(t) {
+    let best = 0;
+    for (let i = 1; i < frames.length; i++) {
+      if (Math.abs(frames[i].t - t) < Math.abs(frames[best].t - t)) best = i;
+    }
+    return best;
+  }
+  scrub.addEventListener("input", () => { stop(); show(nearest(Number(scrub.value))); });
   function stop() {
     clearInterval(timer); timer = null; toggle.textContent = "▶ play this day";
   }
