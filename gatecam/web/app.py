@@ -134,9 +134,22 @@ def _chart(
     end = timeline.day_bounds(days[0], view.zone)[1]
     s = recent.stream
     times = browse.held_times(session, s.terminal, s.stream, start, end)
+    window, found = frames.flags_between(session, s.terminal, s.stream, start, end)
+    flagged = [(f.timestamp, found[f.id]) for f in window if f.id in found]
+    lost = missed_images(session, start, end, [(s.terminal, s.stream)])
     cadence = timedelta(minutes=archive.cadence_minutes)
     return coverage.stream_coverage(
-        s.terminal, s.stream, times, recent.began, start, end, view.now, cadence, zone=view.zone
+        s.terminal,
+        s.stream,
+        times,
+        recent.began,
+        start,
+        end,
+        view.now,
+        cadence,
+        flagged,
+        lost,
+        zone=view.zone,
     )
 
 

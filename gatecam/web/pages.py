@@ -17,6 +17,7 @@ from gatecam.coverage import StreamCoverage
 from gatecam.database.missed import MissedRecord
 from gatecam.database.models import DownloadRun
 from gatecam.web import scrub
+from gatecam.web.chart import chart as coverage_chart
 from gatecam.web.render import duration, offset, render
 from gatecam.web.timeline import GAP, NEAR, DayGap, Recent, Shot, Stream, day_bounds
 
@@ -103,48 +104,6 @@ def index_page(
         runs=runs,
         form=_form(view, [stream for stream, _ in sections]),
     )
-
-
-_BAR_WIDTH, _BAR_GAP, _CHART_HEIGHT = 5, 1, 48
-
-
-def _level(completeness: float | None) -> str:
-    if completeness is None:
-        return "none"
-    return "good" if completeness >= 90 else "part" if completeness >= 50 else "poor"
-
-
-def coverage_chart(view: View, cov: StreamCoverage) -> dict[str, Any]:
-    """What the hourly completeness chart draws: a bar per hour, a tick per day."""
-    step = _BAR_WIDTH + _BAR_GAP
-    bars, ticks = [], []
-    for n, hour in enumerate(cov.hours):
-        x = n * step
-        pct = hour.completeness
-        # An hour with nothing expected (before the archive began, or still ahead) gets a
-        # faint stub, an empty hour a red one: both must be told apart from a short bar.
-        height = 2 if pct is None else max(3.0, _CHART_HEIGHT * pct / 100)
-        local = hour.start.astimezone(view.zone)
-        label = f"{local:%a %d %b %H:00} {offset(local)}: " + (
-            "not archived" if pct is None else f"{hour.held}/{hour.expected:.1f} images, {pct}%"
-        )
-        bars.append({"x": x, "height": height, "level": _level(pct), "label": label})
-        if local.hour == 0 or n == 0:
-            ticks.append({"x": x, "label": f"{local:%a %d}"})
-    return {
-        "terminal": cov.terminal,
-        "stream": cov.stream,
-        "bars": bars,
-        "ticks": ticks,
-        "width": max(step * len(cov.hours), 1),
-        "height": _CHART_HEIGHT,
-        "bar_width": _BAR_WIDTH,
-        "total": "no archived hours"
-        if cov.completeness is None
-        else f"{cov.completeness}% complete",
-        "gaps": len(cov.gaps),
-        "gap": duration(GAP),
-    }
 
 
 def _span(view: View, gap: DayGap) -> str:
