@@ -7,13 +7,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The pages are server-rendered HTML with their stylesheet and scripts as files of this
 # server (/static; no inline script can run), images, thumbnails and the day's timelapse
-# from this server, and one GET form; nothing loads elsewhere.
+# from this server, and one GET form; the overview fetches itself again to stay current.
+# Nothing loads elsewhere.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; "
     "img-src 'self'; "
     "media-src 'self'; "
     "style-src 'self'; "
     "script-src 'self'; "
+    "connect-src 'self'; "
     "form-action 'self'; "
     "base-uri 'none'; "
     "frame-ancestors 'none'"
