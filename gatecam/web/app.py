@@ -34,10 +34,10 @@ from gatecam.export.selection import Contents
 from gatecam.export.timelapse import parse_fps, require_frames
 from gatecam.model import is_name
 from gatecam.settings import SILENT_MINUTES
-from gatecam.web import api, conditional, pages, render, timeline, together
+from gatecam.web import api, conditional, docs, pages, render, timeline, together
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
-from gatecam.web.common import Archive, error_response, json_response
+from gatecam.web.common import Archive, json_response
 from gatecam.web.headers import SecurityHeaders
 from gatecam.web.health import health, limits
 from gatecam.web.openapi import SPEC
@@ -76,30 +76,44 @@ class ThreadPool:
         await self.app(scope, receive, send)
 
 
+def _error_view(request: Request) -> View | None:
+    """The frame of an HTML error page: in the zone asked, or the archive's if that is bad."""
+    archive: Archive | None = getattr(request.app.state, "archive", None)
+    if archive is None:
+        return None
+    try:
+        return _view(archive, request)
+    except InputError:
+        return replace(_view_in(archive, None), here=request.url.path)
+
+
 async def _on_error(request: Request, exc: Exception) -> Response:
     path = request.url.path
+    view = _error_view(request)
     if isinstance(exc, InputError):
-        return error_response(path, 400, str(exc))
+        return docs.error(view, request, 400, str(exc))
     if isinstance(exc, SQLAlchemyError):
         log.warning("web: database error for %s: %s", path, reason(exc))
-        return error_response(path, 503, f"database error: {reason(exc)}")
+        return docs.error(view, request, 503, f"database error: {reason(exc)}")
     if isinstance(exc, HTTPException):
         detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "not found"
         # A 405 keeps Starlette's Allow header (RFC 9110 requires it).
-        return error_response(path, exc.status_code, str(detail), exc.headers)
+        return docs.error(view, request, exc.status_code, str(detail), exc.headers)
     raise exc  # pragma: no cover - only the classes registered below arrive here
 
 
 def _view(archive: Archive, request: Request) -> View:
     """How a page shows time. No other parameter of the query is kept: the pages use none,
     and what a view holds keys the page caches, so a junk query would cost memory."""
-    tz = request.query_params.get("tz") or None
+    return replace(_view_in(archive, request.query_params.get("tz") or None), here=request.url.path)
+
+
+def _view_in(archive: Archive, tz: str | None) -> View:
     return View(
         zone=timeline.zone(tz) if tz else archive.zone,
         default_tz=archive.zone.key,
         tz_param=tz,
         now=datetime.now(UTC),
-        here=request.url.path,
     )
 
 
@@ -200,7 +214,10 @@ def day_page(archive: Archive, request: Request) -> Response:
     start, end = timeline.day_bounds(day, view.zone)
     with archive.db.read_scope() as session:
         if not browse.known(session, terminal, stream):
-            raise HTTPException(404, f"{terminal} / {stream} is not in the archive")
+            known = together.known_text(browse.streams(session))
+            raise HTTPException(
+                404, f"{terminal} / {stream} is not in the archive (known: {known})"
+            )
         shots = browse.shots_between(session, terminal, stream, start, end)
         began = browse.archive_start(session, terminal, stream)
         _, flags = frames.flags_between(session, terminal, stream, start, end)
@@ -351,6 +368,10 @@ def openapi(archive: Archive, request: Request) -> Response:
     return json_response(SPEC)
 
 
+def docs_page(archive: Archive, request: Request) -> Response:
+    return docs.docs_page(_view(archive, request))
+
+
 def static_file(archive: Archive, request: Request) -> Response:
     """The page's stylesheet and scripts; their URLs name their version, so they never change."""
     asset = render.assets().get(request.path_params["name"])
@@ -460,7 +481,10 @@ def create_app(
         Route("/healthz", bound(health)),
         Route("/metrics", bound(metrics_page)),
         Route("/openapi.json", bound(openapi)),
+        Route("/docs", bound(docs_page)),
+        Route("/docs/openapi.json", bound(docs.docs_spec)),
         Route("/static/{name}", bound(static_file)),
+        Route("/static/swagger/{name}", bound(docs.swagger_file)),
         Route("/image/{id:int}", bound(image)),
         Route("/image/{id:int}/thumb", bound(thumbnail)),
         *(Route(path, bound(handler)) for path, handler in api.ROUTES),
