@@ -12,7 +12,7 @@ from gatecam.web.timeline import GAP, day_bounds
 if TYPE_CHECKING:
     from gatecam.web.pages import View
 
-BAR_WIDTH, BAR_GAP, HEIGHT, AXIS, TOP = 5, 1, 48, 30, 6
+BAR_WIDTH, BAR_GAP, HEIGHT, AXIS, TOP = 5, 1, 48, 36, 6
 HOUR = timedelta(hours=1)
 LEGEND = [
     ("good", "90 % or more"),
