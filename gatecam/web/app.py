@@ -27,16 +27,17 @@ from gatecam import camerastate, coverage, export
 from gatecam.archive import Archive as OpenArchive
 from gatecam.database import browse, frames
 from gatecam.database.engine import reason
+from gatecam.database.missed import missed_images
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import parse_fps, require_frames
 from gatecam.model import is_name
 from gatecam.settings import SILENT_MINUTES
-from gatecam.web import api, conditional, pages, timeline
+from gatecam.web import api, conditional, docs, pages, render, timeline, together
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
-from gatecam.web.common import Archive, error_response, json_response
+from gatecam.web.common import Archive, json_response
 from gatecam.web.headers import SecurityHeaders
 from gatecam.web.health import health, limits
 from gatecam.web.openapi import SPEC
@@ -75,30 +76,44 @@ class ThreadPool:
         await self.app(scope, receive, send)
 
 
+def _error_view(request: Request) -> View | None:
+    """The frame of an HTML error page: in the zone asked, or the archive's if that is bad."""
+    archive: Archive | None = getattr(request.app.state, "archive", None)
+    if archive is None:
+        return None
+    try:
+        return _view(archive, request)
+    except InputError:
+        return replace(_view_in(archive, None), here=request.url.path)
+
+
 async def _on_error(request: Request, exc: Exception) -> Response:
     path = request.url.path
+    view = _error_view(request)
     if isinstance(exc, InputError):
-        return error_response(path, 400, str(exc))
+        return docs.error(view, request, 400, str(exc))
     if isinstance(exc, SQLAlchemyError):
         log.warning("web: database error for %s: %s", path, reason(exc))
-        return error_response(path, 503, f"database error: {reason(exc)}")
+        return docs.error(view, request, 503, f"database error: {reason(exc)}")
     if isinstance(exc, HTTPException):
         detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "not found"
         # A 405 keeps Starlette's Allow header (RFC 9110 requires it).
-        return error_response(path, exc.status_code, str(detail), exc.headers)
+        return docs.error(view, request, exc.status_code, str(detail), exc.headers)
     raise exc  # pragma: no cover - only the classes registered below arrive here
 
 
 def _view(archive: Archive, request: Request) -> View:
     """How a page shows time. No other parameter of the query is kept: the pages use none,
     and what a view holds keys the page caches, so a junk query would cost memory."""
-    tz = request.query_params.get("tz") or None
+    return replace(_view_in(archive, request.query_params.get("tz") or None), here=request.url.path)
+
+
+def _view_in(archive: Archive, tz: str | None) -> View:
     return View(
         zone=timeline.zone(tz) if tz else archive.zone,
         default_tz=archive.zone.key,
         tz_param=tz,
         now=datetime.now(UTC),
-        here=request.url.path,
     )
 
 
@@ -133,9 +148,22 @@ def _chart(
     end = timeline.day_bounds(days[0], view.zone)[1]
     s = recent.stream
     times = browse.held_times(session, s.terminal, s.stream, start, end)
+    window, found = frames.flags_between(session, s.terminal, s.stream, start, end)
+    flagged = [(f.timestamp, found[f.id]) for f in window if f.id in found]
+    lost = missed_images(session, start, end, [(s.terminal, s.stream)])
     cadence = timedelta(minutes=archive.cadence_minutes)
     return coverage.stream_coverage(
-        s.terminal, s.stream, times, recent.began, start, end, view.now, cadence, zone=view.zone
+        s.terminal,
+        s.stream,
+        times,
+        recent.began,
+        start,
+        end,
+        view.now,
+        cadence,
+        flagged,
+        lost,
+        zone=view.zone,
     )
 
 
@@ -186,13 +214,18 @@ def day_page(archive: Archive, request: Request) -> Response:
     start, end = timeline.day_bounds(day, view.zone)
     with archive.db.read_scope() as session:
         if not browse.known(session, terminal, stream):
-            raise HTTPException(404, f"{terminal} / {stream} is not in the archive")
+            known = together.known_text(browse.streams(session))
+            raise HTTPException(
+                404, f"{terminal} / {stream} is not in the archive (known: {known})"
+            )
         shots = browse.shots_between(session, terminal, stream, start, end)
         began = browse.archive_start(session, terminal, stream)
         _, flags = frames.flags_between(session, terminal, stream, start, end)
+        missed = missed_images(session, start, end, [(terminal, stream)])
     items = timeline.timeline(shots, start, end, view.now, began)
     before = timeline.before_archive(end, began)
-    return HTMLResponse(pages.day_page(view, terminal, stream, day, items, before, flags))
+    page = pages.day_page(view, terminal, stream, day, items, before, flags, missed)
+    return HTMLResponse(page)
 
 
 def _default_terminal(session: Session, stream: str) -> str:
@@ -200,12 +233,17 @@ def _default_terminal(session: Session, stream: str) -> str:
     for s in browse.streams(session):
         if s.stream == stream:
             return s.terminal
-    raise InputError(f"stream {stream} is not in the archive")
+    known = together.known_text(browse.streams(session))
+    raise InputError(f"stream {stream} is not in the archive (known: {known})")
 
 
 def at_page(archive: Archive, request: Request) -> Response:
+    if together.is_several(request):
+        return together.at_all(archive, request, _view(archive, request))
     params = request.query_params
     terminal, stream, text = (params.get(k, "") for k in ("terminal", "stream", "time"))
+    if "/" in stream:
+        terminal, _, stream = stream.rpartition("/")
     if not (stream and text):
         raise InputError(f"stream and time are both needed ({timeline.TIME_HELP})")
     if not (is_name(terminal or "x") and is_name(stream)):
@@ -215,7 +253,8 @@ def at_page(archive: Archive, request: Request) -> Response:
     with archive.db.read_scope() as session:
         terminal = terminal or _default_terminal(session, stream)
         if not browse.known(session, terminal, stream):
-            raise InputError(f"{terminal} / {stream} is not in the archive")
+            known = together.known_text(browse.streams(session))
+            raise InputError(f"{terminal} / {stream} is not in the archive (known: {known})")
         older = browse.shot_before(session, terminal, stream, moment)
         newer = browse.shot_after(session, terminal, stream, moment)
         near = [s for s in (older, newer) if s and abs(s.timestamp - moment) <= timeline.NEAR]
@@ -329,6 +368,26 @@ def openapi(archive: Archive, request: Request) -> Response:
     return json_response(SPEC)
 
 
+def docs_page(archive: Archive, request: Request) -> Response:
+    return docs.docs_page(_view(archive, request))
+
+
+def static_file(archive: Archive, request: Request) -> Response:
+    """The page's stylesheet and scripts; their URLs name their version, so they never change."""
+    asset = render.assets().get(request.path_params["name"])
+    if asset is None:
+        raise HTTPException(404)
+    etag = f'"{asset.version}"'
+    cached = conditional.not_modified(request, etag, None)
+    if cached is not None:
+        return cached
+    return Response(
+        asset.body,
+        media_type=asset.media_type,
+        headers={"ETag": etag, "Cache-Control": conditional.IMMUTABLE},
+    )
+
+
 def _day_selection(request: Request, view: View) -> export.Selection:
     terminal, stream, text = (request.path_params[k] for k in ("terminal", "stream", "day"))
     day = timeline.parse_day(text) if _DAY.fullmatch(text) else None
@@ -422,6 +481,10 @@ def create_app(
         Route("/healthz", bound(health)),
         Route("/metrics", bound(metrics_page)),
         Route("/openapi.json", bound(openapi)),
+        Route("/docs", bound(docs_page)),
+        Route("/docs/openapi.json", bound(docs.docs_spec)),
+        Route("/static/{name}", bound(static_file)),
+        Route("/static/swagger/{name}", bound(docs.swagger_file)),
         Route("/image/{id:int}", bound(image)),
         Route("/image/{id:int}/thumb", bound(thumbnail)),
         *(Route(path, bound(handler)) for path, handler in api.ROUTES),

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gatecam.web.pages import PLAYER_SCRIPT, STYLE
-
-
-def _sha256(text: str) -> str:
-    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
-
-
-# The pages are server-rendered HTML with one inline stylesheet and one inline script, the day
-# page's player (each allowed by its hash, so no other script can run), images, thumbnails
-# and the day's timelapse from this server, and one GET form; nothing loads elsewhere.
+# The pages are server-rendered HTML with their stylesheet and scripts as files of this
+# server (/static; no inline script can run), images, thumbnails and the day's timelapse
+# from this server, and one GET form; the overview fetches itself again to stay current.
+# Nothing loads elsewhere.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; "
     "img-src 'self'; "
     "media-src 'self'; "
-    f"style-src 'sha256-{_sha256(STYLE)}'; "
-    f"script-src 'sha256-{_sha256(PLAYER_SCRIPT)}'; "
+    "style-src 'self'; "
+    "script-src 'self'; "
+    "connect-src 'self'; "
     "form-action 'self'; "
     "base-uri 'none'; "
     "frame-ancestors 'none'"
