@@ -32,6 +32,7 @@ from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import parse_fps, require_frames
+from gatecam.health.read import verdicts
 from gatecam.model import is_name
 from gatecam.settings import SILENT_MINUTES
 from gatecam.web import api, conditional, docs, pages, render, timeline, together
@@ -199,7 +200,8 @@ def index(archive: Archive, request: Request) -> Response:
             sections = [(stream, section(stream)) for stream in streams]
             stats = browse.stats_by_terminal(session)
             runs = browse.recent_runs(session)
-        return pages.index_page(view, stats, sections, runs)
+            states = verdicts(session, archive.streams, view.now, limits(archive))
+        return pages.index_page(view, stats, sections, runs, states)
 
     state = browse.fingerprint(archive.db)
     return HTMLResponse(archive.pages.get(page_key, (minute, state), render))

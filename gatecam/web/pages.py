@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from gatecam.coverage import StreamCoverage
 from gatecam.database.missed import MissedRecord
 from gatecam.database.models import DownloadRun
+from gatecam.health import Verdict
 from gatecam.web import scrub
 from gatecam.web.chart import chart as coverage_chart
 from gatecam.web.render import duration, offset, render
@@ -92,13 +93,17 @@ def index_page(
     stats: dict[str, dict[str, Any]],
     sections: Sequence[tuple[Stream, str]],
     runs: Sequence[DownloadRun],
+    states: Sequence[Verdict] = (),
 ) -> str:
-    """The archive at a glance: per terminal its statistics and each stream's section (as
-    stream_section drew it), then the latest runs."""
+    """The archive at a glance: a banner naming each judged stream that is not ok, per
+    terminal its statistics and each stream's state and section (as stream_section drew
+    it), then the latest runs."""
     return page(
         "index.html",
         "Archive",
         view,
+        states=list(states),
+        by_stream={(v.terminal, v.stream): v for v in states},
         stats=stats,
         sections=[(stream, Markup(html)) for stream, html in sections],
         runs=runs,
