@@ -434,6 +434,44 @@ def _confirm_backfill(first: date, last: date, runs: int, yes: bool) -> None:
         )
 
 
+@app.command("retry-missed")
+def retry_missed(
+    database_url: DatabaseUrl = None,
+    download_dir: DownloadDir = None,
+    storage_url: StorageUrl = None,
+    terminal: Terminal = None,
+    streams: Streams = None,
+    app_url: AppUrl = None,
+    cdn_url: CdnUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Try again now every image the site listed and the archive could not store.
+
+    Example: gatecam retry-missed --streams in_gate
+    """
+    settings = load_settings(
+        database_url=database_url,
+        download_dir=download_dir,
+        storage_url=storage_url,
+        terminal=terminal,
+        streams=streams,
+        app_url=app_url,
+        cdn_url=cdn_url,
+    )
+    _setup_logging(verbose)
+    scheduler = _scheduler(settings)
+    try:
+        with _stop_on_signals(scheduler.request_stop) as stopped:
+            results = scheduler.retry_missed(
+                on_result=lambda r: out.print(r.summary(), markup=False)
+            )
+    finally:
+        scheduler.stop()
+    if not results and not stopped.is_set():
+        out.print("nothing missed: every image the site listed is stored", markup=False)
+    _report(results, stopped.is_set())
+
+
 @app.command()
 def backfill(
     from_: FromDay,

@@ -301,8 +301,46 @@ class DownloadJob:
                         results[n] = self._claimed_run(target, asked[0], tools, tick)
         return results
 
+    def retry_missed(
+        self, on_result: Callable[[RunResult], None] = lambda _: None
+    ) -> list[RunResult]:
+        """Try again now every image of the ledger of missed images, stream by stream.
+
+        No listing: the ledger names the images. A stream with nothing missed has no run.
+        """
+        results: list[RunResult] = []
+        far = datetime(2000, 1, 1, tzinfo=UTC)
+        with ExitStack() as stack:
+            tools = _PassTools(
+                stack,
+                self.source,
+                self.store,
+                self.config.concurrency,
+                self.db,
+                self.clock,
+                self.stop,
+            )
+            for target in self.config.targets:
+                if self.stop.is_set():
+                    break
+                with self.db.session_scope() as session:
+                    ledger = missed.missed_images(session, far, far.replace(year=2200), [target])
+                if not ledger:
+                    continue
+                dates = sorted({m.timestamp.date() for m in ledger})
+                refs = {ImageRef(target.terminal, target.stream, m.timestamp) for m in ledger}
+                results.append(self._claimed_run(target, dates, tools, None, ledger=refs))
+                on_result(results[-1])
+        return results
+
     def _claimed_run(
-        self, target: Target, dates: list[date] | None, tools: _PassTools, tick: datetime | None
+        self,
+        target: Target,
+        dates: list[date] | None,
+        tools: _PassTools,
+        tick: datetime | None,
+        *,
+        ledger: set[ImageRef] | None = None,
     ) -> RunResult:
         result = RunResult(target.terminal, target.stream)
         try:
@@ -311,7 +349,7 @@ class DownloadJob:
                 if not mine or done:
                     result.skipped = True
                     return result
-                return self._run(target, dates, tools)
+                return self._run(target, dates, tools, ledger=ledger)
         except (SQLAlchemyError, GatecamError) as exc:
             # The claim itself needs the database: one line, and the next tick tries again.
             metrics.database_error()
@@ -319,7 +357,15 @@ class DownloadJob:
             result.days = [d.isoformat() for d in dates or self._days_to_list(None, None)]
             return result
 
-    def _run(self, target: Target, dates: list[date] | None, tools: _PassTools) -> RunResult:
+    def _run(
+        self,
+        target: Target,
+        dates: list[date] | None,
+        tools: _PassTools,
+        *,
+        ledger: set[ImageRef] | None = None,
+    ) -> RunResult:
+        """One run of one stream: list its dates (or take ``ledger``'s images), download."""
         terminal, stream = target
         result = RunResult(terminal, stream)
         started = time.monotonic()
@@ -358,7 +404,11 @@ class DownloadJob:
             )
             # Steady state (today fully archived by the last run): paging may stop early.
             steady = covered is not None and covered == self.clock().astimezone(UTC).date()
-            refs = self._discover(target, days, steady, tools, result)
+            if ledger is None:
+                refs = self._discover(target, days, steady, tools, result)
+            else:
+                refs, result.discovered = ledger, len(ledger)
+                result.found_by["ledger"] = len(ledger)
             self._download(target, refs, tools, result)
             if self.config.retention_days and not self.stop.is_set():
                 before = self.clock() - timedelta(days=self.config.retention_days)

@@ -196,6 +196,12 @@ class ImageDownloadScheduler:
         """
         return self.job.run(day, days=days, on_result=on_result)
 
+    def retry_missed(
+        self, on_result: Callable[[RunResult], None] = lambda _: None
+    ) -> list[RunResult]:
+        """Try every missed image of the configured streams again now (one run per stream)."""
+        return self.job.retry_missed(on_result=on_result)
+
     def _tick(self) -> None:
         # Instances tick on the same wall-clock slots, so "this tick" means the same to all.
         slot = self.config.interval_minutes * 60

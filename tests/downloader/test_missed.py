@@ -128,3 +128,23 @@ def test_coverage_tells_missed_images_from_gaps_and_forgets_them_once_stored(
     job.run(day)
     [healed] = coverage_report(database, day, day).as_dict()["streams"]
     assert (healed["held"], healed["missed"]) == (10, 0)
+
+
+def test_retry_missed_tries_the_ledger_again_now_without_listing(
+    database: Database, site: StandIn, tmp_path: Path
+) -> None:
+    day = day_of(site)
+    stamps = add(site, "apm", "in_gate", day, count=4)
+    for ts in stamps[1:3]:
+        site.inject("html", match=f"{ts:%Y-%m-%dT%H:%M:%S}", times=None)
+    job, _ = make_job(database, site, tmp_path, ["in_gate"])
+    job.run(day)
+    assert len(ledger(database)) == 2
+    site.clear_faults()
+
+    [retried] = job.retry_missed()
+
+    assert retried.ok and retried.downloaded == 2 and retried.found_by == {"ledger": 2}
+    assert ledger(database) == []
+    assert {ts for _, _, ts in held(database)} == set(stamps)
+    assert job.retry_missed() == []  # nothing missed: no run
