@@ -99,6 +99,15 @@ class StreamCoverage:
     def missed_between(self, start: datetime, end: datetime) -> list[MissedRecord]:
         return [m for m in self.missed if start <= m.timestamp < end]
 
+    def _day_dict(self, day: Slot) -> dict[str, Any]:
+        end = _day_end(day)
+        lost = self.missed_between(day.start, end)
+        return day.as_dict("date") | {
+            "flagged": self.flag_counts(day.start, end),
+            "missed": len(lost),
+            "missed_images": [missed_dict(m) for m in lost],
+        }
+
     def flag_counts(
         self, start: datetime | None = None, end: datetime | None = None
     ) -> dict[str, int]:
@@ -143,17 +152,7 @@ class StreamCoverage:
             "flagged": self.flag_counts(),
             "missed": len(self.missed),
             "missed_images": [missed_dict(m) for m in self.missed],
-            "days": [
-                d.as_dict("date")
-                | {
-                    "flagged": self.flag_counts(d.start, _day_end(d)),
-                    "missed": len(self.missed_between(d.start, _day_end(d))),
-                    "missed_images": [
-                        missed_dict(m) for m in self.missed_between(d.start, _day_end(d))
-                    ],
-                }
-                for d in self.days
-            ],
+            "days": [self._day_dict(d) for d in self.days],
             "hours": [h.as_dict() for h in self.hours],
         }
 

@@ -253,15 +253,7 @@ class DownloadJob:
         """
         results: list[RunResult] = []
         with ExitStack() as stack:
-            tools = _PassTools(
-                stack,
-                self.source,
-                self.store,
-                self.config.concurrency,
-                self.db,
-                self.clock,
-                self.stop,
-            )
+            tools = self._tools(stack)
             # Each run's UTC dates; None: today's and any the stream missed.
             asked: list[list[date] | None]
             if days:
@@ -301,6 +293,18 @@ class DownloadJob:
                         results[n] = self._claimed_run(target, asked[0], tools, tick)
         return results
 
+    def _tools(self, stack: ExitStack) -> _PassTools:
+        """The browser and HTTP pool of one pass, closed with ``stack``."""
+        return _PassTools(
+            stack,
+            self.source,
+            self.store,
+            self.config.concurrency,
+            self.db,
+            self.clock,
+            self.stop,
+        )
+
     def retry_missed(
         self, on_result: Callable[[RunResult], None] = lambda _: None
     ) -> list[RunResult]:
@@ -311,15 +315,7 @@ class DownloadJob:
         results: list[RunResult] = []
         far = datetime(2000, 1, 1, tzinfo=UTC)
         with ExitStack() as stack:
-            tools = _PassTools(
-                stack,
-                self.source,
-                self.store,
-                self.config.concurrency,
-                self.db,
-                self.clock,
-                self.stop,
-            )
+            tools = self._tools(stack)
             for target in self.config.targets:
                 if self.stop.is_set():
                     break

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gatecam.camerastate import camera_states
+from gatecam.camerastate import CameraState, camera_states
 from gatecam.database import browse
 from gatecam.database.health import judged_streams, newest_run
 from gatecam.database.models import MissedImage
@@ -23,8 +23,8 @@ def stream_facts(
     ended = {s: newest_run(session, terminal, stream, s) for s in ("success", "partial", "failed")}
     finished = [run for run in ended.values() if run is not None]
     latest = max(finished, key=lambda run: (run.started_at, run.id), default=None)
-    well = [ended[s] for s in ("success", "partial") if ended[s] is not None]
-    last_ok = max((run.finished_at or run.started_at for run in well if run), default=None)
+    well = [run for s, run in ended.items() if s != "failed" and run is not None]
+    last_ok = max((run.finished_at or run.started_at for run in well), default=None)
     # Only images tried lately count: those of days no longer listed are not tried again.
     recent = MissedImage.last_attempt >= now - limits.stale_after
     of_stream = (MissedImage.terminal == terminal, MissedImage.camera_id == stream)
@@ -59,12 +59,16 @@ def verdicts(
     configured: Sequence[tuple[str, str]] | None,
     now: datetime,
     limits: Limits,
+    cameras: Sequence[CameraState] | None = None,
 ) -> list[Verdict]:
-    """The state of every judged stream: the configured ones, or those that ran lately."""
+    """The state of every judged stream: the configured ones, or those that ran lately.
+
+    ``cameras`` are the camera states when the caller has read them already.
+    """
     judged = judged_streams(session, configured, now)
     frozen = {
         (c.terminal, c.stream): c
-        for c in camera_states(session)
+        for c in (camera_states(session) if cameras is None else cameras)
         if c.frozen and (c.terminal, c.stream) in set(judged)
     }
     found = []

@@ -200,7 +200,9 @@ def index(archive: Archive, request: Request) -> Response:
             sections = [(stream, section(stream)) for stream in streams]
             stats = browse.stats_by_terminal(session)
             runs = browse.recent_runs(session)
-            states = verdicts(session, archive.streams, view.now, limits(archive))
+            states = verdicts(
+                session, archive.streams, view.now, limits(archive), list(cameras.values())
+            )
         return pages.index_page(view, stats, sections, runs, states)
 
     state = browse.fingerprint(archive.db)

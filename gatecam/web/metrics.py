@@ -80,7 +80,7 @@ class ArchiveCollector(Collector):
                 streams = browse.streams(session)
                 successes = browse.last_successes(session)
                 cameras = camera_states(session)
-                found = verdicts(session, self.streams, now, self.limits)
+                found = verdicts(session, self.streams, now, self.limits, cameras)
                 missed_counts = missed.missed_counts(session)
         except SQLAlchemyError:
             up.add_metric([], 0)
