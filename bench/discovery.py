@@ -45,7 +45,7 @@ from gatecam.settings import DownloadConfig
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.browser import CameraPageBrowser
 from gatecam.sources.draydog.discovery import ReplayLister
-from gatecam.standin import VARIANTS, Catalogue, StandIn
+from gatecam.sources.draydog.standin import VARIANTS, Catalogue, StandIn
 from gatecam.storage import LocalStore
 
 TERMINALS = ("apm", "fms")

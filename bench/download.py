@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 from gatecam.downloader import DrayDogDownloader
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.standin.images import render_jpeg
-from gatecam.standin.server import StandIn
+from gatecam.sources.draydog.standin.images import render_jpeg
+from gatecam.sources.draydog.standin.server import StandIn
 
 IMAGES = 200
 LATENCY = 0.05

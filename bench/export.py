@@ -30,7 +30,7 @@ from gatecam.database.migrate import upgrade
 from gatecam.database.queries import ImageRecord
 from gatecam.export import Selection, bundle_chunks, select_images, timelapse_chunks
 from gatecam.model import ImageRef
-from gatecam.standin.images import render_jpeg
+from gatecam.sources.draydog.standin.images import render_jpeg
 from gatecam.storage import LocalStore, image_key
 from gatecam.web import WebServer, create_app
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 
 TARGET_MB = 150.0
 

@@ -33,7 +33,7 @@ __all__ = [
     "measure",
 ]
 
-# Defaults chosen from the stand-in's images (gatecam/standin/images.py), measured over a
+# Defaults chosen from the stand-in's images (sources/draydog/standin/images.py), measured over a
 # day of its schedule: its darkest night frames have a mean brightness of 57 and contrast
 # of 22; its black frames (night mode failed: dark noise under the burnt-in caption) 5.5
 # and 7. Two consecutive ordinary frames differ in at least 5 of the 64 dHash bits, the

@@ -41,18 +41,18 @@ from gatecam.database.copy import BeforeInsert, check_copy, copy_rows, prepare_t
 from gatecam.database.engine import Database, reason, redact
 from gatecam.database.migrate import require_current, upgrade
 from gatecam.database.stats import get_stats
+from gatecam.deploy.service import (
+    DEFAULT_ENV_FILE,
+    check_unit_value,
+    journal_formatter,
+    systemd_unit,
+)
 from gatecam.downloader.job import RunResult
 from gatecam.downloader.scheduler import ImageDownloadScheduler
 from gatecam.errors import DatabaseError, GatecamError, InputError, Interrupted, Unavailable
 from gatecam.health import Limits
 from gatecam.health.read import verdicts
 from gatecam.model import Target, check_name
-from gatecam.service import (
-    DEFAULT_ENV_FILE,
-    check_unit_value,
-    journal_formatter,
-    systemd_unit,
-)
 from gatecam.settings import (
     DownloadConfig,
     env_name,
@@ -648,7 +648,7 @@ def verify(
 
     Example: gatecam verify --repair --no-checksums
     """
-    from gatecam.verify import Changed, verify_archive
+    from gatecam.upkeep.verify import Changed, verify_archive
 
     settings = load_settings(
         database_url=database_url, download_dir=download_dir, storage_url=storage_url
@@ -663,7 +663,7 @@ def verify(
     _setup_logging(verbose)
     with _read_archive(settings) as archive:
         if rehash:
-            from gatecam.rehash import rehash as run_rehash
+            from gatecam.upkeep.rehash import rehash as run_rehash
 
             line = run_rehash(archive.db, archive.store, terminal=terminal).line()
             out.print(line, markup=False)
@@ -783,7 +783,7 @@ def coverage(
 
     Example: gatecam coverage --from 2025-09-01 --to 2025-09-07 --json
     """
-    from gatecam.coverage import check_range, coverage_report
+    from gatecam.health.coverage import check_range, coverage_report
 
     settings = load_settings(database_url=database_url, timezone=timezone)
     first, last = _day_range(from_, to)
@@ -1040,7 +1040,7 @@ def simulate(
 
     Example: gatecam simulate --port 8765 --variant paged --variant longpoll
     """
-    from gatecam.standin.server import StandIn
+    from gatecam.sources.draydog.standin.server import StandIn
 
     _setup_logging()
     try:
@@ -1079,7 +1079,7 @@ def systemd_unit_command(
 ) -> None:
     """Print a systemd unit that runs this installation's `gatecam run` as a service.
 
-    Example: gatecam systemd-unit > /etc/systemd/system/gatecam.service
+    Example: gatecam systemd-unit > /etc/systemd/system/gatecam.deploy.service
     """
     if not env_file.is_absolute():
         raise InputError(f"--env-file: {env_file} must be an absolute path (systemd needs one)")
@@ -1097,7 +1097,7 @@ def alert_rules_command(interval: Interval = None) -> None:
 
     Example: gatecam alert-rules --interval 10 > /etc/prometheus/rules/gatecam.yml
     """
-    from gatecam.alerts import alert_rules
+    from gatecam.deploy.alerts import alert_rules
 
     settings = load_settings(interval_minutes=interval)
     sys.stdout.write(alert_rules(settings.interval_minutes))

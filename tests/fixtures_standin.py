@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gatecam.standin import StandIn
+from gatecam.sources.draydog.standin import StandIn
 
 __all__ = ["standin"]
 

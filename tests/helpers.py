@@ -30,7 +30,7 @@ from gatecam.downloader.job import DownloadJob
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.model import Clock, ImageRef, utc_now
 from gatecam.sources.base import Source
-from gatecam.standin import CatalogueSource, StandIn
+from gatecam.sources.draydog.standin import CatalogueSource, StandIn
 from gatecam.storage import LocalStore
 from gatecam.storage.base import IMAGE_SUFFIX, image_key, parse_image_key
 

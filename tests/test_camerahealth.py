@@ -12,17 +12,17 @@ from sqlalchemy import select, update
 
 from gatecam import camerahealth
 from gatecam.archive import Archive
-from gatecam.coverage import coverage_report
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.database.queries import ImageRecord
+from gatecam.health.coverage import coverage_report
 from gatecam.model import ImageRef
-from gatecam.rehash import rehash
-from gatecam.standin import StandIn
-from gatecam.standin.catalogue import Catalogue
-from gatecam.standin.images import render_jpeg
+from gatecam.sources.draydog.standin import StandIn
+from gatecam.sources.draydog.standin.catalogue import Catalogue
+from gatecam.sources.draydog.standin.images import render_jpeg
 from gatecam.storage import LocalStore, image_key
+from gatecam.upkeep.rehash import rehash
 from gatecam.web import WebServer, create_app
 from tests.fixtures_db import sqlite_only
 from tests.helpers import make_job, run_main

@@ -26,7 +26,7 @@ from gatecam.database.engine import Database
 from gatecam.database.migrate import head_revision
 from gatecam.database.models import DownloadRun, Image
 from gatecam.model import NAME_MAX, check_name
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 from gatecam.storage import LocalStore
 from gatecam.web import create_app
 from tests.fixtures_db import sqlite_only

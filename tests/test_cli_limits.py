@@ -14,7 +14,7 @@ from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
 from gatecam.model import ImageRef
-from gatecam.standin.images import render_jpeg
+from gatecam.sources.draydog.standin.images import render_jpeg
 from gatecam.storage import LocalStore, image_key
 from tests.fixtures_db import sqlite_only
 from tests.helpers import run_main

@@ -25,7 +25,7 @@ from gatecam.database.queries import ImageRecord
 from gatecam.export.selection import Contents, Selection
 from gatecam.export.timelapse import CAPTION_HEIGHT, SIZE, caption_band, caption_text
 from gatecam.model import ImageRef
-from gatecam.standin.images import render_jpeg
+from gatecam.sources.draydog.standin.images import render_jpeg
 from gatecam.storage import LocalStore, image_key
 from gatecam.web import WebServer, create_app
 from tests.fixtures_db import sqlite_only

@@ -19,7 +19,7 @@ import pytest
 from gatecam.archive import Archive
 from gatecam.database.engine import Database
 from gatecam.days import site_dates, zone
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 from gatecam.storage import LocalStore
 from gatecam.web import WebServer, create_app
 from tests.fixtures_db import sqlite_only

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from gatecam import camerahealth, metrics
+from gatecam import camerahealth
+from gatecam.downloader import metrics
 from gatecam.errors import InputError
 from gatecam.model import ImageRef, check_name
 from gatecam.sources.base import Source

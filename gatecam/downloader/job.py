@@ -24,7 +24,6 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gatecam import metrics
 from gatecam.database import missed, queries
 from gatecam.database.engine import Database, reason
 from gatecam.database.locks import claim, finished_since
@@ -32,13 +31,14 @@ from gatecam.database.queries import ImageRecord, chunked
 from gatecam.database.recipes import RecipeStore
 from gatecam.database.runs import CUT_OFF
 from gatecam.days import site_dates
+from gatecam.downloader import metrics
 from gatecam.downloader.fetch import CdnDownloader, DownloadedImage, FailedDownload
-from gatecam.downloader.reconcile import expire, index_files
 from gatecam.errors import DiscoveryError, GatecamError
 from gatecam.model import Clock, ImageRef, Target, utc_now
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Lister, ListingTools, RecipeBook, Source
 from gatecam.storage import ImageStore
+from gatecam.upkeep.reconcile import expire, index_files
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from gatecam.coverage import CoverageGap, stream_coverage
 from gatecam.database import browse, frames
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
 from gatecam.errors import InputError
+from gatecam.health.coverage import CoverageGap, stream_coverage
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from functools import lru_cache
 import av
 from PIL import Image, ImageDraw, ImageFont
 
-from gatecam.coverage import CoverageGap
 from gatecam.errors import InputError
 from gatecam.export.selection import Contents, Item, Sink
+from gatecam.health.coverage import CoverageGap
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)

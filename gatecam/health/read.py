@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gatecam.camerastate import CameraState, camera_states
 from gatecam.database import browse
 from gatecam.database.health import judged_streams, newest_run
 from gatecam.database.models import MissedImage
+from gatecam.health.frozen import CameraState, camera_states
 from gatecam.health.state import Facts, Limits, Verdict, judge
 
 

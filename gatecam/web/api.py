@@ -12,11 +12,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gatecam import coverage
 from gatecam import days as local_days
 from gatecam.database import browse
 from gatecam.days import local_time
 from gatecam.errors import InputError
+from gatecam.health import coverage
 from gatecam.model import NAME_RULE, is_name
 from gatecam.web.common import Archive, json_response, json_text, json_text_response
 

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gatecam import camerastate, coverage, export
+from gatecam import export
 from gatecam.archive import Archive as OpenArchive
 from gatecam.database import browse, frames
 from gatecam.database.engine import reason
@@ -32,6 +32,8 @@ from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
 from gatecam.export.timelapse import parse_fps, require_frames
+from gatecam.health import coverage
+from gatecam.health import frozen as camerastate
 from gatecam.health.read import verdicts
 from gatecam.model import is_name
 from gatecam.settings import SILENT_MINUTES

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from gatecam.coverage import StreamCoverage
+from gatecam.health.coverage import StreamCoverage
 from gatecam.web.render import duration, offset
 from gatecam.web.timeline import GAP, day_bounds
 

@@ -10,12 +10,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from gatecam.camerastate import camera_states
 from gatecam.database import browse, health, missed
 from gatecam.database.engine import Database
+from gatecam.downloader.metrics import REGISTRY
 from gatecam.health import Limits, State
+from gatecam.health.frozen import camera_states
 from gatecam.health.read import verdicts
-from gatecam.metrics import REGISTRY
 
 # The thresholds of an archive run at the default 10-minute interval.
 DEFAULT_LIMITS = Limits(interval=timedelta(minutes=10))

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-from gatecam.coverage import StreamCoverage
 from gatecam.database.missed import MissedRecord
 from gatecam.database.models import DownloadRun
 from gatecam.health import Verdict
+from gatecam.health.coverage import StreamCoverage
 from gatecam.web import scrub
 from gatecam.web.chart import chart as coverage_chart
 from gatecam.web.render import duration, offset, render

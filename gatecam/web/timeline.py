@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from gatecam.coverage import GAP
 from gatecam.database.browse import Shot, Stream
 from gatecam.days import day_bounds, local_time, zone
 from gatecam.errors import InputError
+from gatecam.health.coverage import GAP
 
 __all__ = ["GAP", "NEAR", "DayGap", "Recent", "Shot", "Stream", "day_bounds", "zone"]
 

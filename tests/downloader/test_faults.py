@@ -22,7 +22,7 @@ from sqlalchemy import select
 from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.scheduler import ImageDownloadScheduler
-from gatecam.standin import Catalogue, CatalogueSource, StandIn
+from gatecam.sources.draydog.standin import Catalogue, CatalogueSource, StandIn
 from tests.fixtures_db import sqlite_only
 from tests.helpers import image_rows, iter_archive, make_scheduler, mount_tmpfs
 

@@ -20,7 +20,7 @@ from gatecam.downloader.fetch import DownloadResult
 from gatecam.errors import InputError
 from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.standin import StandIn
+from gatecam.sources.draydog.standin import StandIn
 from gatecam.storage.base import is_complete_jpeg
 from tests.helpers import image_path, mount_tmpfs
 

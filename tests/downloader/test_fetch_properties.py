@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatecam.downloader import DrayDogDownloader
-from gatecam.standin.images import render_jpeg
+from gatecam.sources.draydog.standin.images import render_jpeg
 from gatecam.storage.base import is_complete_jpeg
 
 WHEN = datetime(2025, 9, 2, 14, 2, 39, tzinfo=UTC)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from gatecam.database.engine import Database
 from gatecam.database.locks import claim
 from gatecam.database.models import DownloadRun
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 from tests.helpers import FixedClock, add, held, make_job
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from gatecam.coverage import coverage_report
 from gatecam.database import missed
 from gatecam.database.engine import Database
-from gatecam.standin import StandIn
-from gatecam.standin.catalogue import Catalogue
+from gatecam.health.coverage import coverage_report
+from gatecam.sources.draydog.standin import StandIn
+from gatecam.sources.draydog.standin.catalogue import Catalogue
 from tests.helpers import add, held, make_job
 
 

@@ -16,18 +16,18 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from gatecam import metrics
 from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, StreamCounter
 from gatecam.database.queries import ImageRecord
+from gatecam.downloader import metrics
 from gatecam.downloader.job import DownloadJob, RunResult
 from gatecam.model import ImageRef
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Listing
-from gatecam.standin import CatalogueSource, StandIn
-from gatecam.standin.catalogue import Catalogue
+from gatecam.sources.draydog.standin import CatalogueSource, StandIn
+from gatecam.sources.draydog.standin.catalogue import Catalogue
 from gatecam.storage import LocalStore
 from gatecam.web import create_app
 from gatecam.web import metrics as web_metrics

@@ -15,7 +15,7 @@ from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun, Image
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.errors import DatabaseError, InputError, Unavailable
-from gatecam.standin import CatalogueSource, StandIn
+from gatecam.sources.draydog.standin import CatalogueSource, StandIn
 from tests.fixtures_db import sqlite_only
 from tests.helpers import archive_state, image_rows, iter_archive, make_scheduler, wait_for
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gatecam.standin import StandIn
-from gatecam.standin.catalogue import Catalogue
+from gatecam.sources.draydog.standin import StandIn
+from gatecam.sources.draydog.standin.catalogue import Catalogue
 
 # Colours change nothing; cursor moves and erases end a line as surely as a newline does.
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")

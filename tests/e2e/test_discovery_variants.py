@@ -16,7 +16,7 @@ import pytest
 from gatecam.downloader.scheduler import DownloadConfig, ImageDownloadScheduler
 from gatecam.model import ImageRef
 from gatecam.sources.draydog.browser import CameraPageBrowser
-from gatecam.standin import VARIANTS, Catalogue, StandIn
+from gatecam.sources.draydog.standin import VARIANTS, Catalogue, StandIn
 
 pytestmark = pytest.mark.browser
 

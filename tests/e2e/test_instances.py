@@ -23,8 +23,8 @@ from sqlalchemy import select
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 from gatecam.database.models import DownloadRun, Image
-from gatecam.standin import StandIn
-from gatecam.standin.catalogue import Catalogue
+from gatecam.sources.draydog.standin import StandIn
+from gatecam.sources.draydog.standin.catalogue import Catalogue
 from gatecam.storage.s3 import S3Store
 from tests.fixtures_db import POSTGRES_URL, reset_postgres
 from tests.helpers import wait_for

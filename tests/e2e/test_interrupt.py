@@ -17,7 +17,7 @@ from sqlalchemy import select
 from gatecam.database.engine import Database
 from gatecam.database.models import DownloadRun
 from gatecam.database.queries import get_stats
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 from tests.helpers import sqlite_statuses, wait_for
 
 # Enough that downloads at 0.2 s each, two at a time, are still going when the signal lands.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gatecam.standin import StandIn
-from gatecam.standin.catalogue import Catalogue
+from gatecam.sources.draydog.standin import StandIn
+from gatecam.sources.draydog.standin.catalogue import Catalogue
 
 pytestmark = pytest.mark.browser
 

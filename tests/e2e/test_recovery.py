@@ -28,7 +28,7 @@ from gatecam.database.models import Image
 from gatecam.downloader.job import DownloadJob
 from gatecam.settings import DownloadConfig
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.standin import Catalogue, CatalogueSource, StandIn
+from gatecam.sources.draydog.standin import Catalogue, CatalogueSource, StandIn
 from gatecam.storage.base import is_complete_jpeg
 from gatecam.storage.local import PART_SUFFIX, LocalStore
 from tests.fixtures_db import OwnPostgres

@@ -18,8 +18,8 @@ from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.migrate import upgrade
 from gatecam.model import ImageRef
-from gatecam.standin import StandIn
-from gatecam.standin.catalogue import Catalogue
+from gatecam.sources.draydog.standin import StandIn
+from gatecam.sources.draydog.standin.catalogue import Catalogue
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.browser

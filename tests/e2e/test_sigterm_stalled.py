@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gatecam.database.engine import Database
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 from tests.helpers import image_rows, iter_archive, wait_for
 
 BATCH_SIZE = 5

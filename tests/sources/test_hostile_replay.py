@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatecam.httpserver import LocalHandler, LocalServer
 from gatecam.model import ImageRef, Recipe
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.network import MAX_JSON_BYTES, urls_in_json
 from gatecam.sources.draydog.replay import Replayer, ReplayError, origin_of
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin.httpserver import LocalHandler, LocalServer
 
 NOW = datetime(2025, 9, 1, 20, 30, 15, tzinfo=UTC)
 DAY = date(2025, 8, 30)

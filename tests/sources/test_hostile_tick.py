@@ -17,7 +17,7 @@ from gatecam.model import Recipe
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Listing
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.standin import Catalogue, CatalogueSource, StandIn
+from gatecam.sources.draydog.standin import Catalogue, CatalogueSource, StandIn
 from gatecam.storage import LocalStore
 from tests.fixtures_db import sqlite_only
 

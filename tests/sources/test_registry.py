@@ -19,7 +19,7 @@ from gatecam.database.models import Image
 from gatecam.settings import DownloadConfig, load_settings
 from gatecam.sources import build_source, register
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.standin import Catalogue, CatalogueSource, StandIn
+from gatecam.sources.draydog.standin import Catalogue, CatalogueSource, StandIn
 from tests.helpers import add, iter_archive, run_main
 
 

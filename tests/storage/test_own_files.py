@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gatecam.errors import InvalidSetting
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 from gatecam.storage.local import LocalStore, refuse_shared_folder, write_atomic
 from tests.fixtures_db import sqlite_only
 from tests.helpers import run_main

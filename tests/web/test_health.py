@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gatecam import metrics
 from gatecam.archive import Archive
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
+from gatecam.downloader import metrics
 from gatecam.storage import LocalStore
 from gatecam.web import ServeError, WebServer, create_app
 

@@ -15,7 +15,7 @@ from gatecam.errors import DiscoveryError, InputError
 from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.browser import CameraPageBrowser
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 
 # A frozen clock: no scheduled image gets published between the page's listing and ours.
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -21,7 +21,7 @@ from gatecam.model import Clock
 from gatecam.settings import DownloadConfig
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.browser import CameraPageBrowser
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 from gatecam.storage import LocalStore
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gatecam.sources.draydog.probe import BUNDLE_FILES, probe
-from gatecam.standin import StandIn
+from gatecam.sources.draydog.standin import StandIn
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ from gatecam.settings import DownloadConfig
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.network import DataRequest
 from gatecam.sources.draydog.replay import Replayer, ReplayError, disagreement, learn
-from gatecam.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin import Catalogue, StandIn
 from gatecam.storage import LocalStore
 
 NOW = datetime(2025, 9, 1, 20, 30, 15, tzinfo=UTC)

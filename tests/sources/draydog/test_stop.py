@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gatecam.standin import StandIn
+from gatecam.sources.draydog.standin import StandIn
 from tests.helpers import GATECAM, wait_for
 
 

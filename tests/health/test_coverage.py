@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from gatecam.coverage import coverage_report
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
 from gatecam.errors import InputError
+from gatecam.health.coverage import coverage_report
 
 NOW = datetime(2025, 9, 4, 12, 0, tzinfo=UTC)
 

@@ -22,12 +22,12 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from gatecam.httpserver import LocalHandler, LocalServer
 from gatecam.model import ImageRef, is_name
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.standin.catalogue import Catalogue
-from gatecam.standin.hostile import HOSTILE_FAULTS, send_hostile
-from gatecam.standin.images import render_jpeg
+from gatecam.sources.draydog.standin.catalogue import Catalogue
+from gatecam.sources.draydog.standin.hostile import HOSTILE_FAULTS, send_hostile
+from gatecam.sources.draydog.standin.httpserver import LocalHandler, LocalServer
+from gatecam.sources.draydog.standin.images import render_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ CDN_FAULTS = frozenset(
 GARBAGE_RETRY_AFTER = ("1e308", "-5", "inf", "Fri, 31 Dec 9999 23:59:59 GMT")
 PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
 # The listing API answers 200 with only the newer half of the day: plausible, and wrong.
-# The hostile ones (gatecam.standin.hostile) answer what discovery must refuse.
+# The hostile ones (gatecam.sources.draydog.standin.hostile) answer what discovery must refuse.
 API_FAULTS = frozenset({"short_listing"}) | HOSTILE_FAULTS
 FAULT_KINDS = CDN_FAULTS | PAGE_FAULTS | API_FAULTS
 
@@ -100,7 +100,11 @@ _PLACEHOLDER = ImageRef("standin", "fault", datetime(2000, 1, 1, tzinfo=UTC))
 
 @cache
 def _page_template() -> str:
-    return resources.files("gatecam.standin").joinpath("page.html").read_text(encoding="utf-8")
+    return (
+        resources.files("gatecam.sources.draydog.standin")
+        .joinpath("page.html")
+        .read_text(encoding="utf-8")
+    )
 
 
 def _iso(ts: datetime) -> str:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
-from gatecam.standin import VARIANTS, Catalogue, StandIn
+from gatecam.sources.draydog.standin import VARIANTS, Catalogue, StandIn
 
 NOW = datetime(2025, 9, 1, 20, 30, 15, tzinfo=UTC)
 PAGE = "/terminal_cameras/apm?streamName=in_gate"

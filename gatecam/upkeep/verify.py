@@ -14,12 +14,12 @@ from gatecam.database.archive_queries import StoredRow
 from gatecam.database.engine import Database
 from gatecam.database.models import utcnow
 from gatecam.database.queries import ImageRecord, chunked
-from gatecam.downloader.reconcile import NotAnImage, stored_record
 from gatecam.errors import InputError
 from gatecam.model import check_name
 from gatecam.storage import ImageStore, parse_image_key
 from gatecam.storage.base import is_complete_jpeg
-from gatecam.verify_report import VerifyReport
+from gatecam.upkeep.reconcile import NotAnImage, stored_record
+from gatecam.upkeep.report import VerifyReport
 
 logger = logging.getLogger(__name__)
 

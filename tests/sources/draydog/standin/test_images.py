@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import Image
 
-from gatecam.standin.images import render_jpeg
+from gatecam.sources.draydog.standin.images import render_jpeg
 
 TS = datetime(2025, 9, 1, 20, 8, 39, tzinfo=UTC)
 

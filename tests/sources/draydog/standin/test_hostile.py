@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from gatecam.standin import Catalogue, StandIn
-from gatecam.standin.hostile import HUGE_BYTES, OFFSITE_TARGET
+from gatecam.sources.draydog.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin.hostile import HUGE_BYTES, OFFSITE_TARGET
 
 NOW = datetime(2025, 9, 1, 20, 30, 15, tzinfo=UTC)
 LISTING = {"terminal": "apm", "stream": "in_gate", "date": "2025-08-30"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gatecam.model import ImageRef, check_name
 from gatecam.sources.base import Listing, ListingTools
-from gatecam.standin.server import StandIn
+from gatecam.sources.draydog.standin.server import StandIn
 
 
 @dataclass

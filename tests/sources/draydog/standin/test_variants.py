@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gatecam.standin import Catalogue, StandIn
-from gatecam.standin.server import CURSOR_SIZE, TOKEN_HEADER
+from gatecam.sources.draydog.standin import Catalogue, StandIn
+from gatecam.sources.draydog.standin.server import CURSOR_SIZE, TOKEN_HEADER
 
 NOW = datetime(2025, 9, 1, 20, 30, 15, tzinfo=UTC)
 DAY = date(2025, 8, 30)

@@ -62,7 +62,7 @@ class Catalogue:
         ``cameras`` are the stream names with scheduled images, on every terminal.
 
         ``camera_faults``: whether the cameras have their daily frozen and black stretches
-        (gatecam.standin.images); by default a scheduled site has them, and a site holding
+        (standin.images); by default a scheduled site has them, and a site holding
         only the images a test adds shows those as ordinary pictures.
         """
         self.camera_faults = scheduled if camera_faults is None else camera_faults

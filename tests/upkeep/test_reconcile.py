@@ -12,11 +12,11 @@ from sqlalchemy import select
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.models import Image
-from gatecam.downloader.reconcile import expire, index_files, stored_record
 from gatecam.errors import StorageError
 from gatecam.model import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
+from gatecam.upkeep.reconcile import expire, index_files, stored_record
 from tests.fixtures_db import sqlite_only
 from tests.helpers import free_port
 from tests.storage.s3server import put_raw

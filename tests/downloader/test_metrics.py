@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gatecam import metrics
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
+from gatecam.downloader import metrics
 from gatecam.web import metrics as web_metrics
 
 

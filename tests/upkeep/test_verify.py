@@ -20,7 +20,7 @@ from gatecam.errors import InputError, StorageError
 from gatecam.model import ImageRef
 from gatecam.storage import ImageStore, LocalStore, image_key
 from gatecam.storage.s3 import S3Store
-from gatecam.verify import verify_archive
+from gatecam.upkeep.verify import verify_archive
 from tests.fixtures_db import sqlite_only
 from tests.storage.s3server import put_raw
 

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from gatecam.alerts import alert_rules
 from gatecam.archive import Archive as OpenArchive
 from gatecam.cli import main
 from gatecam.database import queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
+from gatecam.deploy.alerts import alert_rules
 from gatecam.health import State
 from gatecam.storage import LocalStore
 from gatecam.web import create_app

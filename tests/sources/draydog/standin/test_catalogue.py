@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from gatecam.errors import InputError
-from gatecam.standin import Catalogue
+from gatecam.sources.draydog.standin import Catalogue
 
 DAY = date(2025, 9, 1)
 NEXT_WEEK = datetime(2025, 9, 8, tzinfo=UTC)
@@ -44,7 +44,7 @@ def test_streams_and_days_differ() -> None:
 def test_schedule_is_the_same_in_another_process() -> None:
     code = (
         "from datetime import UTC, date, datetime\n"
-        "from gatecam.standin import Catalogue\n"
+        "from gatecam.sources.draydog.standin import Catalogue\n"
         "c = Catalogue(clock=lambda: datetime(2025, 9, 8, tzinfo=UTC))\n"
         "print([t.isoformat() for t in c.list('apm', 'in_gate', date(2025, 9, 1))])\n"
     )

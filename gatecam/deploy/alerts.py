@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from string import Template
 
-from gatecam.service import deploy_file
+from gatecam.deploy.service import deploy_file
 
 
 def alert_rules(interval_minutes: float) -> str:

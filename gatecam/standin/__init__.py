@@ -1,7 +1,0 @@
-"""A local stand-in of the Dray Dog camera page and CDN, for tests and demos with no internet."""
-
-from gatecam.standin.catalogue import Catalogue
-from gatecam.standin.server import FAULT_KINDS, VARIANTS, StandIn
-from gatecam.standin.source import CatalogueSource
-
-__all__ = ["FAULT_KINDS", "VARIANTS", "Catalogue", "CatalogueSource", "StandIn"]
