@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
@@ -47,13 +47,12 @@ from gatecam.storage.quarantine import (
 logger = logging.getLogger(__name__)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
+def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or chunks of them) to ``path``; readers see nothing or all of it.
 
-    The bytes go to ``.<name>.<hex>.part`` beside ``path`` (same file system, so
-    ``os.replace`` is atomic) and are fsynced first; the directory is fsynced after so the
-    rename survives a power cut. On any OSError (e.g. ENOSPC) the temporary file is removed
-    and the error re-raised.
+    The bytes go to ``.<name>.<hex>.part`` beside ``path`` (same file system, so ``os.replace``
+    is atomic), fsynced, then the directory is fsynced so the rename survives a power cut.
+    On any error (ENOSPC, a stop mid-way) the temporary file is removed, the error re-raised.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,15 +60,15 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            for chunk in [data] if isinstance(data, bytes) else data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise

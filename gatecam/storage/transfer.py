@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import Table
+
+from gatecam.errors import InputError
+from gatecam.settings import DownloadConfig
+from gatecam.storage import open_store
 from gatecam.storage.base import ImageStore
+
+logger = logging.getLogger(__name__)
 
 # Puts to a bucket wait on the network, not the CPU: as many in flight as the downloader uses.
 WORKERS = 8
@@ -52,3 +61,37 @@ def copy_objects(
             else:
                 report.missing.append(key)
     return report
+
+
+def file_copier(
+    settings: DownloadConfig, storage_url: str
+) -> Callable[[Table, Sequence[Mapping[str, Any]]], None]:
+    """For a database copy: before each batch of image rows lands in the target, put their
+    files from the configured store into the bucket ``storage_url``.
+
+    Both stores are checked first, so a wrong bucket or an unmounted folder stops the copy
+    before a row is written.
+    """
+    if storage_url == settings.storage_url:
+        raise InputError("--storage-url: the images are already there; leave it out")
+    source = open_store(
+        settings.storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
+    )
+    if not storage_url.startswith("s3://"):
+        raise InputError(f"--storage-url: s3://bucket/prefix expected, not {storage_url!r}")
+    target = open_store(
+        storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
+    )
+    if not source.exists():
+        where = source.describe()
+        raise InputError(f"--download-dir / GATECAM_DOWNLOAD_DIR: {where} does not exist")
+    target.check()
+
+    def _copy(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        if table.name != "images":
+            return
+        report = copy_objects(source, target, ((r["filepath"], r["file_size"]) for r in rows))
+        for key in report.missing:
+            logger.warning("%s: not in %s, its row is copied alone", key, source.describe())
+
+    return _copy

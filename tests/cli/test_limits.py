@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from gatecam.model import ImageRef
 from gatecam.sources.draydog.standin.images import render_jpeg
 from gatecam.storage import LocalStore, image_key
 from tests.fixtures_db import sqlite_only
-from tests.helpers import run_main
+from tests.helpers import mount_tmpfs, run_main
 
 
 def _one_line(err: str) -> None:
@@ -64,13 +63,14 @@ def test_a_long_backfill_asks_for_yes_and_says_how_many_runs(
     monkeypatch.chdir(tmp_path)
     # Were the range let through, the folder check after it would stop the command at once.
     (tmp_path / "a-file").write_text("in the way")
-    today = datetime.now(UTC).date()
-    first = today - timedelta(days=3652)
-    args = ["--from", str(first), "--to", str(today), "--streams", "a,b"]
+    # Days well past: each lists one UTC date more, whatever the hour (none is in the future).
+    last = datetime.now(UTC).date() - timedelta(days=5)
+    first = last - timedelta(days=3652)
+    args = ["--from", str(first), "--to", str(last), "--streams", "a,b"]
     code, _, err = run_main(capsys, "backfill", *args, "--download-dir", "a-file")
     assert code == 2
     _one_line(err)
-    assert "3,653 days: 7,306 runs" in err and "--yes" in err
+    assert "3,653 days: 7,308 runs" in err and "--yes" in err
     assert [p.name for p in tmp_path.iterdir()] == ["a-file"]  # no database, no folder
 
 
@@ -80,13 +80,13 @@ def test_a_month_of_backfill_needs_no_yes(
     """31 days pass the question: what stops them here is the check after it, the folder."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a-file").write_text("in the way")
-    today = datetime.now(UTC).date()
-    first = str(today - timedelta(days=30))
-    args = ["--from", first, "--to", str(today), "--download-dir", "a-file"]
+    last = datetime.now(UTC).date() - timedelta(days=5)
+    first = str(last - timedelta(days=30))
+    args = ["--from", first, "--to", str(last), "--download-dir", "a-file"]
     code, _, err = run_main(capsys, "backfill", *args)
     assert code == 2 and "a-file is a file, not a folder" in err
-    code, _, err = run_main(capsys, "backfill", *args, "--from", str(today - timedelta(days=31)))
-    assert code == 2 and "32 days: 32 runs" in err
+    code, _, err = run_main(capsys, "backfill", *args, "--from", str(last - timedelta(days=31)))
+    assert code == 2 and "32 days: 33 runs" in err
 
 
 def test_coverage_over_centuries_is_refused_before_the_database_is_read(
@@ -106,37 +106,37 @@ def test_a_full_disk_during_export_is_not_bad_input(
 ) -> None:
     root = tmp_path / "images"
     store = LocalStore(root)
-    records = []
+    records, size = [], 0
     start = datetime(2025, 9, 2, 15, tzinfo=UTC)
     for ts in (start, start + timedelta(minutes=10)):
         key = image_key(ImageRef("apm", "in_gate", ts))
         data = render_jpeg("apm", "in_gate", ts, thumbnail=False)
         store.put(key, data)
+        size += len(data)
         figures = measure(data)
         assert figures is not None
         digest = hashlib.sha256(data).hexdigest()
         records.append(ImageRecord("apm", "in_gate", key, ts, len(data), digest, False, *figures))
     with database.session_scope() as session:
         queries.insert_images(session, records)
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    # The export writes through <name>.part: aimed at /dev/full, every write fails with ENOSPC.
-    os.symlink("/dev/full", out_dir / "day.tar.part")
-    code, _, err = run_main(
-        capsys,
-        "export",
-        "--stream",
-        "in_gate",
-        "--date",
-        "2025-09-02",
-        "--out",
-        str(out_dir / "day.tar"),
-        "--database-url",
-        database.url,
-        "--download-dir",
-        str(root),
-    )
-    assert code == 1, err
-    _one_line(err)
-    assert "No space left on device" in err
-    assert list(out_dir.iterdir()) == []
+    # Two full images do not fit in 64 KiB: the export's writes hit a real ENOSPC.
+    assert size > 64 * 1024
+    with mount_tmpfs(tmp_path / "out", size="64k") as out_dir:
+        code, _, err = run_main(
+            capsys,
+            "export",
+            "--stream",
+            "in_gate",
+            "--date",
+            "2025-09-02",
+            "--out",
+            str(out_dir / "day.tar"),
+            "--database-url",
+            database.url,
+            "--download-dir",
+            str(root),
+        )
+        assert code == 1, err
+        _one_line(err)
+        assert "No space left on device" in err
+        assert list(out_dir.iterdir()) == []
