@@ -7,6 +7,7 @@ never reads the environment: ``load_settings`` at the CLI edge does.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -292,8 +293,14 @@ def _from_environ(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str,
     known = {env_name(name): name for name in DownloadConfig.model_fields} | ENV_ALIASES
     unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
     if unknown:
-        names = ", ".join(sorted(env_name(name) for name in DownloadConfig.model_fields))
-        raise InputError(f"unknown setting {unknown[0]} (known: {names})")
+        names = sorted(env_name(name) for name in DownloadConfig.model_fields)
+        # Compared without the prefix all share, which would make any name look close.
+        fields = [name.removeprefix(ENV_PREFIX) for name in names]
+        nearest = difflib.get_close_matches(unknown[0].removeprefix(ENV_PREFIX), fields, n=1)
+        hint = (
+            f"did you mean {ENV_PREFIX}{nearest[0]}?" if nearest else f"known: {', '.join(names)}"
+        )
+        raise InputError(f"unknown setting {unknown[0]}; {hint}")
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     # The current GATECAM_<FIELD> names win over the aliases: they are applied last.

@@ -104,3 +104,24 @@ def test_db_copy_refuses_a_target_that_would_keep_nothing(
     monkeypatch.setenv("GATECAM_DATABASE_URL", f"sqlite:///{source}")
     err = _refused(capsys, monkeypatch, tmp_path, ["db", "copy", "--to", target], {})
     assert "--to: " in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "hint"),
+    [
+        ("GATECAM_STREAM", "did you mean GATECAM_STREAMS?"),
+        ("GATECAM_DATABASE", "did you mean GATECAM_DATABASE_URL?"),
+        ("GATECAM_INTERVAL", "did you mean GATECAM_INTERVAL_MINUTES?"),
+        # Near no setting: every name, to pick from.
+        ("GATECAM_COLOUR", "known: GATECAM_APP_URL, GATECAM_BATCH_SIZE, "),
+    ],
+)
+def test_an_unknown_variable_names_the_nearest_setting(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variable: str,
+    hint: str,
+) -> None:
+    err = _refused(capsys, monkeypatch, tmp_path, ["once"], {variable: "x"})
+    assert err.startswith(f"gatecam: error: unknown setting {variable}; {hint}")
