@@ -11,9 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from gatecam.archive import Archive
+from gatecam.cli import app
 from gatecam.cli.console import setup_logging
 from gatecam.database.engine import Database
 from gatecam.storage import LocalStore
@@ -59,3 +62,33 @@ def test_the_version_is_on_the_command_line_and_in_healthz(
             return await client.get("/healthz")
 
     assert asyncio.run(healthz()).json()["version"] == installed
+
+
+def _summaries(group: TyperGroup) -> dict[str, str]:
+    """Each command's summary, read from where its author wrote it: the docstring's first line."""
+    found = {}
+    for name, command in group.commands.items():
+        text = command.callback.__doc__ if command.callback else None
+        found[name] = (text or command.help or "").strip().splitlines()[0]
+    return found
+
+
+@pytest.mark.parametrize("args", [[], ["db"]])
+def test_help_shows_each_command_summary_whole_at_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    group = typer.main.get_command(app)
+    for name in args:
+        group = group.commands[name]
+    assert isinstance(group, TyperGroup)
+    code, out, _ = run_main(capsys, *args, "--help")
+    assert code == 0
+    summaries = _summaries(group)
+    assert len(summaries) == (15 if not args else 3)
+    for name, summary in summaries.items():
+        # A complete sentence, on the command's own line: neither cut with "..." nor wrapped.
+        assert summary.endswith(".") and not summary.endswith("..."), summary
+        assert re.search(rf"^  {re.escape(name)} +{re.escape(summary)}$", out, re.M), out
+    assert "..." not in out.partition("Commands:")[2]
+    assert max(len(line) for line in out.splitlines()) <= 80
