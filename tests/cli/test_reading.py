@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gatecam.settings import DownloadConfig
 from tests.fixtures_db import sqlite_only
 from tests.helpers import GATECAM, free_port, run_main, wait_for
 
@@ -58,3 +59,49 @@ def test_web_serves_the_archive_until_sigterm(database_url: str, tmp_path: Path)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert f"127.0.0.1:{port}" in out
+
+
+def test_settings_shows_each_effective_value_and_where_it_came_from(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GATECAM_DATABASE_URL", "postgresql+psycopg://gate:s3cret@db.example/gc")
+    monkeypatch.setenv("GATECAM_WEB_TOKEN", "t0ken-value")
+    env_file = tmp_path / "gatecam.env"
+    env_file.write_text(
+        "# the service's settings\n"
+        "GATECAM_TERMINAL=fit\n"
+        'GATECAM_CONCURRENCY="4"\n'
+        "GATECAM_DATABASE_URL=sqlite:///the-environment-wins.db\n"
+    )
+    flags = ["--streams", "in_gate,out_gate", "--concurrency", "3"]
+    code, out, err = run_main(capsys, "settings", "--env-file", str(env_file), *flags)
+    assert code == 0, err
+    header, *lines = out.splitlines()
+    assert header.split() == ["SETTING", "VALUE", "FROM"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines}
+    assert len(rows) == len(lines) == len(DownloadConfig.model_fields)
+    assert rows["GATECAM_DATABASE_URL"] == [
+        "postgresql+psycopg://gate:***@db.example/gc",
+        "environment",
+        "(GATECAM_DATABASE_URL)",
+    ]
+    assert rows["GATECAM_TERMINAL"] == ["fit", "env", "file", "(GATECAM_TERMINAL)"]
+    assert rows["GATECAM_CONCURRENCY"] == ["3", "flag", "(--concurrency)"]
+    assert rows["GATECAM_STREAMS"] == ["in_gate,out_gate", "flag", "(--streams)"]
+    assert rows["GATECAM_DOWNLOAD_DIR"] == ["data/images", "default"]
+    assert rows["GATECAM_STORAGE_URL"] == ["unset", "default"]
+    assert rows["GATECAM_WEB_TOKEN"][-2:] == ["environment", "(GATECAM_WEB_TOKEN)"]
+    assert "s3cret" not in out and "t0ken" not in out
+
+
+def test_settings_refuses_what_any_command_would_refuse(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    code, _, err = run_main(capsys, "settings", "--env-file", str(tmp_path / "none.env"))
+    assert code == 2 and err.startswith("gatecam: error: --env-file: ") and err.count("\n") == 1
+    (tmp_path / "bad.env").write_text("GATECAM_TERMINAL\n")
+    code, _, err = run_main(capsys, "settings", "--env-file", str(tmp_path / "bad.env"))
+    assert code == 2 and "bad.env line 1: NAME=value expected" in err
+    monkeypatch.setenv("GATECAM_STREAM", "in_gate")
+    code, _, err = run_main(capsys, "settings")
+    assert code == 2 and "did you mean GATECAM_STREAMS?" in err
