@@ -87,7 +87,7 @@ def test_ctrl_c_stops_cleanly_and_records_the_run_as_interrupted(
     try:
         assert proc.returncode == 130, err
         assert "Traceback" not in err and "Traceback" not in out
-        assert err.strip().splitlines()[-1].startswith("gatecam: error: stopped")
+        assert err.strip().splitlines()[-1].startswith("gatecam: stopped by Ctrl-C; ")
         assert _runs(db) == [("interrupted", "stopped before the run ended (Ctrl-C or SIGTERM)")]
         with db.session_scope() as session:
             stats = get_stats(session)
