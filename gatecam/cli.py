@@ -1079,7 +1079,7 @@ def systemd_unit_command(
 ) -> None:
     """Print a systemd unit that runs this installation's `gatecam run` as a service.
 
-    Example: gatecam systemd-unit > /etc/systemd/system/gatecam.deploy.service
+    Example: gatecam systemd-unit > /etc/systemd/system/gatecam.service
     """
     if not env_file.is_absolute():
         raise InputError(f"--env-file: {env_file} must be an absolute path (systemd needs one)")

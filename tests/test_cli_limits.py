@@ -62,6 +62,8 @@ def test_a_long_backfill_asks_for_yes_and_says_how_many_runs(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    # "Today" is the terminal's day; pinning its zone keeps the range valid at any hour.
+    monkeypatch.setenv("GATECAM_TIMEZONE", "UTC")
     # Were the range let through, the folder check after it would stop the command at once.
     (tmp_path / "a-file").write_text("in the way")
     today = datetime.now(UTC).date()
@@ -79,6 +81,7 @@ def test_a_month_of_backfill_needs_no_yes(
 ) -> None:
     """31 days pass the question: what stops them here is the check after it, the folder."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GATECAM_TIMEZONE", "UTC")
     (tmp_path / "a-file").write_text("in the way")
     today = datetime.now(UTC).date()
     first = str(today - timedelta(days=30))

@@ -72,7 +72,7 @@ def systemd_unit(
         check_unit_value("the gatecam command", word)
     check_unit_value("--user", user)
     check_unit_value("--env-file", str(env_file))
-    return Template(deploy_file("gatecam.deploy.service")).substitute(
+    return Template(deploy_file("gatecam.service")).substitute(
         user=_quote(user),
         env_file=_quote(str(env_file)),
         exec_start=" ".join(_quote(word) for word in command),
