@@ -68,7 +68,7 @@ def docstring_markdown(doc: str) -> str:
     out = []
     for paragraph in inspect.cleandoc(doc).split("\n\n"):
         if paragraph.startswith("Example: "):
-            out.append("```sh\n" + paragraph.removeprefix("Example: ") + "\n```")
+            out.append("For example:\n\n```sh\n" + paragraph.removeprefix("Example: ") + "\n```")
         else:
             rst = paragraph.replace("``", "`")
             out.append(prose(" ".join(rst.split())))
@@ -84,10 +84,7 @@ def settings_markdown() -> str:
     aliases: dict[str, list[str]] = {}
     for variable, field in ENV_ALIASES.items():
         aliases.setdefault(field, []).append(variable)
-    rows = [
-        "| variable | flag | `DownloadConfig` field | default | meaning |",
-        "|---|---|---|---|---|",
-    ]
+    rows = ["| variable | flag | default | meaning |", "|---|---|---|---|"]
     for name, info in DownloadConfig.model_fields.items():
         default = info.get_default(call_default_factory=True)
         if isinstance(default, list):
@@ -98,7 +95,7 @@ def settings_markdown() -> str:
         flag = flag_name(name)
         shown = "unset" if default is None else code(str(default))
         rows.append(
-            f"| {variable} | {code(flag) if flag else ''} | {code(name)} | {shown} "
+            f"| {variable} | {code(flag) if flag else ''} | {shown} "
             f"| {cell(info.description or '')}{limits(info)} |"
         )
     return "\n".join(rows)
