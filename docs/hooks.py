@@ -216,7 +216,7 @@ def layout_markdown(config_file: str) -> str:
 
 
 def variants_markdown() -> str:
-    from gatecam.sources.draydog.standin.server import VARIANTS
+    from gatecam.sources.draydog.standin.variants import VARIANTS
 
     rows = ["| `--variant` | the page it serves |", "|---|---|"]
     rows += [f"| {code(name)} | {cell(what)} |" for name, what in VARIANTS.items()]
