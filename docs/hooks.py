@@ -245,18 +245,16 @@ def api_markdown(target: str) -> str:
         signature = None
     lines = []
     if signature is not None and not _is_model(obj):
-        parameters = [
-            _shown(p)
-            for p in signature.parameters.values()
-            if not (inspect.isclass(obj) and p.name == "self")
-        ]
+        parameters = [_shown(p) for p in signature.parameters.values() if p.name != "self"]
         returns = signature.return_annotation
         if isinstance(returns, str):
             returns = _Annotation(returns)
         if inspect.isclass(obj):
             returns = inspect.Signature.empty
-        text = str(signature.replace(parameters=parameters, return_annotation=returns))
-        lines += ["```python", f"{shown}{text}", "```", ""]
+        text = signature_text(
+            shown, signature.replace(parameters=parameters, return_annotation=returns)
+        )
+        lines += ["```python", text, "```", ""]
     lines.append(docstring_markdown(inspect.getdoc(obj) or ""))
     table = getattr(obj, "__table__", None)
     if table is not None:
@@ -269,11 +267,30 @@ def api_markdown(target: str) -> str:
     return "\n".join(lines)
 
 
+def signature_text(name: str, signature: inspect.Signature, width: int = 88) -> str:
+    """``name(...)`` on one line, or one parameter a line when that is wider than ``width``."""
+    text = f"{name}{signature}"
+    if len(text) <= width:
+        return text
+    parts: list[str] = []
+    star = False
+    for parameter in signature.parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            star = True
+        elif parameter.kind is inspect.Parameter.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        parts.append(str(parameter))
+    returns = signature.return_annotation
+    tail = "" if returns is inspect.Signature.empty else f" -> {inspect.formatannotation(returns)}"
+    return f"{name}(\n" + "".join(f"    {part},\n" for part in parts) + f"){tail}"
+
+
 def _shown(parameter: inspect.Parameter) -> inspect.Parameter:
     """``parameter`` as its source reads: annotation text, and no object address."""
     if isinstance(parameter.annotation, str):
         parameter = parameter.replace(annotation=_Annotation(parameter.annotation))
-    if callable(parameter.default):
+    if parameter.default is not inspect.Parameter.empty and callable(parameter.default):
         parameter = parameter.replace(default=_Annotation("..."))
     return parameter
 
