@@ -229,7 +229,7 @@ def insert_image(
 ) -> int | None:
     """Insert one image; return its new id, or None if it was already stored.
 
-    The one-row path of the original plan; the job stores whole batches with insert_images.
+    The public one-row path; the job stores whole batches with insert_images.
     """
     record = ImageRecord(terminal, camera_id, filepath, timestamp, file_size, sha256, thumbnail)
     if not insert_images(session, [record]):
