@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # (on 2 cores: 6:56 with 2 workers, 5:30 with 4).
 WORKERS ?= $(shell echo $$(( 2 * $$(nproc) )))
 
-.PHONY: run test demo lint install chromium test-tools
+.PHONY: run test demo lint docs install chromium test-tools
 
 run: install chromium
 	$(BIN)/gatecam run
@@ -15,10 +15,15 @@ test: install chromium test-tools
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
 	$(BIN)/pytest -n $(WORKERS) --dist worksteal --cov --cov-report=term --durations=10
 
 demo: install chromium
 	scripts/demo
+
+# The docs site into site/ (open site/index.html); its reference pages come from the code.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
 
 lint: install
 	$(BIN)/ruff check .

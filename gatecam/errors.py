@@ -66,3 +66,9 @@ class StorageError(GatecamError):
 
 class DayUnavailable(DiscoveryError):
     """The page offers no such day (in the future, or before the site's history)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, or its type's name when it has none: for logs."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,8 +1,8 @@
 """Every setting, declared once: the job's ``DownloadConfig``, read from ``GATECAM_*`` and flags.
 
 The one table of fields below feeds the Python API (``DownloadConfig(...)``), the environment
-(``GATECAM_<FIELD>``), the CLI flags and ``gatecam settings`` (the README's table). Library code
-never reads the environment: ``load_settings`` at the CLI edge does.
+(``GATECAM_<FIELD>``), the CLI flags, ``gatecam settings`` and the docs' settings page. Library
+code never reads the environment: ``load_settings`` at the CLI edge does.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ class DownloadConfig(BaseModel):
 
     @property
     def stream_names(self) -> list[str]:
-        """The seed's name for ``streams``."""
+        """The public name of ``streams``."""
         return list(self.streams)
 
 

@@ -19,7 +19,7 @@ def sqlite_path(db: Database) -> Path:
     if db.dialect != "sqlite" or not database or database == ":memory:":
         raise InputError(
             "gatecam db backup copies an SQLite file; back up PostgreSQL with pg_dump "
-            "(see the README's Backup section)"
+            "(docs/running.md, Backups)"
         )
     return Path(database)
 

@@ -55,6 +55,8 @@ _PG_CREATE_STAGE = (
 # Text, not binary: the server parses each value for its column and refuses one out of range,
 # where psycopg's binary dumpers wrote 2**40 into an integer column as 0.
 _PG_COPY = f"COPY {_PG_STAGE} ({_COLUMN_LIST}) FROM STDIN"
+_PG_COPY_DIRECT = f"COPY images ({_COLUMN_LIST}, created_at) FROM STDIN"
+_UNIQUE_VIOLATION = "23505"
 # New rows per stream, counted by the server: a save's every new row need not come back.
 _PG_MOVE = (
     f"WITH staged AS (DELETE FROM {_PG_STAGE} RETURNING *),"
@@ -82,9 +84,28 @@ def _postgres_insert(
     for record in records:
         if record.timestamp is not None and record.timestamp.tzinfo is None:
             _refuse_naive(record.timestamp)
-    connection.exec_driver_sql(_PG_CREATE_STAGE)
     driver = connection.connection.driver_connection
     assert driver is not None
+    # The job asked what is missing before it downloaded, so a batch is nearly always all new:
+    # it goes straight into images, as fast as COPY goes. A row stored meanwhile (another
+    # instance, a retried batch) fails the whole COPY on a unique index; the savepoint undoes
+    # it and the staging table below skips the stored rows.
+    with _as_sqlalchemy_error(connection, _PG_COPY_DIRECT), driver.cursor() as cursor:
+        # A plain SAVEPOINT: psycopg's transaction() would COMMIT, not nest, when this is
+        # the session's first statement.
+        cursor.execute("SAVEPOINT gatecam_copy")
+        try:
+            with cursor.copy(_PG_COPY_DIRECT) as copy:
+                for record in records:
+                    copy.write_row((*record, created_at))
+        except driver.Error as exc:
+            cursor.execute("ROLLBACK TO SAVEPOINT gatecam_copy")
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+        else:
+            cursor.execute("RELEASE SAVEPOINT gatecam_copy")
+            return Counter(map(_STREAM, records))
+    connection.exec_driver_sql(_PG_CREATE_STAGE)
     with (
         _as_sqlalchemy_error(connection, _PG_COPY),
         driver.cursor() as cursor,
@@ -229,7 +250,7 @@ def insert_image(
 ) -> int | None:
     """Insert one image; return its new id, or None if it was already stored.
 
-    The one-row path of the original plan; the job stores whole batches with insert_images.
+    The public one-row path; the job stores whole batches with insert_images.
     """
     record = ImageRecord(terminal, camera_id, filepath, timestamp, file_size, sha256, thumbnail)
     if not insert_images(session, [record]):

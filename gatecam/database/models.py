@@ -1,8 +1,8 @@
 """Tables: archived images, download runs, and the counters that keep statistics O(1).
 
-``camera_id`` is the stream's name (``in_gate``) in every table: the original plan's
-``Image(camera_id=...)`` is public API and the column is indexed and keyed on it, so the name
-stays in the schema while everything above the database says "stream".
+``camera_id`` is the stream's name (``in_gate``) in every table: ``Image(camera_id=...)`` is
+public API and the column is indexed and keyed on it, so the name stays in the schema while
+everything above the database says "stream".
 """
 
 from __future__ import annotations

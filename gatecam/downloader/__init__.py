@@ -15,7 +15,7 @@ __all__ = ["CdnDownloader", "DownloadResult", "DrayDogDownloader"]
 
 
 class DrayDogDownloader(CdnDownloader):
-    """The original plan's name: a CdnDownloader that defaults to Dray Dog's addresses."""
+    """The public name of a CdnDownloader that defaults to Dray Dog's addresses."""
 
     def __init__(
         self, store: ImageStore | Path | str, *, source: Source | None = None, **options: Any

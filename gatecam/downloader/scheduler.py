@@ -1,7 +1,7 @@
 """``ImageDownloadScheduler``: times the download job with APScheduler, every interval.
 
 The pipeline lives in job.py and the archive it works on comes from ``open_archive``; this
-module runs one pass per tick and keeps the seed's public API: ``DownloadConfig``,
+module runs one pass per tick and keeps the public API: ``DownloadConfig``,
 ``DownloadStats``, ``save_to_database``, ``get_stats``, ``run_once``, ``start`` and ``stop``.
 """
 

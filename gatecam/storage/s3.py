@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gatecam.errors import InputError, StorageError, Unavailable
+from gatecam.errors import InputError, StorageError, Unavailable, first_line
 from gatecam.storage.base import Fingerprint, Leftover, is_complete_jpeg, parse_image_key
 
 # Few, short retries: a job runs again at the next tick, and a user waiting on `check()` should
@@ -53,11 +53,6 @@ def _without_userinfo(url: str) -> str:
 def _error_code(exc: BaseException) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class S3Store:
@@ -144,8 +139,8 @@ class S3Store:
                     f"access to bucket {self.bucket!r} denied ({code}): "
                     "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
                 )
-            return f"S3 error {code}: {_first_line(exc)}"
-        return _first_line(exc)
+            return f"S3 error {code}: {first_line(exc)}"
+        return first_line(exc)
 
     def _io_error(self, action: str, key: str, exc: BaseException) -> OSError:
         # OSError so callers that handle a full disk handle a failing bucket the same way;

@@ -107,7 +107,7 @@ def expire(db: Database, store: ImageStore, terminal: str, stream: str, before: 
     job lists again (the sweep below removes them next time), never a row that points at
     nothing. Store failures raise StorageError (one line). Lifetime
     counters are not touched. Only image keys are deleted: a row naming an absolute path or
-    one with ``..`` (rows saved through the plan's API) never deletes anything.
+    one with ``..`` (rows saved through the Python API) never deletes anything.
     """
     removed = 0
     while True:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gatecam.database import browse, queries
 from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
+from gatecam.database.stats import read_stats
 
 START = datetime(2025, 9, 1, tzinfo=UTC)
 
@@ -65,6 +66,26 @@ def test_a_read_only_session_refuses_to_write(database: Database) -> None:
         queries.insert_images(session, records(1, 1))
     with database.read_scope() as session:
         assert queries.get_stats(session).total_downloaded == 0
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+def test_a_lone_read_is_read_only_and_outlives_its_connections_being_dropped(
+    database: Database,
+) -> None:
+    with database.session_scope() as session:
+        queries.insert_images(session, records(2, 3))
+    assert read_stats(database).total_downloaded == 6
+    with pytest.raises(SQLAlchemyError, match="read-only"):
+        database.read_rows(text("CREATE TABLE stray (n int)"))
+    # As when the server restarts: every connection the pool holds is gone under it.
+    with database.session_scope() as session:
+        session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert read_stats(database).total_downloaded == 6
 
 
 def _plan(database: Database, sql: str) -> str:

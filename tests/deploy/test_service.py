@@ -36,7 +36,7 @@ def test_printed_unit_runs_this_installation_and_passes_systemd_analyze_verify(
         capsys, "systemd-unit", "--env-file", str(env_file), "--user", "gatecam"
     )
     assert code == 0, err
-    unit = tmp_path / "gatecam.deploy.service"
+    unit = tmp_path / "gatecam.service"
     unit.write_text(printed)
 
     verified = subprocess.run(

@@ -15,7 +15,7 @@ from gatecam.downloader import DrayDogDownloader
 from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.standin import StandIn
-from gatecam.sources.draydog.standin.server import GARBAGE_RETRY_AFTER
+from gatecam.sources.draydog.standin.faults import GARBAGE_RETRY_AFTER
 from tests.helpers import image_path
 
 

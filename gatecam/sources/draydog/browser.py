@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from playwright.sync_api import (
     Browser,
@@ -22,13 +19,14 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
-from gatecam.errors import DayUnavailable, DiscoveryError
+from gatecam.errors import DayUnavailable, DiscoveryError, first_line
 from gatecam.model import ImageRef
 from gatecam.sources.base import Listing
 from gatecam.sources.draydog.datepicker import pick_day
-from gatecam.sources.draydog.network import DataRequest, NetworkLog
+from gatecam.sources.draydog.network import NetworkLog
 from gatecam.sources.draydog.pagereader import Harvest, read_day
 from gatecam.sources.draydog.site import DrayDogSite
+from gatecam.sources.draydog.trace import Artifacts, Trace, save_page
 
 logger = logging.getLogger(__name__)
 
@@ -49,39 +47,6 @@ _HISTORY = re.compile(r"^\s*history\b", re.IGNORECASE)
 # the site's previous day (a site cutting days in Pacific time).
 _LATE_START = timedelta(minutes=45)
 VIEWPORT: ViewportSize = {"width": 1280, "height": 2400}
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-@dataclass
-class Trace:
-    """What one discovery did, for `gatecam probe` and the logs."""
-
-    steps: list[tuple[str, float]] = field(default_factory=list)
-    harvests: list[tuple[str, Harvest]] = field(default_factory=list)
-    # The page's requests whose JSON named images: what a replay recipe is learned from.
-    data_requests: list[DataRequest] = field(default_factory=list)
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.steps.append((name, round(time.monotonic() - started, 3)))
-
-
-@dataclass(frozen=True)
-class Artifacts:
-    """Where `gatecam probe` wants the screenshot, DOM and HAR of a discovery."""
-
-    out_dir: Path
-
-    @property
-    def har(self) -> Path:
-        return self.out_dir / "network.har"
 
 
 class CameraPageBrowser:
@@ -132,7 +97,7 @@ class CameraPageBrowser:
             self.launches += 1
         except PlaywrightError as exc:
             self.__exit__()
-            raise DiscoveryError(f"could not start Chromium at {path}: {_first_line(exc)}") from exc
+            raise DiscoveryError(f"could not start Chromium at {path}: {first_line(exc)}") from exc
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -218,7 +183,7 @@ class CameraPageBrowser:
                 viewport=VIEWPORT,
             )
         except PlaywrightError as exc:
-            raise DiscoveryError(f"Chromium failed opening {url}: {_first_line(exc)}") from exc
+            raise DiscoveryError(f"Chromium failed opening {url}: {first_line(exc)}") from exc
         try:
             page = context.new_page()
             page.set_default_timeout(self._timeout * 1000)
@@ -226,10 +191,10 @@ class CameraPageBrowser:
             try:
                 yield page, network
             except PlaywrightError as exc:
-                raise DiscoveryError(f"reading {url} failed: {_first_line(exc)}") from exc
+                raise DiscoveryError(f"reading {url} failed: {first_line(exc)}") from exc
             finally:
                 if artifacts is not None:
-                    _save_page(page, artifacts)
+                    save_page(page, artifacts)
         finally:
             with suppress(PlaywrightError):
                 context.close()
@@ -239,7 +204,7 @@ class CameraPageBrowser:
             response = page.goto(url, wait_until="domcontentloaded")
         except PlaywrightError as exc:
             raise DiscoveryError(
-                f"camera page {url} did not load: {_first_line(exc)}; "
+                f"camera page {url} did not load: {first_line(exc)}; "
                 "check the network and the app URL"
             ) from exc
         if response is not None and response.status >= 400:
@@ -410,11 +375,3 @@ def _read_driver_error(manager: object) -> None:
     future = getattr(transport, "on_error_future", None)
     if future is not None and future.done() and not future.cancelled():
         future.exception()
-
-
-def _save_page(page: Page, artifacts: Artifacts) -> None:
-    """Screenshot and DOM of the page as discovery left it; never fails the probe."""
-    with suppress(PlaywrightError):
-        page.screenshot(path=str(artifacts.out_dir / "screenshot.png"), full_page=True)
-    with suppress(PlaywrightError):
-        (artifacts.out_dir / "page.html").write_text(page.content(), encoding="utf-8")

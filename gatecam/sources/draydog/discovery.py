@@ -42,7 +42,8 @@ from gatecam.sources.draydog.site import DrayDogSite
 
 if TYPE_CHECKING:
     # Playwright is imported only once a listing needs the browser.
-    from gatecam.sources.draydog.browser import CameraPageBrowser, Trace
+    from gatecam.sources.draydog.browser import CameraPageBrowser
+    from gatecam.sources.draydog.trace import Trace
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class ReplayLister:
     def _browse(
         self, terminal: str, stream: str, day: date, known: frozenset[datetime]
     ) -> tuple[Listing, Trace]:
-        from gatecam.sources.draydog.browser import Trace
+        from gatecam.sources.draydog.trace import Trace
 
         trace = Trace()
         listing = self.browser().discover(terminal, stream, day, known=known, trace=trace)

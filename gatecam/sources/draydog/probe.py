@@ -14,9 +14,10 @@ import httpx
 from gatecam import __version__
 from gatecam.errors import GatecamError
 from gatecam.sources.base import Listing
-from gatecam.sources.draydog.browser import Artifacts, CameraPageBrowser, Trace
+from gatecam.sources.draydog.browser import CameraPageBrowser
 from gatecam.sources.draydog.replay import Replayer, ReplayError, disagreement, learn
 from gatecam.sources.draydog.site import DrayDogSite
+from gatecam.sources.draydog.trace import Artifacts, Trace
 
 BUNDLE_FILES = ("screenshot.png", "page.html", "network.har", "report.json")
 

@@ -5,90 +5,49 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import math
 import re
 import secrets
 import socket
-import struct
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from http import HTTPStatus
 from importlib import resources
 from typing import Any, cast
-from urllib.parse import parse_qs, urlencode, urlsplit
-from zoneinfo import ZoneInfo
+from urllib.parse import parse_qs, urlsplit
 
 from gatecam.model import ImageRef, is_name
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.standin.catalogue import Catalogue
+from gatecam.sources.draydog.standin.control import control_faults, control_images
+from gatecam.sources.draydog.standin.faults import (
+    API_FAULTS,
+    CDN_FAULTS,
+    FAULT_KINDS,
+    GARBAGE_RETRY_AFTER,
+    PAGE_FAULTS,
+    Fault,
+    FaultQueue,
+    send_cdn_fault,
+)
 from gatecam.sources.draydog.standin.hostile import HOSTILE_FAULTS, send_hostile
 from gatecam.sources.draydog.standin.httpserver import LocalHandler, LocalServer
 from gatecam.sources.draydog.standin.images import render_jpeg
+from gatecam.sources.draydog.standin.listing import listing, param
+from gatecam.sources.draydog.standin.variants import (
+    LONG_POLL_SECONDS,
+    PACIFIC,
+    PAGE_SIZE,
+    TOKEN_HEADER,
+    VARIANTS,
+    parse_variants,
+)
+
+__all__ = ["FAULT_KINDS", "VARIANTS", "SiteHandler", "StandIn"]
 
 log = logging.getLogger(__name__)
-
-# What the CDN does instead of answering: an HTTP status (429 with ``Retry-After`` rounded
-# up from retry_after); "timeout" holds the answer ``delay`` seconds; "reset" drops the
-# connection; "html", "zero", "truncated", "no_eoi" and "wrong_type" send a bad 200 body.
-# Hostile ones: "trickle" sends a valid JPEG (Content-Length set) one byte every ``delay``
-# seconds; "retry_nan" is a 429 with ``Retry-After: nan``; "retry_garbage" is a 429 whose
-# Retry-After cycles through 1e308, -5, inf and an HTTP date in the year 9999.
-CDN_FAULTS = frozenset(
-    {"500", "502", "503", "404", "429", "timeout", "reset", "html", "truncated", "zero"}
-    | {"no_eoi", "wrong_type", "trickle", "retry_nan", "retry_garbage"}
-)
-# The Retry-After values "retry_garbage" sends, in turn.
-GARBAGE_RETRY_AFTER = ("1e308", "-5", "inf", "Fri, 31 Dec 9999 23:59:59 GMT")
-PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
-# The listing API answers 200 with only the newer half of the day: plausible, and wrong.
-# The hostile ones (gatecam.sources.draydog.standin.hostile) answer what discovery must refuse.
-API_FAULTS = frozenset({"short_listing"}) | HOSTILE_FAULTS
-FAULT_KINDS = CDN_FAULTS | PAGE_FAULTS | API_FAULTS
-
-# Harder but plausible pages: same CDN and Element UI markup, different habits.
-VARIANTS: dict[str, str] = {
-    "longpoll": "a request the page keeps open, and the latest image refreshed every 3 s",
-    "paged": "History paged 20 at a time with Element UI el-pagination (btn-next, li.number)",
-    "loadmore": "History shows 20 images and a 'Load more' button for the next 20",
-    "lazy": "thumbnails in a scroll box get their src only when seen (200 ms throttle)",
-    "heading": "heading 'history (N)' in lower case with nested spans, images in hour groups",
-    "element-plus": "Element Plus date picker: arrow buttons with aria-labels, no icon classes",
-    "json": "no thumbnail in the DOM: drawn on canvases, URLs only in the page's JSON",
-    "pacific": "the site cuts days in America/Los_Angeles, not UTC",
-    "token": "the listing API needs a short-lived token the page first gets from /api/session",
-    "embedded": "the day's list is embedded in the page's HTML: no JSON request at all",
-    "cursor": "the listing JSON comes 7 images at a time with a 'next' link the page follows",
-}
-# What "all" turns into; every variant at once.
-ALL_VARIANTS = "all"
-PAGE_SIZE = 20
-_PACIFIC = ZoneInfo("America/Los_Angeles")
-# How long the held-open request of the "longpoll" variant stays open.
-_LONG_POLL_SECONDS = 20.0
-# Images per answer of the "cursor" variant, within the asked page.
-CURSOR_SIZE = 7
-# The header carrying the "token" variant's session token.
-TOKEN_HEADER = "X-Camera-Token"
-
-
-def parse_variants(names: Iterable[str]) -> frozenset[str]:
-    """The variant set for ``names`` ("all" means every one); ValueError names an unknown one."""
-    chosen: set[str] = set()
-    for name in names:
-        name = name.strip()
-        if name == ALL_VARIANTS:
-            chosen.update(VARIANTS)
-        elif name in VARIANTS:
-            chosen.add(name)
-        elif name:
-            known = ", ".join([*VARIANTS, ALL_VARIANTS])
-            raise ValueError(f"unknown stand-in variant {name!r}; known: {known}")
-    return frozenset(chosen)
-
 
 _PAGE_PATH = re.compile(r"/terminal_cameras/(?P<terminal>[^/]+)")
 # How soon stop() is noticed: every test stops a stand-in, so the default 0.5 s adds up.
@@ -109,17 +68,6 @@ def _page_template() -> str:
 
 def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat()
-
-
-@dataclass
-class _Fault:
-    kind: str
-    match: str
-    times: int | None
-    retry_after: float
-    delay: float
-    # Where a hostile listing's ``next`` points (None: the kind's own default).
-    target: str | None = None
 
 
 class StandIn(LocalServer):
@@ -148,13 +96,13 @@ class StandIn(LocalServer):
         self.variants = parse_variants(variants)
         self._catalogue = catalogue if catalogue is not None else Catalogue()
         self._lock = threading.Lock()
-        self._faults: list[_Fault] = []
+        self.faults = FaultQueue()
         self._cdn_requests = 0
         self._thumbnail_requests = 0
         self._cdn_bytes = 0
         self._garbage = itertools.cycle(GARBAGE_RETRY_AFTER)
-        self._stopping = threading.Event()
-        super().__init__(host, port, _Handler)
+        self.stopping = threading.Event()
+        super().__init__(host, port, SiteHandler)
         self.source = DrayDogSource(app_url=self.app_url, cdn_url=self.cdn_url)
 
     @property
@@ -216,7 +164,7 @@ class StandIn(LocalServer):
     def site_today(self) -> date:
         """The day the camera page opens on: UTC, or Pacific with the "pacific" variant."""
         now = self._catalogue.now()
-        return now.astimezone(_PACIFIC).date() if "pacific" in self.variants else now.date()
+        return now.astimezone(PACIFIC).date() if "pacific" in self.variants else now.date()
 
     def site_day(self, terminal: str, stream: str, day: date) -> list[datetime]:
         """The timestamps the page lists for its ``day``, newest first."""
@@ -226,11 +174,11 @@ class StandIn(LocalServer):
         # A Pacific day spans two UTC days.
         found = catalogue.list(terminal, stream, day + timedelta(days=1))
         found += catalogue.list(terminal, stream, day)
-        return [ts for ts in found if ts.astimezone(_PACIFIC).date() == day]
+        return [ts for ts in found if ts.astimezone(PACIFIC).date() == day]
 
     def stop(self) -> None:
         """Stop serving and close the port; sleeping answers (latency, timeouts) wake up."""
-        self._stopping.set()
+        self.stopping.set()
         super().stop()
 
     def inject(
@@ -247,31 +195,12 @@ class StandIn(LocalServer):
 
         ``target`` is the link ``offsite_next`` and ``bad_next`` put in the listing's ``next``.
         """
-        if kind not in FAULT_KINDS:
-            raise ValueError(
-                f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
-            )
-        if times is not None and times < 1:
-            raise ValueError("times must be at least 1, or None for every request")
-        with self._lock:
-            self._faults.append(_Fault(kind, match, times, retry_after, delay, target))
+        self.faults.add(Fault(kind, match, times, retry_after, delay, target))
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self.faults.clear()
 
-    def _take_fault(self, path: str, kinds: frozenset[str]) -> _Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.kind in kinds and fault.match in path:
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times == 0:
-                            self._faults.remove(fault)
-                    return fault
-        return None
-
-    def _garbage_retry_after(self) -> str:
+    def garbage_retry_after(self) -> str:
         with self._lock:
             return next(self._garbage)
 
@@ -282,10 +211,10 @@ class StandIn(LocalServer):
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
-            self._stopping.wait(seconds)
+            self.stopping.wait(seconds)
 
 
-class _Handler(LocalHandler):
+class SiteHandler(LocalHandler):
     server_version = "gatecam-standin"
 
     @property
@@ -318,29 +247,29 @@ class _Handler(LocalHandler):
         if path.startswith("/cdn/") and reading:
             self._cdn(path, head=method == "HEAD")
         elif (page := _PAGE_PATH.fullmatch(path)) and reading:
-            self._page(page["terminal"], _param(query, "streamName"), head=method == "HEAD")
+            self._page(page["terminal"], param(query, "streamName"), head=method == "HEAD")
         elif path == "/favicon.ico" and reading:
             # Answered so a browser's console stays free of 404 noise.
-            self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", head=method == "HEAD")
+            self.answer(HTTPStatus.NO_CONTENT, b"", "image/x-icon", head=method == "HEAD")
         elif path == "/api/history" and method == "GET":
             self._history(query)
         elif path == "/api/session" and method == "GET":
             token = self.standin.issue_token()
-            self._json(HTTPStatus.OK, {"token": token, "expires_in": self.standin.token_ttl})
+            self.answer_json(HTTPStatus.OK, {"token": token, "expires_in": self.standin.token_ttl})
         elif path == "/api/live" and method == "GET":
             self._live()
         elif path == "/_standin/images" and method in ("GET", "POST"):
-            self._control_images(method, query, body)
+            control_images(self, method, query, body)
         elif path == "/_standin/requests" and method == "GET":
             counts = {
                 "cdn_requests": self.standin.cdn_requests,
                 "thumbnail_requests": self.standin.thumbnail_requests,
             }
-            self._json(HTTPStatus.OK, counts)
+            self.answer_json(HTTPStatus.OK, counts)
         elif path == "/_standin/faults" and method in ("POST", "DELETE"):
-            self._control_faults(method, body)
+            control_faults(self, method, body)
         else:
-            self._html(HTTPStatus.NOT_FOUND, head=method == "HEAD")
+            self.answer_status(HTTPStatus.NOT_FOUND, head=method == "HEAD")
 
     def _read_body(self) -> bytes:
         # Always drain the body so the next request on a kept-alive connection parses.
@@ -349,7 +278,7 @@ class _Handler(LocalHandler):
 
     # --- answers -------------------------------------------------------------------------
 
-    def _send(
+    def answer(
         self,
         status: int,
         body: bytes,
@@ -367,28 +296,28 @@ class _Handler(LocalHandler):
         if not head:
             self.wfile.write(body)
 
-    def _html(self, status: HTTPStatus, *, head: bool = False, **headers: str) -> None:
+    def answer_status(self, status: HTTPStatus, *, head: bool = False, **headers: str) -> None:
         text = f"{status.value} {status.phrase}"
         body = f"<!DOCTYPE html><html><head><title>{text}</title></head><body><h1>{text}</h1>"
         body += "</body></html>"
-        self._send(status, body.encode(), "text/html; charset=utf-8", headers, head=head)
+        self.answer(status, body.encode(), "text/html; charset=utf-8", headers, head=head)
 
-    def _json(self, status: HTTPStatus, data: Any) -> None:
+    def answer_json(self, status: HTTPStatus, data: Any) -> None:
         body = json.dumps(data).encode()
-        self._send(status, body, "application/json", {"Cache-Control": "no-store"})
+        self.answer(status, body, "application/json", {"Cache-Control": "no-store"})
 
-    def _bad_request(self, message: str) -> None:
-        self._json(HTTPStatus.BAD_REQUEST, {"error": message})
+    def answer_bad_request(self, message: str) -> None:
+        self.answer_json(HTTPStatus.BAD_REQUEST, {"error": message})
 
     # --- the site ------------------------------------------------------------------------
 
     def _page(self, terminal: str, stream: str, *, head: bool) -> None:
         if not (is_name(terminal) and is_name(stream)):
-            self._html(HTTPStatus.NOT_FOUND, head=head)
+            self.answer_status(HTTPStatus.NOT_FOUND, head=head)
             return
-        fault = self.standin._take_fault(self.path, PAGE_FAULTS)
+        fault = self.standin.faults.take(self.path, PAGE_FAULTS)
         if fault is not None and fault.kind == "page_500":
-            self._html(HTTPStatus.INTERNAL_SERVER_ERROR, head=head)
+            self.answer_status(HTTPStatus.INTERNAL_SERVER_ERROR, head=head)
             return
         mode = fault.kind if fault is not None else "normal"
         variants = ",".join(sorted(self.standin.variants))
@@ -401,11 +330,11 @@ class _Handler(LocalHandler):
             query.update(terminal=[terminal], stream=[stream], mode=[mode])
             if {"paged", "loadmore"} & self.standin.variants and "size" not in query:
                 query.update(page=["1"], size=[str(PAGE_SIZE)])
-            status, data = self._listing(query, paged_by_cursor=False)
+            status, data = listing(self.standin, query, paged_by_cursor=False)
             embedded = json.dumps(data if status == HTTPStatus.OK else None).replace("<", "\\u003c")
         body = page.replace("__STANDIN_DATA__", embedded).encode()
         headers = {"Cache-Control": "no-store"}
-        self._send(HTTPStatus.OK, body, "text/html; charset=utf-8", headers, head=head)
+        self.answer(HTTPStatus.OK, body, "text/html; charset=utf-8", headers, head=head)
 
     def _history(self, query: dict[str, list[str]]) -> None:
         standin = self.standin
@@ -424,88 +353,36 @@ class _Handler(LocalHandler):
         standin = self.standin
         token = self.headers.get(TOKEN_HEADER, "")
         if "token" in standin.variants and not standin.token_valid(token):
-            self._json(HTTPStatus.UNAUTHORIZED, {"error": "session token missing or expired"})
+            self.answer_json(HTTPStatus.UNAUTHORIZED, {"error": "session token missing or expired"})
             return
-        status, data = self._listing(query, paged_by_cursor="cursor" in standin.variants)
-        fault = standin._take_fault(self.path, API_FAULTS)
+        status, data = listing(self.standin, query, paged_by_cursor="cursor" in standin.variants)
+        fault = standin.faults.take(self.path, API_FAULTS)
         if fault is not None and fault.kind in HOSTILE_FAULTS:
             send_hostile(self, fault.kind, data, fault.target)
             return
         if fault is not None and status == HTTPStatus.OK:
             data["images"] = data["images"][: len(data["images"]) // 2]
-        self._json(status, data)
-
-    def _listing(
-        self, query: dict[str, list[str]], *, paged_by_cursor: bool
-    ) -> tuple[HTTPStatus, dict[str, Any]]:
-        """The listing of one camera and day (page), as the API answers it."""
-        terminal, stream = _param(query, "terminal"), _param(query, "stream")
-        if not (is_name(terminal) and is_name(stream)):
-            return _bad("terminal and stream must be names of a-z, 0-9, _ and -")
-        standin = self.standin
-        catalogue, source = standin.catalogue, standin.source
-        today = standin.site_today()
-        day = _day(_param(query, "date"), today)
-        page, size = _int(_param(query, "page"), 1), _int(_param(query, "size"), 0)
-        cursor = _param(query, "cursor")
-        offset = _int(cursor[1:], 0) if cursor.startswith("c") else (-1 if cursor else 0)
-        if day is None or page < 1 or size < 0 or offset < 0:
-            return _bad("date must be YYYY-MM-DD, page and size positive numbers")
-        utc_today = catalogue.today()
-        latest = (
-            catalogue.list(terminal, stream, utc_today)[:1]
-            or catalogue.list(terminal, stream, utc_today - timedelta(days=1))[:1]
-        )
-        stamps = standin.site_day(terminal, stream, day)
-        total = len(stamps)
-        if size:
-            stamps = stamps[(page - 1) * size : page * size]
-        more = False
-        if paged_by_cursor:
-            more = len(stamps) > offset + CURSOR_SIZE
-            stamps = stamps[offset : offset + CURSOR_SIZE]
-        images = [ImageRef(terminal, stream, ts) for ts in stamps]
-        data: dict[str, Any] = {
-            "date": day.isoformat(),
-            "today": today.isoformat(),
-            "total": total,
-            "page": page,
-            "latest": source.image_url(ImageRef(terminal, stream, latest[0])) if latest else None,
-            "images": [
-                {
-                    "timestamp": _iso(ref.timestamp),
-                    "full": source.image_url(ref),
-                    "thumbnail": source.image_url(ref, thumbnail=True),
-                }
-                for ref in images
-            ],
-        }
-        if paged_by_cursor:
-            after = {k: v[0] for k, v in query.items()} | {"cursor": f"c{offset + CURSOR_SIZE}"}
-            data["next"] = f"/api/history?{urlencode(after)}" if more else None
-        if _param(query, "mode") == "foreign_url":
-            data["extra"] = _foreign_urls(source, terminal, stream, day, images)
-        return HTTPStatus.OK, data
+        self.answer_json(status, data)
 
     def _live(self) -> None:
         # Like a long-poll or server-sent events: nothing to say for a long time.
-        self.standin._sleep(_LONG_POLL_SECONDS)
-        self._send(HTTPStatus.NO_CONTENT, b"", "text/plain", {"Cache-Control": "no-store"})
+        self.standin._sleep(LONG_POLL_SECONDS)
+        self.answer(HTTPStatus.NO_CONTENT, b"", "text/plain", {"Cache-Control": "no-store"})
 
     def _cdn(self, path: str, *, head: bool) -> None:
         standin = self.standin
         thumbnail = path.endswith("-thumbnail.jpeg")
         standin._count_cdn_request(thumbnail=thumbnail)
-        fault = standin._take_fault(self.path, CDN_FAULTS)
+        fault = standin.faults.take(self.path, CDN_FAULTS)
         standin._sleep(standin.latency)
         ref = standin.source.parse_image_url(standin.url + path)
         if fault is not None and fault.kind != "timeout":
-            self._cdn_fault(fault, ref or _PLACEHOLDER, thumbnail, head=head)
+            send_cdn_fault(self, fault, ref or _PLACEHOLDER, thumbnail, head=head)
             return
         if fault is not None:
             standin._sleep(fault.delay)
         if ref is None or not standin.catalogue.exists(ref.terminal, ref.stream, ref.timestamp):
-            self._html(HTTPStatus.NOT_FOUND, head=head, **{"Cache-Control": "no-store"})
+            self.answer_status(HTTPStatus.NOT_FOUND, head=head, **{"Cache-Control": "no-store"})
             return
         faults = standin.catalogue.camera_faults
         jpeg = render_jpeg(
@@ -514,140 +391,4 @@ class _Handler(LocalHandler):
         if not head:
             with standin._lock:
                 standin._cdn_bytes += len(jpeg)
-        self._send(HTTPStatus.OK, jpeg, "image/jpeg", {"Cache-Control": _IMMUTABLE}, head=head)
-
-    def _cdn_fault(self, fault: _Fault, ref: ImageRef, thumbnail: bool, *, head: bool) -> None:
-        kind = fault.kind
-        if kind in ("404", "500", "502", "503"):
-            self._html(HTTPStatus(int(kind)), head=head)
-        elif kind == "429":
-            retry = str(max(0, math.ceil(fault.retry_after)))
-            self._html(HTTPStatus.TOO_MANY_REQUESTS, head=head, **{"Retry-After": retry})
-        elif kind in ("retry_nan", "retry_garbage"):
-            retry = "nan" if kind == "retry_nan" else self.standin._garbage_retry_after()
-            self._html(HTTPStatus.TOO_MANY_REQUESTS, head=head, **{"Retry-After": retry})
-        elif kind == "reset":
-            # Linger 0 makes close() send a TCP RST instead of an orderly FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.rfile.close()  # the socket really closes only once its files are closed
-            self.connection.close()
-        elif kind == "html":
-            body = b"<!DOCTYPE html><html><body><h1>Something went wrong</h1></body></html>"
-            self._send(HTTPStatus.OK, body, "text/html; charset=utf-8", head=head)
-        elif kind == "zero":
-            self._send(HTTPStatus.OK, b"", "image/jpeg", head=head)
-        else:
-            faults = self.standin.catalogue.camera_faults
-            jpeg = render_jpeg(
-                ref.terminal, ref.stream, ref.timestamp, thumbnail=thumbnail, faults=faults
-            )
-            if kind == "truncated":
-                self.send_response(HTTPStatus.OK)
-                self.send_header("Content-Type", "image/jpeg")
-                self.send_header("Content-Length", str(len(jpeg)))
-                self.end_headers()
-                if not head:
-                    self.wfile.write(jpeg[: len(jpeg) // 2])
-                self.close_connection = True
-            elif kind == "trickle":
-                self._trickle(jpeg, fault.delay, head=head)
-            elif kind == "no_eoi":
-                self._send(HTTPStatus.OK, jpeg[:-2], "image/jpeg", head=head)
-            else:  # wrong_type
-                self._send(HTTPStatus.OK, jpeg, "text/plain", head=head)
-
-    def _trickle(self, jpeg: bytes, delay: float, *, head: bool) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(jpeg)))
-        self.end_headers()
-        if head:
-            return
-        # The connection is useless once the body stops short of its length.
-        self.close_connection = True
-        for n in range(len(jpeg)):
-            self.wfile.write(jpeg[n : n + 1])
-            if self.standin._stopping.wait(delay):
-                return
-
-    # --- control API, for tests driving a `gatecam simulate` in another process -----------
-
-    def _control_images(self, method: str, query: dict[str, list[str]], body: bytes) -> None:
-        catalogue = self.standin.catalogue
-        if method == "GET":
-            terminal, stream = _param(query, "terminal"), _param(query, "stream")
-            day = _day(_param(query, "date"), catalogue.today())
-            if not (is_name(terminal) and is_name(stream)):
-                self._bad_request("terminal and stream must be names of a-z, 0-9, _ and -")
-            elif day is None:
-                self._bad_request("date must be YYYY-MM-DD")
-            else:
-                found = catalogue.list(terminal, stream, day)
-                self._json(HTTPStatus.OK, {"timestamps": [_iso(ts) for ts in found]})
-            return
-        try:
-            data = json.loads(body)
-            ts = datetime.fromisoformat(data["timestamp"])
-            # A timestamp without a zone is taken as UTC, the site's only zone.
-            ts = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-            catalogue.add(data["terminal"], data["stream"], ts)
-        except Exception as exc:  # any malformed request body is the caller's error
-            self._bad_request(f"expected JSON {{terminal, stream, timestamp}}: {exc}")
-            return
-        self._json(HTTPStatus.CREATED, {"timestamp": _iso(ts.replace(microsecond=0))})
-
-    def _control_faults(self, method: str, body: bytes) -> None:
-        if method == "DELETE":
-            self.standin.clear_faults()
-            self._send(HTTPStatus.NO_CONTENT, b"", "text/plain")
-            return
-        try:
-            data = json.loads(body)
-            self.standin.inject(
-                data["kind"],
-                match=str(data.get("match", "")),
-                times=data.get("times", 1),
-                retry_after=float(data.get("retry_after", 1.0)),
-                delay=float(data.get("delay", 5.0)),
-                target=None if data.get("target") is None else str(data["target"]),
-            )
-        except Exception as exc:  # any malformed request body is the caller's error
-            self._bad_request(
-                f"expected JSON {{kind, match, times, retry_after, delay, target}}: {exc}"
-            )
-            return
-        self._json(HTTPStatus.CREATED, {"kind": data["kind"]})
-
-
-def _bad(message: str) -> tuple[HTTPStatus, dict[str, Any]]:
-    return HTTPStatus.BAD_REQUEST, {"error": message}
-
-
-def _param(query: dict[str, list[str]], name: str) -> str:
-    return query.get(name, [""])[0]
-
-
-def _int(text: str, default: int) -> int:
-    return int(text) if text.isdigit() else (default if not text else -1)
-
-
-def _day(text: str, default: date) -> date | None:
-    if not text:
-        return default
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _foreign_urls(
-    source: DrayDogSource, terminal: str, stream: str, day: date, images: list[ImageRef]
-) -> list[str]:
-    """Two addresses discovery must refuse: one off the CDN, one on it that does not parse."""
-    ts = images[0].timestamp if images else datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    foreign = f"http://evil.invalid/{terminal}/{ts:%Y-%m-%d}/{ts.hour}/{ts:%Y-%m-%dT%H:%M:%S}"
-    bad = f"{source.cdn_url}/{terminal}/{ts:%Y-%m-%d}/{ts.hour}/{ts.year}-13-45T99:00:00"
-    return [f"{foreign}-{stream}.jpeg", f"{bad}-{stream}-thumbnail.jpeg"]
+        self.answer(HTTPStatus.OK, jpeg, "image/jpeg", {"Cache-Control": _IMMUTABLE}, head=head)

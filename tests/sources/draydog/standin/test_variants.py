@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gatecam.sources.draydog.standin import Catalogue, StandIn
-from gatecam.sources.draydog.standin.server import CURSOR_SIZE, TOKEN_HEADER
+from gatecam.sources.draydog.standin.variants import CURSOR_SIZE, TOKEN_HEADER
 
 NOW = datetime(2025, 9, 1, 20, 30, 15, tzinfo=UTC)
 DAY = date(2025, 8, 30)
