@@ -22,8 +22,10 @@ from gatecam.cli.options import (
     DatabaseUrl,
     DownloadDir,
     FromDay,
+    Host,
     Interval,
     OnlyTerminal,
+    Port,
     RetentionDays,
     StorageUrl,
     Streams,
@@ -176,10 +178,8 @@ def web_server(
 
 
 def web(
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="port to listen on (0: any free one)")
-    ] = 8080,
-    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Port = 8080,
+    host: Host = "127.0.0.1",
     database_url: DatabaseUrl = None,
     download_dir: DownloadDir = None,
     storage_url: StorageUrl = None,
