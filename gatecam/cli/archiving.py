@@ -233,14 +233,18 @@ def _elapsed(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
 def backfill_summary(days: int, results: list[RunResult], seconds: float) -> str:
     """The last line of a backfill: how much it covered and did, and how long it took."""
     stored = sum(r.downloaded for r in results)
-    failed = sum(len(r.failed) for r in results)
+    missed = sum(len(r.failed) for r in results)
     bad_runs = sum(1 for r in results if not r.ok and not r.skipped)
     return (
-        f"backfill: {days:,} day{'' if days == 1 else 's'}, {len(results):,} runs "
-        f"({bad_runs:,} not successful), {stored:,} images stored, {failed:,} missed, "
+        f"backfill: {_count(days, 'day')}, {_count(len(results), 'run')} "
+        f"({bad_runs:,} not successful), {_count(stored, 'image')} stored, {missed:,} missed, "
         f"in {_elapsed(seconds)}"
     )
 
@@ -295,9 +299,10 @@ def backfill(
                     progress.update(task, description=f"{runs[done][0]} {runs[done][1]}")
 
             results = scheduler.run_once(days=dates, on_result=_done)
+            summary = backfill_summary((last - first).days + 1, results, time.monotonic() - began)
+            progress.console.print(summary, markup=False, highlight=False)
     finally:
         scheduler.stop()
-    say(backfill_summary((last - first).days + 1, results, time.monotonic() - began))
     stop.calm_end(sum(r.downloaded for r in results))
     _report(results, stop.received is not None)
 

@@ -69,7 +69,10 @@ def setup_logging(verbose: bool = False, console: Console | None = None) -> None
 
 
 def runs_progress() -> Progress:
-    """The bar of a backfill: one step per run; transient, so only the result lines stay."""
+    """The bar of a backfill: one step per run; transient, so only the result lines stay.
+
+    Off a terminal there is no bar to draw: disabled, it adds no empty line at the end.
+    """
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -77,7 +80,7 @@ def runs_progress() -> Progress:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    return Progress(*columns, console=out, transient=True)
+    return Progress(*columns, console=out, transient=True, disable=not out.is_terminal)
 
 
 def items_progress() -> Progress:
@@ -106,7 +109,7 @@ class Stopped(Interrupted):
 
 
 class StopSignals:
-    """SIGINT and SIGTERM while a command runs: the first one received, and when."""
+    """SIGINT and SIGTERM while a command runs: which came first, and what each one does."""
 
     def __init__(self, on_stop: Callable[[], None] | None) -> None:
         self.on_stop = on_stop

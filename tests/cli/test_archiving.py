@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from gatecam.cli.archiving import backfill_summary
+from gatecam.downloader.job import RunResult
 from gatecam.sources.draydog.standin import Catalogue, StandIn
 from tests.fixtures_db import sqlite_only
 from tests.helpers import iter_archive, run_main
@@ -143,3 +145,16 @@ def test_backfill_archives_each_day_and_skips_what_is_archived(
     new = [ref.timestamp for ref, _ in iter_archive(tmp_path) if ref.timestamp.date() == yesterday]
     assert sorted(new) == _listed(standin, [yesterday], ("in_gate",))
     assert re.search(_SUMMARY.format(days=3, runs=4, stored=PER_DAY) + r"\Z", out), out
+
+
+def test_the_backfill_summary_counts_what_every_run_did() -> None:
+    done = RunResult("apm", "in_gate", downloaded=5)
+    failed = RunResult("apm", "out_gate", error="the page did not load")
+    line = backfill_summary(3, [done, failed, RunResult("apm", "x", skipped=True)], 125.4)
+    assert line == (
+        "backfill: 3 days, 3 runs (1 not successful), 5 images stored, 0 missed, in 2 min 5 s"
+    )
+    one = RunResult("apm", "in_gate", downloaded=1)
+    assert backfill_summary(1, [one], 0.42) == (
+        "backfill: 1 day, 1 run (0 not successful), 1 image stored, 0 missed, in 0.4 s"
+    )
