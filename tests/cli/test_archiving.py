@@ -27,10 +27,11 @@ def few_images() -> Iterator[StandIn]:
     """A stand-in whose last five days hold six images per stream each, on a stopped clock.
 
     The stopped clock keeps the days the same for the site and the test, even across UTC
-    midnight.
+    midnight; an image is published as soon as its time comes.
     """
     now = datetime.now(UTC).replace(microsecond=0)
-    with StandIn(catalogue=Catalogue(clock=lambda: now, scheduled=False)) as site:
+    catalogue = Catalogue(clock=lambda: now, scheduled=False, publish_delay=timedelta(0))
+    with StandIn(catalogue=catalogue) as site:
         for back in range(1, 6):
             midnight = datetime.combine(now.date() - timedelta(days=back), clock_time(), UTC)
             for stream in STREAMS:
@@ -73,7 +74,9 @@ def test_once_archives_then_skips_then_picks_up_new_images(
     assert out.count(" 0 stored") == len(STREAMS)
     assert {path: path.stat().st_mtime_ns for _, path in iter_archive(images)} == before
 
-    new = (site.catalogue.now() - timedelta(minutes=3)).replace(microsecond=0)
+    # Today's first image, whatever the hour: half way between midnight and the site's now.
+    now = site.catalogue.now()
+    new = (now - (now - datetime.combine(now.date(), clock_time(), UTC)) / 2).replace(microsecond=0)
     site.catalogue.add("apm", "in_gate", new)
     code, _, err = run_main(capsys, "once", *where)
     assert code == 0, err

@@ -34,9 +34,9 @@ def slow_site() -> Iterator[StandIn]:
             for n in range(IMAGES):
                 ts = midnight - timedelta(days=back, minutes=-35 * n, seconds=-n)
                 site.catalogue.add("apm", "in_gate", ts)
-        # Today's, all published before the stopped clock's now.
+        # Today's, all published before the stopped clock's now (none in its first minutes).
         step = (now - timedelta(minutes=2) - midnight) / IMAGES
-        for n in range(IMAGES):
+        for n in range(IMAGES if step > timedelta(0) else 0):
             site.catalogue.add("apm", "in_gate", midnight + step * n)
         site.latency = 0.2  # downloads take long enough to be caught in the middle
         yield site
@@ -111,5 +111,7 @@ def test_ctrl_c_during_backfill_ends_with_its_summary_then_calmly(
 
 @pytest.mark.browser
 def test_ctrl_c_during_run_ends_calmly_with_exit_130(slow_site: StandIn, tmp_path: Path) -> None:
+    if not slow_site.catalogue.list("apm", "in_gate", slow_site.catalogue.today()):
+        pytest.skip("in the first minutes of a UTC day no image of today is published yet")
     _, err, rows = _ctrl_c(slow_site, tmp_path, "run")
     assert _stored(err) == rows < IMAGES
