@@ -128,6 +128,16 @@ def _gap(view: View, gap: DayGap) -> dict[str, Any]:
     }
 
 
+def _tile(
+    view: View, item: Shot | DayGap | MissedRecord, flags: Mapping[int, str]
+) -> dict[str, Any]:
+    if isinstance(item, DayGap):
+        return _gap(view, item) | {"missed": None, "flag": None}
+    if isinstance(item, MissedRecord):
+        return {"gap": False, "missed": item, "flag": None}
+    return {"gap": False, "missed": None, "shot": item, "flag": flags.get(item.id)}
+
+
 def _frames(
     view: View, shots: Sequence[Shot], flags: Mapping[int, str], start: datetime
 ) -> list[dict[str, Any]]:
@@ -162,14 +172,11 @@ def day_page(
     gaps = [_gap(view, i) for i in day_gaps]
     without = sum((i.length for i in day_gaps), timedelta())
     counts = Counter(flags[s.id] for s in shots if s.id in flags)
-    tiles = [
-        (_gap(view, item) if isinstance(item, DayGap) else {"gap": False, "shot": item})
-        | {
-            "hour": scrub.hour_of(item, start),
-            "flag": None if isinstance(item, DayGap) else flags.get(item.id),
-        }
-        for item in items
-    ]
+    # A missed image stands where it was captured, inside the gap it leaves if any: the
+    # site listed it, so the silence there is not the camera's.
+    placed: list[Shot | DayGap | MissedRecord] = [*items, *missed]
+    placed.sort(key=scrub.moment_of)  # stable: a gap's tile before an image of its start
+    tiles = [_tile(view, item, flags) | {"hour": scrub.hour_of(item, start)} for item in placed]
     labels = {h["n"]: h["label"] for h in scrub.hours(start, end, view.zone)}
     return page(
         "day.html",
