@@ -21,6 +21,7 @@ from gatecam.archive import Archive
 from gatecam.camerahealth import measure
 from gatecam.database import queries
 from gatecam.database.engine import Database
+from gatecam.database.missed import Miss, record_misses
 from gatecam.database.queries import ImageRecord
 from gatecam.export.selection import Contents, Selection
 from gatecam.export.timelapse import CAPTION_HEIGHT, SIZE, caption_band, caption_text
@@ -111,6 +112,44 @@ def test_export_holds_the_originals_and_a_manifest(
     gaps = list(csv.DictReader(io.StringIO(members["gaps.csv"].decode())))
     assert [g["minutes"] for g in gaps] == ["40", "769"]
     assert not (tmp_path / f"day.{fmt}.part").exists()
+
+
+@sqlite_only
+def test_a_missed_image_is_a_row_of_gaps_csv_and_counted_in_the_manifest(
+    capsys: pytest.CaptureFixture[str],
+    archive: tuple[str, Path],
+    database: Database,
+    tmp_path: Path,
+) -> None:
+    url, root = archive
+    lost = datetime(2025, 9, 2, 16, 10, 7, tzinfo=UTC)  # 09:10 in Los Angeles, in the gap
+    with database.session_scope() as session:
+        miss = Miss(lost, "https://cdn.example/091007.jpg", "HTTP 503")
+        record_misses(session, "apm", "in_gate", [miss], lost + timedelta(minutes=5))
+    out_file = tmp_path / "day.zip"
+    export(
+        capsys, url, root, "--stream", "apm/in_gate", "--date", "2025-09-02", "--out", str(out_file)
+    )
+    with zipfile.ZipFile(out_file) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        rows = list(csv.DictReader(io.StringIO(zf.read("gaps.csv").decode())))
+
+    # As `gatecam coverage` tells it: the site published the 09:10 image, so the stretch
+    # without one ends there, and the image is missed, not a gap.
+    # As `gatecam coverage` tells it: the site published the 09:10 image, so the 40 min
+    # without one are two stretches of 20, no gap; the image is missed, apart from the gaps.
+    assert [(r["kind"], r["start_local"], r["minutes"], r["reason"]) for r in rows] == [
+        ("missed", "2025-09-02T09:10:07-07:00", "0", "HTTP 503"),
+        ("not published", "2025-09-02T11:10:07-07:00", "769", ""),
+    ]
+    missed_row = rows[0]
+    assert missed_row["url"] == "https://cdn.example/091007.jpg"
+    assert missed_row["start_utc"] == missed_row["end_utc"] == "2025-09-02T16:10:07+00:00"
+    assert manifest["missed"] == 1
+    assert [(m["timestamp"], m["reason"]) for m in manifest["missed_images"]] == [
+        ("2025-09-02T16:10:07+00:00", "HTTP 503")
+    ]
+    assert [g["kind"] for g in manifest["gaps"]] == ["not published"]
 
 
 def caption_distance(frame: Image.Image, text: str) -> int:
