@@ -28,6 +28,7 @@ from gatecam.archive import Archive as OpenArchive
 from gatecam.database import browse, frames
 from gatecam.database.engine import reason
 from gatecam.database.missed import missed_images
+from gatecam.database.stats import stream_errors
 from gatecam.errors import InputError
 from gatecam.export.bundle import MEDIA_TYPES
 from gatecam.export.selection import Contents
@@ -205,7 +206,8 @@ def index(archive: Archive, request: Request) -> Response:
             states = verdicts(
                 session, archive.streams, view.now, limits(archive), list(cameras.values())
             )
-        return pages.index_page(view, stats, sections, runs, states)
+            errors = stream_errors(session)
+        return pages.index_page(view, stats, sections, runs, states, errors)
 
     state = browse.fingerprint(archive.db)
     return HTMLResponse(archive.pages.get(page_key, (minute, state), render))

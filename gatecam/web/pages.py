@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from gatecam.database.missed import MissedRecord
 from gatecam.database.models import DownloadRun
+from gatecam.database.stats import StreamError
 from gatecam.health import Verdict
 from gatecam.health.coverage import StreamCoverage
 from gatecam.web import scrub
@@ -94,10 +95,26 @@ def index_page(
     sections: Sequence[tuple[Stream, str]],
     runs: Sequence[DownloadRun],
     states: Sequence[Verdict] = (),
+    errors: Mapping[tuple[str, str], StreamError] | None = None,
 ) -> str:
     """The archive at a glance: a banner naming each judged stream that is not ok, per
-    terminal its statistics and each stream's state and section (as stream_section drew
-    it), then the latest runs."""
+    terminal its statistics and each stream's state, last error and section (as
+    stream_section drew it), then the latest runs.
+
+    A stream's last error is shown until a later run of it succeeds: after that it no
+    longer says what is wrong, only what was (the runs table keeps it).
+    """
+    today = view.now.astimezone(view.zone).date()
+    shown_errors = {
+        key: {
+            "at": e.at,
+            "error": e.error,
+            # The time alone for today's; older ones need their day.
+            "fmt": "%H:%M" if e.at.astimezone(view.zone).date() == today else "%a %Y-%m-%d %H:%M",
+        }
+        for key, e in (errors or {}).items()
+        if e.current
+    }
     return page(
         "index.html",
         "Archive",
@@ -107,6 +124,7 @@ def index_page(
         stats=stats,
         sections=[(stream, Markup(html)) for stream, html in sections],
         runs=runs,
+        errors=shown_errors,
         form=_form(view, [stream for stream, _ in sections]),
     )
 
