@@ -5,25 +5,36 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
+from starlette.requests import Request
 
 from gatecam.database.missed import MissedRecord
 from gatecam.database.models import DownloadRun
 from gatecam.database.stats import StreamError
 from gatecam.health import Verdict
 from gatecam.health.coverage import StreamCoverage
-from gatecam.web import scrub
+from gatecam.web import scrub, timeline
 from gatecam.web.chart import chart as coverage_chart
+from gatecam.web.common import Archive
 from gatecam.web.render import duration, offset, render
 from gatecam.web.timeline import GAP, NEAR, DayGap, Recent, Shot, Stream, day_bounds
 
-__all__ = ["View", "at_page", "day_page", "index_page", "page", "stream_section"]
+__all__ = [
+    "View",
+    "at_page",
+    "day_page",
+    "index_page",
+    "page",
+    "stream_section",
+    "view_in",
+    "view_of",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,21 @@ class View:
             params["tz"] = self.tz_param
         query = urlencode(params)
         return escape(f"{path}?{query}" if query else path)
+
+
+def view_of(archive: Archive, request: Request) -> View:
+    """How a page shows time. No other parameter of the query is kept: the pages use none,
+    and what a view holds keys the page caches, so a junk query would cost memory."""
+    return replace(view_in(archive, request.query_params.get("tz") or None), here=request.url.path)
+
+
+def view_in(archive: Archive, tz: str | None) -> View:
+    return View(
+        zone=timeline.zone(tz) if tz else archive.zone,
+        default_tz=archive.zone.key,
+        tz_param=tz,
+        now=datetime.now(UTC),
+    )
 
 
 def _zone_links(view: View) -> list[tuple[str, str]]:
