@@ -27,6 +27,7 @@ from gatecam.database.engine import reason
 from gatecam.database.missed import missed_images
 from gatecam.database.stats import stream_errors
 from gatecam.errors import InputError
+from gatecam.export import daily
 from gatecam.health import coverage
 from gatecam.health import frozen as camerastate
 from gatecam.health.read import verdicts
@@ -41,6 +42,7 @@ from gatecam.web.health import health, limits
 from gatecam.web.openapi import SPEC
 from gatecam.web.pages import View, view_in, view_of
 from gatecam.web.thumbs import ThumbnailCache
+from gatecam.web.videos import Videos
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +320,7 @@ def create_app(
         ThumbnailCache(folder=thumb_dir),
         streams=None if streams is None else tuple((t, s) for t, s in streams),
         silent_after=timedelta(minutes=silent_minutes),
+        videos=Videos(opened.store.derived_folder(daily.FOLDER)),
     )
 
     def bound(handler: Any) -> Any:
@@ -345,6 +348,7 @@ def create_app(
         # Last: any three segments would match it.
         Route("/{terminal}/{stream}/{day}", bound(day_page)),
         Route("/{terminal}/{stream}/{day}/timelapse.mp4", bound(downloads.day_timelapse)),
+        Route("/{terminal}/{stream}/{day}/timelapse.json", bound(downloads.timelapse_progress)),
         Route("/{terminal}/{stream}/{day}/images.{fmt}", bound(downloads.day_download)),
     ]
     handlers: dict[Any, Any] = {
