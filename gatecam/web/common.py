@@ -70,10 +70,15 @@ _JSON_PATHS = frozenset({"/openapi.json", "/healthz", "/metrics"})
 
 def wants_json(path: str) -> bool:
     """Everything but the HTML pages answers errors in JSON, as /openapi.json documents."""
-    return path.startswith(("/api/", "/image/")) or path in (
-        "/openapi.json",
-        "/healthz",
-        "/metrics",
+    return (
+        path.startswith(("/api/", "/image/"))
+        or path.endswith(".json")
+        or path
+        in (
+            "/openapi.json",
+            "/healthz",
+            "/metrics",
+        )
     )
 
 

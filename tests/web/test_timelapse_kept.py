@@ -71,4 +71,9 @@ def test_an_open_day_tells_how_far_its_encode_is_then_serves_the_kept_file(
         # Another zone's day is not the kept one: it is played as it is encoded.
         other = client.get(f"{path}/timelapse.json", params={"tz": "UTC"}).json()
         assert other["state"] == "stream" and other["src"] == f"{path}/timelapse.mp4?tz=UTC"
-        assert client.get("/apm/in_gate/2024-01-01/timelapse.json").status_code == 404
+        # Asked by a script: its errors are JSON too.
+        none = client.get("/apm/in_gate/2024-01-01/timelapse.json")
+        assert none.status_code == 404
+        assert none.json() == {
+            "error": "apm/in_gate has no images on 2024-01-01 to make a video of"
+        }
