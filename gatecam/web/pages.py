@@ -233,6 +233,7 @@ def day_page(
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
         held=len(shots),
+        missed=len(missed),
         flagged=", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())),
         gaps=gaps,
         gap_limit=duration(GAP),

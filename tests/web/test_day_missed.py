@@ -50,6 +50,7 @@ def test_a_missed_image_has_its_own_tile_at_its_time_with_its_reason(
     grid = page.text[page.text.index('<div class="grid">') :]
     gap, at = grid.index('class="gap"'), grid.index(tile)
     assert grid.index("14:02:00 -07:00") < gap < at < grid.index("14:49:00 -07:00")
+    assert re.search(r"images, <span class=\"missed\">1 missed</span>", page.text)
     # Neither a held image nor a plain gap.
     assert "/thumb" not in tile and 'class="gap"' not in tile
 
