@@ -78,14 +78,21 @@ class Videos:
     def _encode(
         self, key: _Key, running: _Encode, folder: Path, contents: Contents, store: ImageStore
     ) -> None:
+        failed: str | None = None
         try:
             render_day(folder, contents, store, on_frame=running.step)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             # A folder this server may not write (a read-only archive): the page then
             # plays the video as it is encoded, as it did before any was kept.
             log.warning("web: cannot keep the timelapse of %s: %s", "/".join(key), exc)
-            with self._lock:
-                running.failed = f"cannot keep it: {exc}"
-            return
+            failed = f"cannot keep it: {exc}"
+        except Exception as exc:
+            # Whatever went wrong, this encode must end: a registry that kept it running
+            # would keep every other day waiting.
+            log.exception("web: the timelapse of %s failed", "/".join(key))
+            failed = f"the encode failed: {exc}"
         with self._lock:
-            self._encodes.pop(key, None)
+            if failed is None:
+                self._encodes.pop(key, None)
+            else:
+                running.failed = failed

@@ -17,7 +17,7 @@ from gatecam.days import day_bounds
 from gatecam.storage import LocalStore
 from gatecam.web import WebServer, create_app
 from tests.fixtures_db import sqlite_only
-from tests.web.conftest import LA, index, write
+from tests.web.conftest import DAY, LA, index, write
 
 
 def until(check: Callable[[], dict[str, object] | None], seconds: float = 60) -> dict[str, object]:
@@ -77,3 +77,28 @@ def test_an_open_day_tells_how_far_its_encode_is_then_serves_the_kept_file(
         assert none.json() == {
             "error": "apm/in_gate has no images on 2024-01-01 to make a video of"
         }
+
+
+@sqlite_only
+def test_a_video_that_cannot_be_kept_is_played_as_it_is_encoded(
+    database: Database, tmp_path: Path, archive: dict[datetime, int]
+) -> None:
+    root = tmp_path / "images"
+    (root / ".timelapse").write_text("not a folder")  # nowhere to keep the video
+    app = create_app(Archive(database, LocalStore(root)))
+    with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=30) as client:
+        progress = f"{DAY}/timelapse.json"
+        assert client.get(progress).json()["state"] == "encoding"
+
+        def settled() -> dict[str, object] | None:
+            answer: dict[str, object] = client.get(progress).json()
+            return None if answer["state"] == "encoding" else answer
+
+        answer = until(settled)
+        assert answer["state"] == "stream" and answer["src"] == f"{DAY}/timelapse.mp4"
+        assert str(answer["reason"]).startswith("cannot keep it: ")
+        # And the other days are not held up behind it.
+        other = client.get("/apm/out_gate/2025-09-02/timelapse.json").json()
+        assert other["state"] == "encoding"
+        video = client.get(f"{DAY}/timelapse.mp4")
+        assert video.status_code == 200 and "content-length" not in video.headers
