@@ -21,12 +21,15 @@ from gatecam.archive import Archive
 from gatecam.camerahealth import measure
 from gatecam.database import queries
 from gatecam.database.engine import Database
+from gatecam.database.missed import Miss, record_misses
 from gatecam.database.queries import ImageRecord
+from gatecam.export.daily import render_finished_days
 from gatecam.export.selection import Contents, Selection
 from gatecam.export.timelapse import CAPTION_HEIGHT, SIZE, caption_band, caption_text
 from gatecam.model import ImageRef
 from gatecam.sources.draydog.standin.images import render_jpeg
 from gatecam.storage import LocalStore, image_key
+from gatecam.upkeep.verify import verify_archive
 from gatecam.web import WebServer, create_app
 from tests.fixtures_db import sqlite_only
 from tests.helpers import run_main
@@ -111,6 +114,44 @@ def test_export_holds_the_originals_and_a_manifest(
     gaps = list(csv.DictReader(io.StringIO(members["gaps.csv"].decode())))
     assert [g["minutes"] for g in gaps] == ["40", "769"]
     assert not (tmp_path / f"day.{fmt}.part").exists()
+
+
+@sqlite_only
+def test_a_missed_image_is_a_row_of_gaps_csv_and_counted_in_the_manifest(
+    capsys: pytest.CaptureFixture[str],
+    archive: tuple[str, Path],
+    database: Database,
+    tmp_path: Path,
+) -> None:
+    url, root = archive
+    lost = datetime(2025, 9, 2, 16, 10, 7, tzinfo=UTC)  # 09:10 in Los Angeles, in the gap
+    with database.session_scope() as session:
+        miss = Miss(lost, "https://cdn.example/091007.jpg", "HTTP 503")
+        record_misses(session, "apm", "in_gate", [miss], lost + timedelta(minutes=5))
+    out_file = tmp_path / "day.zip"
+    export(
+        capsys, url, root, "--stream", "apm/in_gate", "--date", "2025-09-02", "--out", str(out_file)
+    )
+    with zipfile.ZipFile(out_file) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        rows = list(csv.DictReader(io.StringIO(zf.read("gaps.csv").decode())))
+
+    # As `gatecam coverage` tells it: the site published the 09:10 image, so the stretch
+    # without one ends there, and the image is missed, not a gap.
+    # As `gatecam coverage` tells it: the site published the 09:10 image, so the 40 min
+    # without one are two stretches of 20, no gap; the image is missed, apart from the gaps.
+    assert [(r["kind"], r["start_local"], r["minutes"], r["reason"]) for r in rows] == [
+        ("missed", "2025-09-02T09:10:07-07:00", "0", "HTTP 503"),
+        ("not published", "2025-09-02T11:10:07-07:00", "769", ""),
+    ]
+    missed_row = rows[0]
+    assert missed_row["url"] == "https://cdn.example/091007.jpg"
+    assert missed_row["start_utc"] == missed_row["end_utc"] == "2025-09-02T16:10:07+00:00"
+    assert manifest["missed"] == 1
+    assert [(m["timestamp"], m["reason"]) for m in manifest["missed_images"]] == [
+        ("2025-09-02T16:10:07+00:00", "HTTP 503")
+    ]
+    assert [g["kind"] for g in manifest["gaps"]] == ["not published"]
 
 
 def caption_distance(frame: Image.Image, text: str) -> int:
@@ -291,3 +332,64 @@ def test_the_day_downloads_need_the_token_when_one_is_set(
             assert client.get(f"/apm/in_gate/2025-09-02/{path}").status_code == 401
         auth = {"Authorization": "Bearer s3cret"}
         assert client.get("/apm/in_gate/2025-09-02/images.zip", headers=auth).status_code == 200
+
+
+def frames_of(video: bytes | Path) -> int:
+    source = io.BytesIO(video) if isinstance(video, bytes) else str(video)
+    with av.open(source) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+@sqlite_only
+def test_a_finished_day_is_rendered_once_and_again_when_its_images_change(
+    database: Database, archive: tuple[str, Path]
+) -> None:
+    _, root = archive
+    store = LocalStore(root)
+    after = datetime(2025, 9, 4, 12, tzinfo=UTC)
+    made = render_finished_days(database, store, LA, now=after, days=3)
+    # Newest first: the 3rd (the one image just after midnight) and 2 September (17
+    # images, 2 gaps as cards of 12 frames); the 1st holds none.
+    assert [(r.day.isoformat(), r.images) for r in made] == [
+        ("2025-09-03", 1),
+        ("2025-09-02", 17),
+    ]
+    video = root / ".timelapse" / "apm" / "in_gate" / "2025-09-02.mp4"
+    assert made[1].path == video and frames_of(video) == 17 + 2 * 12
+    written = video.stat().st_mtime_ns
+
+    assert render_finished_days(database, store, LA, now=after, days=3) == []
+    assert video.stat().st_mtime_ns == written
+    # The files are gatecam's own: verify counts no stray among them.
+    report = verify_archive(database, store)
+    assert report.strays == [] and report.checked_rows == 18
+
+    later = START + timedelta(hours=5)  # 13:00 local, in the silence after 11:10
+    key = image_key(ImageRef("apm", "in_gate", later))
+    data = render_jpeg("apm", "in_gate", later, thumbnail=False)
+    store.put(key, data)
+    with database.session_scope() as session:
+        queries.insert_images(session, [ImageRecord("apm", "in_gate", key, later, len(data))])
+    again = render_finished_days(database, store, LA, now=after, days=3)
+    assert [(r.day.isoformat(), r.images) for r in again] == [("2025-09-02", 18)]
+
+
+@sqlite_only
+def test_the_day_page_serves_the_rendered_file_without_encoding(
+    database: Database, archive: tuple[str, Path]
+) -> None:
+    _, root = archive
+    store = LocalStore(root)
+    render_finished_days(database, store, LA, days=3, now=datetime(2025, 9, 4, tzinfo=UTC))
+    # Its frames come from the file: with an image gone, an encode would make one fewer.
+    (root / image_key(ImageRef("apm", "in_gate", TIMES[0]))).unlink()
+    app = create_app(Archive(database, store))
+    with WebServer(app) as web, httpx.Client(base_url=web.url, timeout=30) as client:
+        video = client.get("/apm/in_gate/2025-09-02/timelapse.mp4")
+        assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+        assert frames_of(video.content) == 17 + 2 * 12
+        progress = client.get("/apm/in_gate/2025-09-02/timelapse.json").json()
+        assert progress == {"state": "ready", "src": "/apm/in_gate/2025-09-02/timelapse.mp4"}
+        # Another rate is made on request, from the images there are now.
+        slow = client.get("/apm/in_gate/2025-09-02/timelapse.mp4?fps=4")
+        assert frames_of(slow.content) == 16 + 2 * 4

@@ -51,6 +51,41 @@ class DownloadStats:
         return data
 
 
+@dataclass(frozen=True)
+class StreamError:
+    """A stream's newest failed or partial run's reason, when it ended, and the stream's
+    newest successful run's end (None if none)."""
+
+    terminal: str
+    stream: str
+    error: str
+    at: datetime
+    last_success: datetime | None
+
+    @property
+    def current(self) -> bool:
+        """No run of the stream has succeeded since: the error still says what is wrong."""
+        return self.last_success is None or self.last_success < self.at
+
+
+def stream_errors(session: Session) -> dict[tuple[str, str], StreamError]:
+    """Per stream that ever had an error: its newest one (one counter row per stream)."""
+    rows = session.execute(
+        select(
+            StreamCounter.terminal,
+            StreamCounter.camera_id,
+            StreamCounter.last_error,
+            StreamCounter.last_error_at,
+            StreamCounter.last_success_at,
+        ).where(StreamCounter.last_error_at.is_not(None), StreamCounter.last_error.is_not(None))
+    )
+    return {
+        (terminal, stream): StreamError(terminal, stream, error, at, success)
+        for terminal, stream, error, at, success in rows
+        if error is not None and at is not None
+    }
+
+
 # The statistics are one statement, built once: constructing it cost more than running it,
 # and each statement's round trip (and each ORM session around it) cost more than the reads.
 _TERMINAL: BindParameter[str] = bindparam("terminal")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gatecam.export.selection import Contents, Item, Sink
+from gatecam.health.coverage import missed_dict
 from gatecam.storage import ImageStore
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,19 @@ _IMAGE_FIELDS = [
     "sha256",
     "health",
 ]
-_GAP_FIELDS = ["start_utc", "end_utc", "start_local", "end_local", "minutes", "open"]
+# One row per stretch the site published no image ("not published") and per image it listed
+# that the archive missed ("missed": its capture time, URL and why), as coverage tells them.
+_GAP_FIELDS = [
+    "kind",
+    "start_utc",
+    "end_utc",
+    "start_local",
+    "end_local",
+    "minutes",
+    "open",
+    "url",
+    "reason",
+]
 
 
 class _Writer:
@@ -88,14 +101,34 @@ def _image_entry(item: Item, data: bytes, contents: Contents) -> dict[str, Any]:
 def _gap_entries(contents: Contents) -> list[dict[str, Any]]:
     return [
         {
+            "kind": "not published",
             "start_utc": g.start.astimezone(UTC).isoformat(),
             "end_utc": g.end.astimezone(UTC).isoformat(),
             "start_local": _local(g.start, contents),
             "end_local": _local(g.end, contents),
             "minutes": g.minutes,
             "open": g.open,
+            "url": "",
+            "reason": "",
         }
         for g in contents.gaps
+    ]
+
+
+def _missed_entries(contents: Contents) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": "missed",
+            "start_utc": m.timestamp.astimezone(UTC).isoformat(),
+            "end_utc": m.timestamp.astimezone(UTC).isoformat(),
+            "start_local": _local(m.timestamp, contents),
+            "end_local": _local(m.timestamp, contents),
+            "minutes": 0,
+            "open": False,
+            "url": m.url,
+            "reason": m.reason,
+        }
+        for m in contents.missed
     ]
 
 
@@ -154,10 +187,14 @@ def bundle_chunks(
         "gap_minutes": 20,
         "images": images,
         "gaps": gaps,
+        # Listed by the site and never stored (``missing``: held, but unreadable now).
+        "missed": len(contents.missed),
+        "missed_images": [missed_dict(m) for m in contents.missed],
         "missing": missing,
     }
     writer.add("manifest.json", json.dumps(manifest, indent=1).encode() + b"\n", now)
     writer.add("manifest.csv", _csv(_IMAGE_FIELDS, images), now)
-    writer.add("gaps.csv", _csv(_GAP_FIELDS, gaps), now)
+    rows = sorted([*gaps, *_missed_entries(contents)], key=lambda r: str(r["start_utc"]))
+    writer.add("gaps.csv", _csv(_GAP_FIELDS, rows), now)
     writer.close()
     yield sink.take()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from gatecam.database import browse, frames
 from gatecam.database.engine import Database
+from gatecam.database.missed import MissedRecord, missed_images
 from gatecam.database.models import Image
 from gatecam.errors import InputError
 from gatecam.health.coverage import CoverageGap, stream_coverage
@@ -54,11 +55,13 @@ class Item:
 
 @dataclass(frozen=True)
 class Contents:
-    """The images of a selection, oldest first, and every gap over 20 min between them."""
+    """The images of a selection, oldest first, every gap over 20 min between them, and the
+    images the site listed that the archive missed (which end a gap, as in coverage)."""
 
     selection: Selection
     items: list[Item]
     gaps: list[CoverageGap]
+    missed: list[MissedRecord] = field(default_factory=list)
 
 
 def select_images(db: Database, selection: Selection, now: datetime | None = None) -> Contents:
@@ -84,15 +87,17 @@ def select_images(db: Database, selection: Selection, now: datetime | None = Non
         ).all()
         _, found = frames.flags_between(session, s.terminal, s.stream, s.start, s.end)
         began = browse.archive_start(session, s.terminal, s.stream)
+        lost = missed_images(session, s.start, s.end, [(s.terminal, s.stream)])
     items = [
         Item(r.id, r.timestamp, r.filepath, r.file_size, r.sha256, found.get(r.id)) for r in rows
     ]
     times = [i.timestamp for i in items]
     # The same gaps as `gatecam coverage`: none before the archive began or after now.
+    cadence = timedelta(minutes=10)
     cov = stream_coverage(
-        s.terminal, s.stream, times, began, s.start, s.end, now, timedelta(minutes=10), zone=s.zone
+        s.terminal, s.stream, times, began, s.start, s.end, now, cadence, lost=lost, zone=s.zone
     )
-    return Contents(selection, items, cov.gaps)
+    return Contents(selection, items, cov.gaps, lost)
 
 
 class Sink(io.RawIOBase):

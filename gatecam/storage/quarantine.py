@@ -26,7 +26,7 @@ from gatecam.storage.base import IMAGE_SUFFIX, parse_image_key
 PART_SUFFIX = ".part"
 LOCK_NAME = ".gatecam.lock"
 MARKER_NAME = ".gatecam-archive"
-DERIVED_FOLDERS = frozenset({".thumbs"})
+DERIVED_FOLDERS = frozenset({".thumbs", ".timelapse"})
 # What ``write_atomic`` names the temporary file of an image: ``.<image name>.<hex>.part``.
 # Only such names, in a day folder of the key layout, are ever deleted: a ``.part`` file of
 # another program (a browser's download) may sit in the same folder.

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,33 +17,32 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gatecam import export
 from gatecam.archive import Archive as OpenArchive
 from gatecam.database import browse, frames
 from gatecam.database.engine import reason
 from gatecam.database.missed import missed_images
+from gatecam.database.stats import stream_errors
 from gatecam.errors import InputError
-from gatecam.export.bundle import MEDIA_TYPES
-from gatecam.export.selection import Contents
-from gatecam.export.timelapse import parse_fps, require_frames
+from gatecam.export import daily
 from gatecam.health import coverage
 from gatecam.health import frozen as camerastate
 from gatecam.health.read import verdicts
 from gatecam.model import is_name
 from gatecam.settings import SILENT_MINUTES
-from gatecam.web import api, conditional, docs, pages, render, timeline, together
+from gatecam.web import api, docs, downloads, files, pages, timeline, together
 from gatecam.web import metrics as web_metrics
 from gatecam.web.auth import TokenGuard
 from gatecam.web.common import Archive, json_response
 from gatecam.web.headers import SecurityHeaders
 from gatecam.web.health import health, limits
 from gatecam.web.openapi import SPEC
-from gatecam.web.pages import View
-from gatecam.web.thumbs import ThumbnailCache, is_sha256, make_thumbnail
+from gatecam.web.pages import View, view_in, view_of
+from gatecam.web.thumbs import ThumbnailCache
+from gatecam.web.videos import Videos
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +54,6 @@ log = logging.getLogger(__name__)
 WEB_THREADS = 4
 # Days of hourly coverage drawn per stream on the index page.
 CHART_DAYS = 7
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ThreadPool:
@@ -85,9 +81,9 @@ def _error_view(request: Request) -> View | None:
     if archive is None:
         return None
     try:
-        return _view(archive, request)
+        return view_of(archive, request)
     except InputError:
-        return replace(_view_in(archive, None), here=request.url.path)
+        return replace(view_in(archive, None), here=request.url.path)
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
@@ -103,21 +99,6 @@ async def _on_error(request: Request, exc: Exception) -> Response:
         # A 405 keeps Starlette's Allow header (RFC 9110 requires it).
         return docs.error(view, request, exc.status_code, str(detail), exc.headers)
     raise exc  # pragma: no cover - only the classes registered below arrive here
-
-
-def _view(archive: Archive, request: Request) -> View:
-    """How a page shows time. No other parameter of the query is kept: the pages use none,
-    and what a view holds keys the page caches, so a junk query would cost memory."""
-    return replace(_view_in(archive, request.query_params.get("tz") or None), here=request.url.path)
-
-
-def _view_in(archive: Archive, tz: str | None) -> View:
-    return View(
-        zone=timeline.zone(tz) if tz else archive.zone,
-        default_tz=archive.zone.key,
-        tz_param=tz,
-        now=datetime.now(UTC),
-    )
 
 
 def _recent(
@@ -180,7 +161,7 @@ def index(archive: Archive, request: Request) -> Response:
     again only the streams whose own counters or camera moved: a batch of one stream, the
     job's usual step, cost a redraw of all of them (about 150 ms for 19 on PostgreSQL).
     """
-    view = _view(archive, request)
+    view = view_of(archive, request)
     minute = view.now.replace(second=0, microsecond=0)
     page_key = (view.zone.key, view.tz_param, view.here, view.params)
 
@@ -205,7 +186,8 @@ def index(archive: Archive, request: Request) -> Response:
             states = verdicts(
                 session, archive.streams, view.now, limits(archive), list(cameras.values())
             )
-        return pages.index_page(view, stats, sections, runs, states)
+            errors = stream_errors(session)
+        return pages.index_page(view, stats, sections, runs, states, errors)
 
     state = browse.fingerprint(archive.db)
     return HTMLResponse(archive.pages.get(page_key, (minute, state), render))
@@ -213,10 +195,10 @@ def index(archive: Archive, request: Request) -> Response:
 
 def day_page(archive: Archive, request: Request) -> Response:
     terminal, stream, text = (request.path_params[k] for k in ("terminal", "stream", "day"))
-    day = timeline.parse_day(text) if _DAY.fullmatch(text) else None
+    day = timeline.path_day(text)
     if not (is_name(terminal) and is_name(stream)) or day is None:
         raise HTTPException(404)
-    view = _view(archive, request)
+    view = view_of(archive, request)
     start, end = timeline.day_bounds(day, view.zone)
     with archive.db.read_scope() as session:
         if not browse.known(session, terminal, stream):
@@ -245,7 +227,7 @@ def _default_terminal(session: Session, stream: str) -> str:
 
 def at_page(archive: Archive, request: Request) -> Response:
     if together.is_several(request):
-        return together.at_all(archive, request, _view(archive, request))
+        return together.at_all(archive, request, view_of(archive, request))
     params = request.query_params
     terminal, stream, text = (params.get(k, "") for k in ("terminal", "stream", "time"))
     if "/" in stream:
@@ -254,7 +236,7 @@ def at_page(archive: Archive, request: Request) -> Response:
         raise InputError(f"stream and time are both needed ({timeline.TIME_HELP})")
     if not (is_name(terminal or "x") and is_name(stream)):
         raise InputError("terminal and stream must be names of a-z, 0-9, _ and -")
-    view = _view(archive, request)
+    view = view_of(archive, request)
     moment = timeline.parse_shown_time(text, view.zone)
     with archive.db.read_scope() as session:
         terminal = terminal or _default_terminal(session, stream)
@@ -276,78 +258,6 @@ def at_page(archive: Archive, request: Request) -> Response:
     view = replace(view, params=tuple(own.items()))
     page = pages.at_page(view, streams, terminal, stream, moment, shown, older, newer)
     return HTMLResponse(page)
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """What serving an image needs of its row: where its bytes are and their validators."""
-
-    key: str
-    etag: str
-    modified: datetime | None
-    sha256: str | None
-
-
-def _stored(archive: Archive, image_id: int) -> _Stored:
-    """The row of an image, by primary key; HTTPException 404 if there is none."""
-    with archive.db.read_scope() as session:
-        row = browse.image(session, image_id)
-        if row is None:
-            raise HTTPException(404, "no such image")
-        sha256 = row.sha256.lower() if row.sha256 and is_sha256(row.sha256.lower()) else None
-        # The sha256 names the bytes. A row stored without one is told apart by when it was
-        # stored too: a restored database may give its id to another image of the same size.
-        made = int(row.created_at.timestamp() * 1e6) if row.created_at else 0
-        tag = sha256[:32] if sha256 else f"{row.id}-{row.file_size}-{made}"
-        return _Stored(row.filepath, f'"{tag}"', row.created_at, sha256)
-
-
-def _read(archive: Archive, key: str) -> bytes:
-    """The stored bytes of an image; HTTPException 404 if they are gone."""
-    try:
-        return archive.store.get(key)
-    except (FileNotFoundError, IsADirectoryError, ValueError):
-        # ValueError: a row whose key would leave the store (LocalStore refuses it).
-        raise HTTPException(404, "no such image") from None
-    except OSError as exc:
-        log.warning("web: cannot read image %s: %s", key, exc)
-        raise HTTPException(503, f"cannot read the image: {exc.strerror or exc}") from None
-
-
-def image(archive: Archive, request: Request) -> Response:
-    stored = _stored(archive, request.path_params["id"])
-    cached = conditional.not_modified(request, stored.etag, stored.modified)
-    if cached is not None:
-        return cached  # the client holds these bytes: no read from the store at all
-    headers = conditional.validators(stored.etag, stored.modified)
-    return Response(_read(archive, stored.key), media_type="image/jpeg", headers=headers)
-
-
-def thumbnail(archive: Archive, request: Request) -> Response:
-    image_id: int = request.path_params["id"]
-    stored = _stored(archive, image_id)
-    # Its own tag: a thumbnail's bytes are not the image's.
-    etag = f'"thumb-{stored.etag.strip(chr(34))}"'
-    cached = conditional.not_modified(request, etag, stored.modified)
-    if cached is not None:
-        return cached
-
-    original: bytes | None = None
-    sha256 = stored.sha256
-    if sha256 is None:
-        # Rows from before hashes were stored: the bytes name their thumbnail, never the id.
-        original = _read(archive, stored.key)
-        sha256 = hashlib.sha256(original).hexdigest()
-
-    def make() -> bytes:
-        try:
-            return make_thumbnail(original if original is not None else _read(archive, stored.key))
-        except ValueError as exc:
-            raise HTTPException(404, f"no thumbnail: {exc}") from None
-
-    data = archive.thumbs.get(sha256, make)
-    headers = conditional.validators(etag, stored.modified)
-    return Response(data, media_type="image/jpeg", headers=headers)
 
 
 def metrics_page(archive: Archive, request: Request) -> Response:
@@ -375,67 +285,7 @@ def openapi(archive: Archive, request: Request) -> Response:
 
 
 def docs_page(archive: Archive, request: Request) -> Response:
-    return docs.docs_page(_view(archive, request))
-
-
-def static_file(archive: Archive, request: Request) -> Response:
-    """The page's stylesheet and scripts; their URLs name their version, so they never change."""
-    asset = render.assets().get(request.path_params["name"])
-    if asset is None:
-        raise HTTPException(404)
-    etag = f'"{asset.version}"'
-    cached = conditional.not_modified(request, etag, None)
-    if cached is not None:
-        return cached
-    return Response(
-        asset.body,
-        media_type=asset.media_type,
-        headers={"ETag": etag, "Cache-Control": conditional.IMMUTABLE},
-    )
-
-
-def _day_selection(request: Request, view: View) -> export.Selection:
-    terminal, stream, text = (request.path_params[k] for k in ("terminal", "stream", "day"))
-    day = timeline.parse_day(text) if _DAY.fullmatch(text) else None
-    if not (is_name(terminal) and is_name(stream)) or day is None:
-        raise HTTPException(404)
-    return export.Selection(terminal, stream, day, day, view.zone)
-
-
-def _contents(archive: Archive, selection: export.Selection) -> Contents:
-    try:
-        return export.select_images(archive.db, selection)
-    except InputError as exc:
-        raise HTTPException(404, str(exc)) from None
-
-
-def day_download(archive: Archive, request: Request) -> Response:
-    """The day's originals and manifest as a tar or zip, streamed image by image."""
-    fmt = request.path_params["fmt"]
-    if fmt not in export.FORMATS:
-        raise HTTPException(404)
-    selection = _day_selection(request, _view(archive, request))
-    contents = _contents(archive, selection)
-    return StreamingResponse(
-        export.bundle_chunks(contents, archive.store, fmt),
-        media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{selection.name}.{fmt}"'},
-    )
-
-
-def day_timelapse(archive: Archive, request: Request) -> Response:
-    """The day as an MP4 (``?fps=``, default 12), encoded while it is sent."""
-    fps = parse_fps(request.query_params.get("fps", "12"))
-    selection = _day_selection(request, _view(archive, request))
-    try:
-        contents = require_frames(_contents(archive, selection))
-    except InputError as exc:
-        raise HTTPException(404, str(exc)) from None
-    return StreamingResponse(
-        export.timelapse_chunks(contents, archive.store, fps=fps),
-        media_type="video/mp4",
-        headers={"Content-Disposition": f'inline; filename="{selection.name}.mp4"'},
-    )
+    return docs.docs_page(view_of(archive, request))
 
 
 def create_app(
@@ -470,6 +320,7 @@ def create_app(
         ThumbnailCache(folder=thumb_dir),
         streams=None if streams is None else tuple((t, s) for t, s in streams),
         silent_after=timedelta(minutes=silent_minutes),
+        videos=Videos(opened.store.derived_folder(daily.FOLDER)),
     )
 
     def bound(handler: Any) -> Any:
@@ -489,15 +340,16 @@ def create_app(
         Route("/openapi.json", bound(openapi)),
         Route("/docs", bound(docs_page)),
         Route("/docs/openapi.json", bound(docs.docs_spec)),
-        Route("/static/{name}", bound(static_file)),
+        Route("/static/{name}", bound(files.static_file)),
         Route("/static/swagger/{name}", bound(docs.swagger_file)),
-        Route("/image/{id:int}", bound(image)),
-        Route("/image/{id:int}/thumb", bound(thumbnail)),
+        Route("/image/{id:int}", bound(files.image)),
+        Route("/image/{id:int}/thumb", bound(files.thumbnail)),
         *(Route(path, bound(handler)) for path, handler in api.ROUTES),
         # Last: any three segments would match it.
         Route("/{terminal}/{stream}/{day}", bound(day_page)),
-        Route("/{terminal}/{stream}/{day}/timelapse.mp4", bound(day_timelapse)),
-        Route("/{terminal}/{stream}/{day}/images.{fmt}", bound(day_download)),
+        Route("/{terminal}/{stream}/{day}/timelapse.mp4", bound(downloads.day_timelapse)),
+        Route("/{terminal}/{stream}/{day}/timelapse.json", bound(downloads.timelapse_progress)),
+        Route("/{terminal}/{stream}/{day}/images.{fmt}", bound(downloads.day_download)),
     ]
     handlers: dict[Any, Any] = {
         InputError: _on_error,

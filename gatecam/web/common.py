@@ -17,6 +17,7 @@ from gatecam.settings import SILENT_MINUTES
 from gatecam.storage.base import ImageStore
 from gatecam.web.pagecache import PageCache
 from gatecam.web.thumbs import ThumbnailCache
+from gatecam.web.videos import Videos
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Archive:
     silent_after: timedelta = timedelta(minutes=SILENT_MINUTES)
     # The (terminal, stream) pairs health and metrics judge; None: those that ran lately.
     streams: tuple[tuple[str, str], ...] | None = None
+    # The days' kept timelapses (gatecam.export.daily), and the encodes the page started.
+    videos: Videos = field(default_factory=lambda: Videos(None))
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -67,10 +70,15 @@ _JSON_PATHS = frozenset({"/openapi.json", "/healthz", "/metrics"})
 
 def wants_json(path: str) -> bool:
     """Everything but the HTML pages answers errors in JSON, as /openapi.json documents."""
-    return path.startswith(("/api/", "/image/")) or path in (
-        "/openapi.json",
-        "/healthz",
-        "/metrics",
+    return (
+        path.startswith(("/api/", "/image/"))
+        or path.endswith(".json")
+        or path
+        in (
+            "/openapi.json",
+            "/healthz",
+            "/metrics",
+        )
     )
 
 

@@ -5,24 +5,36 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
+from starlette.requests import Request
 
 from gatecam.database.missed import MissedRecord
 from gatecam.database.models import DownloadRun
+from gatecam.database.stats import StreamError
 from gatecam.health import Verdict
 from gatecam.health.coverage import StreamCoverage
-from gatecam.web import scrub
+from gatecam.web import scrub, timeline
 from gatecam.web.chart import chart as coverage_chart
+from gatecam.web.common import Archive
 from gatecam.web.render import duration, offset, render
 from gatecam.web.timeline import GAP, NEAR, DayGap, Recent, Shot, Stream, day_bounds
 
-__all__ = ["View", "at_page", "day_page", "index_page", "page", "stream_section"]
+__all__ = [
+    "View",
+    "at_page",
+    "day_page",
+    "index_page",
+    "page",
+    "stream_section",
+    "view_in",
+    "view_of",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,21 @@ class View:
             params["tz"] = self.tz_param
         query = urlencode(params)
         return escape(f"{path}?{query}" if query else path)
+
+
+def view_of(archive: Archive, request: Request) -> View:
+    """How a page shows time. No other parameter of the query is kept: the pages use none,
+    and what a view holds keys the page caches, so a junk query would cost memory."""
+    return replace(view_in(archive, request.query_params.get("tz") or None), here=request.url.path)
+
+
+def view_in(archive: Archive, tz: str | None) -> View:
+    return View(
+        zone=timeline.zone(tz) if tz else archive.zone,
+        default_tz=archive.zone.key,
+        tz_param=tz,
+        now=datetime.now(UTC),
+    )
 
 
 def _zone_links(view: View) -> list[tuple[str, str]]:
@@ -94,10 +121,26 @@ def index_page(
     sections: Sequence[tuple[Stream, str]],
     runs: Sequence[DownloadRun],
     states: Sequence[Verdict] = (),
+    errors: Mapping[tuple[str, str], StreamError] | None = None,
 ) -> str:
     """The archive at a glance: a banner naming each judged stream that is not ok, per
-    terminal its statistics and each stream's state and section (as stream_section drew
-    it), then the latest runs."""
+    terminal its statistics and each stream's state, last error and section (as
+    stream_section drew it), then the latest runs.
+
+    A stream's last error is shown until a later run of it succeeds: after that it no
+    longer says what is wrong, only what was (the runs table keeps it).
+    """
+    today = view.now.astimezone(view.zone).date()
+    shown_errors = {
+        key: {
+            "at": e.at,
+            "error": e.error,
+            # The time alone for today's; older ones need their day.
+            "fmt": "%H:%M" if e.at.astimezone(view.zone).date() == today else "%a %Y-%m-%d %H:%M",
+        }
+        for key, e in (errors or {}).items()
+        if e.current
+    }
     return page(
         "index.html",
         "Archive",
@@ -107,6 +150,7 @@ def index_page(
         stats=stats,
         sections=[(stream, Markup(html)) for stream, html in sections],
         runs=runs,
+        errors=shown_errors,
         form=_form(view, [stream for stream, _ in sections]),
     )
 
@@ -126,6 +170,16 @@ def _gap(view: View, gap: DayGap) -> dict[str, Any]:
         "title": f"{gap.start.astimezone(UTC):%Y-%m-%d %H:%M:%S} → "
         f"{gap.end.astimezone(UTC):%H:%M:%S} UTC",
     }
+
+
+def _tile(
+    view: View, item: Shot | DayGap | MissedRecord, flags: Mapping[int, str]
+) -> dict[str, Any]:
+    if isinstance(item, DayGap):
+        return _gap(view, item) | {"missed": None, "flag": None}
+    if isinstance(item, MissedRecord):
+        return {"gap": False, "missed": item, "flag": None}
+    return {"gap": False, "missed": None, "shot": item, "flag": flags.get(item.id)}
 
 
 def _frames(
@@ -162,14 +216,11 @@ def day_page(
     gaps = [_gap(view, i) for i in day_gaps]
     without = sum((i.length for i in day_gaps), timedelta())
     counts = Counter(flags[s.id] for s in shots if s.id in flags)
-    tiles = [
-        (_gap(view, item) if isinstance(item, DayGap) else {"gap": False, "shot": item})
-        | {
-            "hour": scrub.hour_of(item, start),
-            "flag": None if isinstance(item, DayGap) else flags.get(item.id),
-        }
-        for item in items
-    ]
+    # A missed image stands where it was captured, inside the gap it leaves if any: the
+    # site listed it, so the silence there is not the camera's.
+    placed: list[Shot | DayGap | MissedRecord] = [*items, *missed]
+    placed.sort(key=scrub.moment_of)  # stable: a gap's tile before an image of its start
+    tiles = [_tile(view, item, flags) | {"hour": scrub.hour_of(item, start)} for item in placed]
     labels = {h["n"]: h["label"] for h in scrub.hours(start, end, view.zone)}
     return page(
         "day.html",
@@ -182,6 +233,7 @@ def day_page(
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
         held=len(shots),
+        missed=len(missed),
         flagged=", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())),
         gaps=gaps,
         gap_limit=duration(GAP),

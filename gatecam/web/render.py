@@ -79,6 +79,7 @@ def environment() -> Environment:
     env.globals["static"] = static_url
     env.filters["duration"] = duration
     env.filters["shown"] = shown
+    env.filters["offset_in"] = lambda moment, zone: offset(moment.astimezone(zone))
     env.filters["utc"] = lambda moment: moment.astimezone(UTC)
     env.filters["num"] = lambda n: f"{n:,}"
     return env

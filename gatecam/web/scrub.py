@@ -62,7 +62,11 @@ def track(
     }
 
 
-def hour_of(item: Shot | DayGap, start: datetime) -> int:
-    """Which hour of the day (from 0) an image or the start of a gap falls in."""
-    moment = item.timestamp if isinstance(item, Shot) else item.start
-    return max(0, int((moment.astimezone(UTC) - start).total_seconds() // 3600))
+def hour_of(item: Shot | DayGap | MissedRecord, start: datetime) -> int:
+    """Which hour of the day (from 0) an image, a missed image or the start of a gap falls in."""
+    return max(0, int((moment_of(item).astimezone(UTC) - start).total_seconds() // 3600))
+
+
+def moment_of(item: Shot | DayGap | MissedRecord) -> datetime:
+    """Where an item of the day's grid lies: its capture time, or the start of a gap."""
+    return item.start if isinstance(item, DayGap) else item.timestamp

@@ -36,6 +36,14 @@ def parse_day(text: str) -> date | None:
     return day if day.year in _YEARS else None
 
 
+_PATH_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def path_day(text: str) -> date | None:
+    """The day a URL segment names as YYYY-MM-DD, or None if it names none."""
+    return parse_day(text) if _PATH_DAY.fullmatch(text) else None
+
+
 def parse_shown_time(text: str, display: ZoneInfo) -> datetime:
     """``time`` as an aware datetime: its own offset if it has one, else local in ``display``."""
     match = _TIME.fullmatch(text.strip())

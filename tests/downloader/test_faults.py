@@ -396,9 +396,12 @@ def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
     assert (stats.total_runs, stats.failed_runs) == (1, 1)
     assert stats.last_error is not None and "Chromium" in stats.last_error
     assert scheduler.is_running
-    [job] = scheduler.scheduler.get_jobs()
-    assert job.id == "download"
-    assert job.next_run_time > datetime.now(UTC)  # the next tick is still coming
+    jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}
+    assert sorted(jobs) == ["download", "timelapse"]
+    assert jobs["download"].next_run_time > datetime.now(UTC)  # the next tick is still coming
+    # The days' timelapses render hourly, on a thread of their own beside the passes.
+    assert jobs["timelapse"].executor == "timelapse"
+    assert jobs["timelapse"].trigger.interval == timedelta(hours=1)
 
 
 # -- item 6: disk full -----------------------------------------------------------------------

@@ -372,3 +372,17 @@ def test_the_web_package_runs_no_sql_of_its_own() -> None:
             )
             assert line in allowed, (path.name, line)
         assert "session.execute" not in source and "session.scalar" not in source, path.name
+
+
+def test_the_overview_says_what_it_counts_and_in_which_offset_its_runs_started(
+    client: httpx.Client,
+) -> None:
+    seen = text(client.get("/").text)
+    # The windows count when images were stored, not when the camera took them.
+    stored = len(IN_GATE) + 2  # the fixture's rows, all stored a moment ago
+    assert f"{stored} stored in the last hour" in seen
+    assert f"{stored} stored in the last 24 h" in seen
+    assert " in the last hour" not in seen.replace("stored in the last hour", "")
+    offset = datetime.now(LA).strftime("%z")
+    assert f"started ({offset[:3]}:{offset[3:]})" in seen
+    assert "started (+00:00)" in text(client.get("/", params={"tz": "UTC"}).text)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -99,13 +101,20 @@ def test_playing_a_day_steps_through_its_images_in_place(
 
 
 def test_the_days_timelapse_plays_in_place(
-    page: Page, client: httpx.Client, archive: dict[datetime, int]
+    page: Page, client: httpx.Client, archive: dict[datetime, int], tmp_path: Path
 ) -> None:
     page.goto(f"{client.base_url}{DAY}", wait_until="load")
+    # Every text the progress line shows, as it shows it.
+    page.evaluate(
+        "() => { window.told = []; const note = document.getElementById('video-progress');"
+        " new MutationObserver(() => window.told.push(note.textContent))"
+        ".observe(note, {childList: true, characterData: true, subtree: true}); }"
+    )
 
     page.click("#play-video")
 
-    # Encoded while it is sent: it starts playing and its clock runs, at the MP4's size.
+    # Not kept yet: the page tells how far the encode is, then plays the kept file; its
+    # clock runs, at the MP4's size.
     page.wait_for_function(
         "() => { const v = document.getElementById('play-video-el');"
         " return v && v.readyState >= 2 && v.currentTime > 0.5; }",
@@ -113,3 +122,8 @@ def test_the_days_timelapse_plays_in_place(
     )
     size = page.eval_on_selector("#play-video-el", "v => [v.videoWidth, v.videoHeight]")
     assert size == [1280, 720]
+    told: list[str] = page.evaluate("() => window.told")
+    frames = len([ts for ts in IN_GATE if ts.astimezone(LA).date() == date(2025, 9, 2)])
+    assert any(re.fullmatch(rf"encoding… \d+ of {frames} frames", t) for t in told), told
+    assert page.locator("#video-progress").inner_text() == ""
+    assert (tmp_path / "images" / ".timelapse" / "apm" / "in_gate" / "2025-09-02.mp4").is_file()

@@ -49,20 +49,10 @@
   const back = () => { stop(); show(n < 0 ? frames.length - 1 : n - 1); };
   document.getElementById("play-prev").addEventListener("click", back);
   document.getElementById("play-next").addEventListener("click", () => { stop(); show(n + 1); });
-  // The day's timelapse (captioned, gaps shown as cards) in place of the stepped images.
-  const videoButton = document.getElementById("play-video");
-  videoButton.addEventListener("click", () => {
+  // The day's timelapse (timelapse.js) takes the stepped images' place.
+  document.getElementById("play-video").addEventListener("click", () => {
     stop();
     if (img !== null) img.hidden = true;
-    let video = document.getElementById("play-video-el");
-    if (video === null) {
-      video = document.createElement("video");
-      video.id = "play-video-el";
-      video.controls = video.autoplay = video.muted = video.playsInline = true;
-      video.src = videoButton.dataset.src;
-      box.appendChild(video);
-    }
-    video.play().catch(() => {});
   });
   document.addEventListener("keydown", (e) => {
     if (e.target.closest && e.target.closest("input,select,textarea")) return;
