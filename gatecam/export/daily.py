@@ -13,13 +13,10 @@ give the same digest, and rendered again when they do not.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +27,7 @@ from gatecam.database.engine import Database
 from gatecam.export.selection import Contents, Selection, select_images
 from gatecam.export.timelapse import timelapse_chunks
 from gatecam.storage import ImageStore
+from gatecam.storage.local import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -93,23 +91,6 @@ def stored_video(folder: Path, contents: Contents, fps: int = FPS) -> Path | Non
     return video if video.is_file() else None
 
 
-def _write_atomic(path: Path, chunks: Callable[[], Iterable[bytes]]) -> None:
-    """Write what ``chunks()`` yields to ``path`` so readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-    try:
-        with tmp.open("xb") as out:
-            for chunk in chunks():
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
 def render_day(
     folder: Path,
     contents: Contents,
@@ -125,9 +106,9 @@ def render_day(
     s = contents.selection
     video = video_path(folder, s.terminal, s.stream, s.first)
     stamp = {"digest": digest(contents, fps), "images": len(contents.items), "fps": fps}
-    _write_atomic(video, lambda: timelapse_chunks(contents, store, fps=fps, on_frame=on_frame))
+    write_atomic(video, timelapse_chunks(contents, store, fps=fps, on_frame=on_frame))
     # After the video: a stamp never vouches for a file that is not there yet.
-    _write_atomic(_stamp_path(video), lambda: [json.dumps(stamp).encode()])
+    write_atomic(_stamp_path(video), json.dumps(stamp).encode())
     return video
 
 
