@@ -326,15 +326,3 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         flag = flag_name(exc.field)
         where = flag if exc.field in given and flag else sources.get(exc.field, env_name(exc.field))
         raise InputError(f"{where}: {exc.message}") from None
-
-
-def settings_table() -> list[tuple[str, str | None, str, str]]:
-    """(variable, flag, default, meaning) of every setting, for ``gatecam settings``."""
-    rows = []
-    for name, info in DownloadConfig.model_fields.items():
-        default = info.get_default(call_default_factory=True)
-        if isinstance(default, list):
-            default = ",".join(default)
-        shown = "unset" if default is None else str(default)
-        rows.append((env_name(name), flag_name(name), shown, info.description or ""))
-    return rows
