@@ -50,6 +50,7 @@ from gatecam.database.models import DownloadRun
 from gatecam.downloader.job import HOST, RunResult
 from gatecam.downloader.scheduler import ImageDownloadScheduler
 from gatecam.errors import GatecamError, InputError, Interrupted
+from gatecam.export.daily import render_finished_days
 from gatecam.settings import DownloadConfig
 from gatecam.storage.folders import download_dir
 
@@ -142,6 +143,14 @@ def run(
             stack.callback(server.stop)
         where = scheduler.store.describe()
         logger.info("archiving into %s, database %s", where, redact(settings.database_url))
+        # Each finished day's MP4, made once so the day page plays it at once.
+        targets = [(t.terminal, t.stream) for t in settings.targets]
+        scheduler.add_hourly(
+            lambda: render_finished_days(
+                scheduler.db, scheduler.store, settings.zone, streams=targets
+            ),
+            "timelapse of finished days",
+        )
         with stop_signals(lambda: None) as stop:
             scheduler.start()
             stop.event.wait()

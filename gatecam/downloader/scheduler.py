@@ -25,7 +25,6 @@ from gatecam.database.queries import ImageRecord
 from gatecam.database.stats import DownloadStats, read_stats
 from gatecam.downloader.job import DownloadJob, RunResult
 from gatecam.errors import InputError
-from gatecam.export.daily import render_finished_days
 from gatecam.model import check_name
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Source
@@ -85,11 +84,11 @@ class ImageDownloadScheduler:
         self._stop = threading.Event()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            # One pass at a time: one headless Chromium at a time on a small server. The
-            # days' timelapses render on their own thread, never delaying a pass.
+            # One pass at a time: one headless Chromium at a time on a small server. Upkeep
+            # (add_hourly) has a thread of its own, never delaying a pass.
             executors={
                 "default": ThreadPoolExecutor(max_workers=1),
-                "timelapse": ThreadPoolExecutor(max_workers=1),
+                "upkeep": ThreadPoolExecutor(max_workers=1),
             },
             job_defaults={
                 "coalesce": True,
@@ -223,16 +222,25 @@ class ImageDownloadScheduler:
                 log = logger.warning
             log("run %s", result.summary())
 
-    def _render_days(self) -> None:
-        # Each finished day's MP4, made once so the day page plays it at once.
-        streams = [(t.terminal, t.stream) for t in self.config.targets]
-        render_finished_days(self.db, self.store, self.config.zone, streams=streams)
-
     def _next_try(self) -> datetime | None:
         job = self.scheduler.get_job("download") if self.is_running else None
         return job.next_run_time if job is not None else None
 
     # -- scheduling -------------------------------------------------------------------------
+
+    def add_hourly(self, job: Callable[[], object], name: str) -> None:
+        """Run ``job`` every hour at :30 on a thread of its own, never delaying a pass.
+
+        For upkeep above the pipeline (the CLI's timelapse renderer): on the half hour, within
+        an hour of any start and clear of midnight's pass. A failure is logged, and the next
+        hour tries again.
+        """
+        self.scheduler.add_job(
+            job,
+            IntervalTrigger(hours=1, start_date=datetime(1970, 1, 1, 0, 30, tzinfo=UTC)),
+            name=name,
+            executor="upkeep",
+        )
 
     def start(self) -> None:
         """Run the job now, then every ``interval_minutes``, in the background."""
@@ -248,14 +256,6 @@ class ImageDownloadScheduler:
             ),
             id="download",
             name=name,
-        )
-        self.scheduler.add_job(
-            self._render_days,
-            # On the half hour: within an hour of any start, clear of midnight's pass.
-            IntervalTrigger(hours=1, start_date=datetime(1970, 1, 1, 0, 30, tzinfo=UTC)),
-            id="timelapse",
-            name="timelapse of finished days",
-            executor="timelapse",
         )
         self.scheduler.start()
         self.is_running = True

@@ -387,6 +387,7 @@ def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
     scheduler = scheduler_for(
         standin, browser=True, chromium_path=str(tmp_path / "no-such" / "chromium")
     )
+    scheduler.add_hourly(lambda: None, "upkeep")
     scheduler.start()
     deadline = time.monotonic() + 30
     while scheduler.stats.total_runs == 0 and time.monotonic() < deadline:
@@ -396,12 +397,13 @@ def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
     assert (stats.total_runs, stats.failed_runs) == (1, 1)
     assert stats.last_error is not None and "Chromium" in stats.last_error
     assert scheduler.is_running
-    jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}
-    assert sorted(jobs) == ["download", "timelapse"]
-    assert jobs["download"].next_run_time > datetime.now(UTC)  # the next tick is still coming
-    # The days' timelapses render hourly, on a thread of their own beside the passes.
-    assert jobs["timelapse"].executor == "timelapse"
-    assert jobs["timelapse"].trigger.interval == timedelta(hours=1)
+    jobs = {job.name: job for job in scheduler.scheduler.get_jobs()}
+    assert sorted(jobs) == ["download apm/in_gate", "upkeep"]
+    # the next tick is still coming
+    assert jobs["download apm/in_gate"].next_run_time > datetime.now(UTC)
+    # Upkeep (the CLI's timelapses) runs hourly, on a thread of its own beside the passes.
+    assert jobs["upkeep"].executor == "upkeep"
+    assert jobs["upkeep"].trigger.interval == timedelta(hours=1)
 
 
 # -- item 6: disk full -----------------------------------------------------------------------
