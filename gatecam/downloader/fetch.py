@@ -4,6 +4,10 @@ Discovery needs a browser, but downloading needs only plain HTTP, so
 this module is one pooled ``httpx.Client`` driven by a thread pool. A single image's failure
 never raises: every timestamp ends up downloaded, failed (with a reason a user can read)
 or pending (not published yet).
+
+One of the two modules over 400 lines, on purpose: each request's deadline, its retries and
+their waits, the body's size cap and the complete-JPEG check are one state machine per image,
+read together or not at all.
 """
 
 from __future__ import annotations
