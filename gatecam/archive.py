@@ -15,7 +15,7 @@ from gatecam.database.migrate import prepare, require_current
 from gatecam.settings import DownloadConfig
 from gatecam.sources import build_source
 from gatecam.sources.base import Source
-from gatecam.storage import ImageStore, open_store
+from gatecam.storage import UpkeepStore, open_store
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Archive:
     """
 
     db: Database
-    store: ImageStore
+    store: UpkeepStore
     source: Source | None = None
 
     def close(self) -> None:
@@ -53,7 +53,7 @@ def open_source(settings: DownloadConfig) -> Source:
     return build_source(settings)
 
 
-def configured_store(settings: DownloadConfig) -> ImageStore:
+def configured_store(settings: DownloadConfig) -> UpkeepStore:
     """The image store the settings name; nothing is created or contacted yet."""
     return open_store(
         settings.storage_url, settings.download_dir, s3_endpoint_url=settings.s3_endpoint_url
@@ -65,7 +65,7 @@ def open_archive(
     *,
     write: bool = True,
     source: Source | None = None,
-    store: ImageStore | None = None,
+    store: UpkeepStore | None = None,
 ) -> Archive:
     """The archive the settings name, ready for use; bad settings raise before anything is kept.
 

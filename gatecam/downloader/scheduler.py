@@ -28,7 +28,7 @@ from gatecam.errors import InputError
 from gatecam.model import check_name
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Source
-from gatecam.storage import ImageStore
+from gatecam.storage import ImageStore, UpkeepStore
 
 __all__ = ["DownloadConfig", "DownloadStats", "ImageDownloadScheduler", "RunResult"]
 
@@ -72,7 +72,7 @@ class ImageDownloadScheduler:
         config: DownloadConfig,
         *,
         source: Source | None = None,
-        store: ImageStore | None = None,
+        store: UpkeepStore | None = None,
     ) -> None:
         self.config = config
         self.archive = open_archive(config, source=source, store=store)

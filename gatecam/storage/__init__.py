@@ -6,15 +6,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gatecam.errors import InputError
-from gatecam.storage.base import ImageStore, image_key, parse_image_key
+from gatecam.storage.base import ImageStore, UpkeepStore, image_key, parse_image_key
 from gatecam.storage.local import LocalStore
 
-__all__ = ["ImageStore", "LocalStore", "image_key", "open_store", "parse_image_key"]
+__all__ = [
+    "ImageStore",
+    "LocalStore",
+    "UpkeepStore",
+    "image_key",
+    "open_store",
+    "parse_image_key",
+]
 
 
 def open_store(
     storage_url: str | None, download_dir: Path, *, s3_endpoint_url: str | None = None
-) -> ImageStore:
+) -> UpkeepStore:
     """The store ``storage_url`` names: unset means the folder ``download_dir``.
 
     ``s3://bucket/optional/prefix`` is an S3-compatible bucket (``s3_endpoint_url`` for MinIO

@@ -22,6 +22,11 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"\d{6}")
 
 
+def day_prefix(terminal: str, stream: str, day: date) -> str:
+    """The prefix of every key of one stream's (UTC) day."""
+    return f"{terminal}/{stream}/{day.isoformat()}/"
+
+
 def image_key(ref: ImageRef) -> str:
     ts = ref.timestamp.astimezone(UTC)
     return f"{ref.terminal}/{ref.stream}/{ts:%Y-%m-%d}/{ts:%H%M%S}{IMAGE_SUFFIX}"
@@ -132,7 +137,20 @@ class ImageStore(Protocol):
         """
         ...
 
-    # -- what `gatecam verify` asks of a store ---------------------------------------------
+    def prune(self, terminal: str, stream: str, through: date) -> None:
+        """Remove the stream's emptied day folders up to and including ``through``.
+
+        Later days may be about to receive an image. A store without folders does nothing.
+        """
+        ...
+
+
+class UpkeepStore(ImageStore, Protocol):
+    """A store ``gatecam verify`` can check and repair: what it asks beyond the pipeline's.
+
+    A backend for archiving and reading alone implements ImageStore; ``open_store`` hands
+    out stores that implement this too.
+    """
 
     def fingerprint(self, name: str, *, digest: bool) -> Fingerprint:
         """Size of what ``name`` holds, and with ``digest`` its sha256 and JPEG check.
@@ -168,11 +186,4 @@ class ImageStore(Protocol):
 
     def quarantine_where(self) -> str:
         """Where quarantined entries go and where their reasons are kept, for people."""
-        ...
-
-    def prune(self, terminal: str, stream: str, through: date) -> None:
-        """Remove the stream's emptied day folders up to and including ``through``.
-
-        Later days may be about to receive an image. A store without folders does nothing.
-        """
         ...

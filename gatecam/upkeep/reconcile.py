@@ -17,16 +17,12 @@ from gatecam.database.engine import Database
 from gatecam.database.queries import ImageRecord
 from gatecam.errors import StorageError
 from gatecam.storage import ImageStore, parse_image_key
-from gatecam.storage.base import is_complete_jpeg
+from gatecam.storage.base import day_prefix, is_complete_jpeg
 
 logger = logging.getLogger(__name__)
 
 # Rows expired per transaction; a full batch means there may be more.
 EXPIRE_BATCH = 1000
-
-
-def day_prefix(terminal: str, stream: str, day: date) -> str:
-    return f"{terminal}/{stream}/{day.isoformat()}/"
 
 
 class NotAnImage(ValueError):

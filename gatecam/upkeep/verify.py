@@ -16,7 +16,7 @@ from gatecam.database.models import utcnow
 from gatecam.database.queries import ImageRecord, chunked
 from gatecam.errors import InputError
 from gatecam.model import check_name
-from gatecam.storage import ImageStore, parse_image_key
+from gatecam.storage import UpkeepStore, parse_image_key
 from gatecam.storage.base import is_complete_jpeg
 from gatecam.upkeep.reconcile import NotAnImage, stored_record
 from gatecam.upkeep.report import VerifyReport
@@ -41,7 +41,7 @@ Changed = Literal["report", "accept", "quarantine"]
 
 def verify_archive(
     db: Database,
-    store: ImageStore,
+    store: UpkeepStore,
     *,
     terminal: str | None = None,
     repair: bool = False,
@@ -90,7 +90,7 @@ def verify_archive(
 
 
 def _check_leftovers(
-    store: ImageStore, terminal: str | None, repair: bool, cutoff: datetime, report: VerifyReport
+    store: UpkeepStore, terminal: str | None, repair: bool, cutoff: datetime, report: VerifyReport
 ) -> None:
     for leftover in store.leftovers(terminal, cutoff):
         if leftover.kind == "partial":
@@ -106,7 +106,7 @@ def _check_leftovers(
             report.strays.append((leftover.name, leftover.reason))
 
 
-def _move(store: ImageStore, name: str, reason: str, report: VerifyReport) -> bool:
+def _move(store: UpkeepStore, name: str, reason: str, report: VerifyReport) -> bool:
     try:
         store.quarantine(name, reason)
     except FileNotFoundError:
@@ -121,7 +121,7 @@ def _move(store: ImageStore, name: str, reason: str, report: VerifyReport) -> bo
 # -- rows -> stored images ----------------------------------------------------------------
 
 
-def _check_row(store: ImageStore, row: StoredRow, checksums: bool) -> tuple[str, str]:
+def _check_row(store: UpkeepStore, row: StoredRow, checksums: bool) -> tuple[str, str]:
     """(_OK | _MISSING | _MISMATCH, reason) for one row's stored image."""
     # A row marked missing is only checked for the image being back.
     checksums = checksums and row.missing_since is None
@@ -164,7 +164,7 @@ def _row_batches(db: Database, terminal: str | None, batch_size: int) -> Iterato
 
 def _check_rows(
     db: Database,
-    store: ImageStore,
+    store: UpkeepStore,
     terminal: str | None,
     repair: bool,
     checksums: bool,
@@ -199,7 +199,7 @@ def _check_rows(
 
 def _settle_changed(
     db: Database,
-    store: ImageStore,
+    store: UpkeepStore,
     changed: Changed,
     now: datetime,
     report: VerifyReport,
@@ -237,7 +237,7 @@ def _settle_changed(
 # -- stored images -> rows ----------------------------------------------------------------
 
 
-def _orphan_record(store: ImageStore, key: str) -> ImageRecord | str | None:
+def _orphan_record(store: UpkeepStore, key: str) -> ImageRecord | str | None:
     """The row to give an orphan, why it gets none (not a complete JPEG), or None if gone."""
     try:
         return stored_record(store, key)
@@ -249,7 +249,7 @@ def _orphan_record(store: ImageStore, key: str) -> ImageRecord | str | None:
 
 def _check_files(
     db: Database,
-    store: ImageStore,
+    store: UpkeepStore,
     terminal: str | None,
     repair: bool,
     batch_size: int,
