@@ -264,9 +264,14 @@ def start_runs(
         }
         for t, c in streams
     ]
-    ids = session.scalars(
-        insert(DownloadRun).returning(DownloadRun.id, sort_by_parameter_order=True), rows
-    ).all()
+    # One multi-row VALUES: SQLAlchemy's executemany with RETURNING goes row by row on SQLite.
+    # Each row comes back with its stream, so the order of the answer does not matter.
+    returned = session.execute(
+        insert(DownloadRun)
+        .values(rows)
+        .returning(DownloadRun.terminal, DownloadRun.camera_id, DownloadRun.id)
+    )
+    ids = {(t, c): run_id for t, c, run_id in returned}
     stmt = insert_statement(session, StreamCounter.__table__)
     session.execute(
         stmt.on_conflict_do_update(
@@ -283,7 +288,7 @@ def start_runs(
             for t, c in streams
         ],
     )
-    return {stream: (run_id, now) for stream, run_id in zip(streams, ids, strict=True)}
+    return {stream: (ids[stream], now) for stream in streams}
 
 
 def finish_runs(session: Session, ends: Sequence[RunEnd], *, at: datetime | None = None) -> None:
