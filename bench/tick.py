@@ -2,7 +2,8 @@
 
 Each size gets an archive of its own: N streams over two terminals, today's images of each
 (the stand-in catalogue's schedule up to noon UTC) as files in a LocalStore and as rows, and
-one successful run per stream today, as a tick that archived everything leaves them. The
+one successful run per stream today (and its claim's lock file), as a tick that archived
+everything leaves them. The
 source is the package's CatalogueSource: listings come from that same local catalogue with
 no browser (a replay-learned site's steady state) and no network. One tick of the real
 DownloadJob then runs in a process of its own, so its peak RSS is the tick's alone.
@@ -27,6 +28,7 @@ from databases import postgres_database
 
 from gatecam.database import queries
 from gatecam.database.engine import Database
+from gatecam.database.locks import claim
 from gatecam.database.migrate import upgrade
 from gatecam.downloader.job import DownloadJob
 from gatecam.model import ImageRecord, ImageRef
@@ -94,6 +96,10 @@ def build(folder: Path, url: str, count: int) -> int:
                 pending=0,
                 error=None,
             )
+    # The lock files a tick leaves beside an SQLite database (one per stream, made once).
+    for name in stream_names(count):
+        with claim(db, *name.split("/")):
+            pass
     db.dispose()
     return len(records)
 

@@ -65,19 +65,6 @@ def image_record(image: DownloadedImage) -> ImageRecord:
     )
 
 
-def key_time(key: str) -> datetime:
-    """The capture time of an image key the store listed (``.../YYYY-MM-DD/HHMMSS.jpg``)."""
-    return datetime(
-        int(key[-21:-17]),
-        int(key[-16:-14]),
-        int(key[-13:-11]),
-        int(key[-10:-8]),
-        int(key[-8:-6]),
-        int(key[-6:-4]),
-        tzinfo=UTC,
-    )
-
-
 class StreamRunner:
     """Runs one stream at a time against one database, source and image store."""
 
@@ -158,8 +145,8 @@ class StreamRunner:
     ) -> None:
         """The body of a started run: whatever goes wrong ends up in ``result``.
 
-        ``held``: the capture times the archive holds of the run's one day, today, read for
-        the whole tick; None asks the database.
+        ``held``: the capture times the archive holds of the run's one day (today when the
+        tick began), read for the whole tick; None asks the database.
         """
         terminal, stream = target
         try:
@@ -202,12 +189,16 @@ class StreamRunner:
             result.error = self.with_next_try(result.error)
 
     def _unindexed(self, target: Target, days: list[date], held: Collection[datetime]) -> bool:
-        """Whether the store holds an image of these days that has no row (index_files)."""
-        return any(
-            key_time(key) not in held
-            for day in days
-            for key in self.store.keys(day_prefix(*target, day))
-        )
+        """Whether the store holds an image of the run's one day that has no row (what
+        index_files would add).
+
+        Compared as HHMMSS numbers: keys of today's folder differ in their time alone, and
+        parsing each into a datetime took a good part of a 1,000-stream idle tick.
+        """
+        times = {t.hour * 10000 + t.minute * 100 + t.second for t in held if not t.microsecond}
+        prefix = day_prefix(*target, days[0])
+        # The key ends in HHMMSS.jpg (IMAGE_SUFFIX is four characters).
+        return any(int(key[-10:-4]) not in times for key in self.store.keys(prefix))
 
     def with_next_try(self, error: str) -> str:
         upcoming = self._next_try()

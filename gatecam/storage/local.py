@@ -16,6 +16,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -392,6 +393,8 @@ class LocalStore:
 
 
 _NOT_A_FOLDER = frozenset(("", ".", ".."))
+# HHMMSS.jpg of a time that exists: the name part parse_image_key accepts.
+_IMAGE_NAME = re.compile(r"(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]" + re.escape(IMAGE_SUFFIX))
 
 
 def _day_images(rel: str, prefix: str, children: list[os.DirEntry[str]]) -> Iterator[str]:
@@ -403,16 +406,9 @@ def _day_images(rel: str, prefix: str, children: list[os.DirEntry[str]]) -> Iter
     if parse_image_key(f"{rel}000000{IMAGE_SUFFIX}") is None:
         return  # not a day folder of the key layout
     for child in children:
-        name = child.name
         if (
-            len(name) == 6 + len(IMAGE_SUFFIX)
-            and name.endswith(IMAGE_SUFFIX)
-            and name[:6].isascii()
-            and name[:6].isdigit()
-            and name[:2] < "24"
-            and name[2] < "6"
-            and name[4] < "6"
-            and (key := f"{rel}{name}").startswith(prefix)
+            _IMAGE_NAME.fullmatch(child.name)
+            and (key := f"{rel}{child.name}").startswith(prefix)
             and child.is_file(follow_symlinks=False)
         ):
             yield key
