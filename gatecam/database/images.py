@@ -304,7 +304,8 @@ def held_times(
     held: dict[tuple[str, str], set[datetime]] = {stream: set() for stream in streams}
     if not held:
         return held
-    rows = session.execute(
+    # On the connection: the ORM's row loading cost more than the query for 100,000 rows.
+    rows = session.connection().execute(
         select(Image.terminal, Image.camera_id, Image.timestamp).where(
             Image.timestamp >= start,
             Image.timestamp < end,

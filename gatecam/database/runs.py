@@ -264,12 +264,16 @@ def start_runs(
         }
         for t, c in streams
     ]
-    # One multi-row VALUES: SQLAlchemy's executemany with RETURNING goes row by row on SQLite.
-    # Each row comes back with its stream, so the order of the answer does not matter.
+    # An executemany without RETURNING (SQLAlchemy sends that row by row on SQLite), then
+    # the ids by stream: while this instance holds their claims, no one else starts a run of
+    # these streams, so the "running" rows they have at ``now`` are these.
+    session.execute(insert(_RUNS), rows)
     returned = session.execute(
-        insert(DownloadRun)
-        .values(rows)
-        .returning(DownloadRun.terminal, DownloadRun.camera_id, DownloadRun.id)
+        select(DownloadRun.terminal, DownloadRun.camera_id, DownloadRun.id).where(
+            *_streams_where(streams),
+            DownloadRun.status == "running",
+            DownloadRun.started_at == now,
+        )
     )
     ids = {(t, c): run_id for t, c, run_id in returned}
     stmt = insert_statement(session, StreamCounter.__table__)

@@ -21,6 +21,7 @@ import secrets
 import stat
 from collections.abc import Iterator
 from datetime import date, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Literal
 
@@ -283,7 +284,7 @@ class LocalStore:
         # Symlinked folders and files are not images of this archive: never listed.
         try:
             with os.scandir(folder) as scan:
-                children = sorted(scan, key=lambda entry: entry.name)
+                children = sorted(scan, key=_NAME)
         except (FileNotFoundError, NotADirectoryError):
             return
         if depth == 3:
@@ -393,6 +394,7 @@ class LocalStore:
 
 
 _NOT_A_FOLDER = frozenset(("", ".", ".."))
+_NAME = attrgetter("name")
 # HHMMSS.jpg of a time that exists: the name part parse_image_key accepts.
 _IMAGE_NAME = re.compile(r"(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]" + re.escape(IMAGE_SUFFIX))
 
