@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, select
 
 from gatecam.database.engine import Database
-from gatecam.database.locks import claim
+from gatecam.database.locks import claim, claim_many
 from gatecam.database.models import DownloadRun, StreamCounter
 from gatecam.database.queries import ImageRecord, insert_images
 from gatecam.model import ImageRef
@@ -195,6 +195,22 @@ def test_an_idle_tick_books_its_runs_and_reads_what_is_held_in_one_statement_eac
     assert count("UPDATE download_runs") == 1
     assert count("INSERT INTO stream_counters") == 2  # as runs start, and as they end
     assert count("SELECT images.terminal, images.camera_id, images.timestamp") == 1
-    assert count("SELECT discovery_recipes") == 0  # the catalogue needs no recipe
     # Whatever else the tick asks is per tick, not per stream.
     assert len(statements) < len(STREAMS)
+
+
+def test_a_tick_claims_its_streams_with_the_locks_a_single_run_takes(database: Database) -> None:
+    streams = [("apm", "cam0"), ("apm", "cam1"), ("fms", "cam0")]
+    with claim(database, "apm", "cam1") as mine:
+        assert mine
+        with claim_many(database, streams) as got:
+            assert got == {("apm", "cam0"), ("fms", "cam0")}
+            with claim(database, "fms", "cam0") as other:
+                assert not other
+            with claim_many(database, streams) as second:
+                assert second == set()
+    # Released at the end of the block: claimed again, by either kind.
+    with claim_many(database, streams) as again:
+        assert again == set(streams)
+    with claim(database, "fms", "cam0") as mine:
+        assert mine
