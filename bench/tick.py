@@ -5,8 +5,10 @@ Each size gets an archive of its own: N streams over two terminals, today's imag
 one successful run per stream today (and its claim's lock file), as a tick that archived
 everything leaves them. The
 source is the package's CatalogueSource: listings come from that same local catalogue with
-no browser (a replay-learned site's steady state) and no network. One tick of the real
-DownloadJob then runs in a process of its own, so its peak RSS is the tick's alone.
+no browser (a replay-learned site's steady state) and no network. Two ticks of the real
+DownloadJob then run in a process of its own, so its peak RSS is theirs alone: the first
+of a process and the next one, each with its wall and CPU seconds (on a busy machine the
+wall time also counts the wait for a core).
 
 Targets: 1,000 streams in at most 1.5 s, at most 150 MB peak. Run from the repository root:
 ``.venv/bin/python bench/tick.py [--streams 10,100,1000] [--postgres]``.
@@ -105,7 +107,7 @@ def build(folder: Path, url: str, count: int) -> int:
 
 
 def idle_tick(folder: Path, url: str, count: int) -> None:
-    """One tick, in this process: prints its seconds, peak RSS and what it did, as JSON."""
+    """Two ticks, in this process: prints their seconds, the peak RSS and what they did (JSON)."""
     settings = config(folder, url, count)
     db = Database(url)
     now = noon()
@@ -117,15 +119,19 @@ def idle_tick(folder: Path, url: str, count: int) -> None:
             LocalStore(settings.download_dir),
             clock=lambda: now,
         )
-        started = time.monotonic()
-        results = job.run(tick=now - timedelta(minutes=1))
-        seconds = time.monotonic() - started
+        # The first tick of a process also makes its metrics' label sets and SQLAlchemy's
+        # compiled statements; a scheduler's later ticks find them made.
+        ticks = []
+        for _ in range(2):
+            started, cpu = time.monotonic(), time.process_time()
+            results = job.run(tick=now - timedelta(minutes=1))
+            ticks.append((time.monotonic() - started, time.process_time() - cpu))
     db.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
             {
-                "seconds": seconds,
+                "ticks": ticks,
                 "peak_mb": peak,
                 "runs": len(results),
                 "ok": sum(r.ok for r in results),
@@ -154,13 +160,15 @@ def measure(name: str, url_for: str, counts: list[int]) -> None:
                 check=True,
             )
             got = json.loads(child.stdout.strip().splitlines()[-1])
+            (first_s, first_cpu), (next_s, next_cpu) = got["ticks"]
             line = (
                 f"  {count:>5} streams ({images:,} images, built in {built:.0f} s): "
-                f"idle tick {got['seconds']:.2f} s, peak {got['peak_mb']:.0f} MB, "
+                f"first idle tick {first_s:.2f} s ({first_cpu:.2f} s CPU), "
+                f"next {next_s:.2f} s ({next_cpu:.2f} s CPU), peak {got['peak_mb']:.0f} MB, "
                 f"{got['ok']}/{got['runs']} runs ok, {got['downloaded']} downloaded"
             )
             if count >= 1000:
-                met = got["seconds"] <= TICK_S and got["peak_mb"] <= PEAK_MB
+                met = max(first_s, next_s) <= TICK_S and got["peak_mb"] <= PEAK_MB
                 line += (
                     f" (target <= {TICK_S:g} s and <= {PEAK_MB:g} MB: "
                     f"{'target met' if met else 'TARGET MISSED'})"

@@ -314,7 +314,7 @@ def held_times(
             Image.missing_since.is_(None),
         )
     )
-    for terminal, camera_id, ts in rows:
+    for terminal, camera_id, ts in rows.all():  # one fetchall, not a fetchone per row
         times = held.get((terminal, camera_id))
         if times is not None and ts is not None:
             times.add(ts)
