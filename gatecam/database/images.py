@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -312,3 +312,31 @@ def held_timestamps(
         )
     )
     return frozenset(ts for ts in rows if ts is not None)
+
+
+def held_times(
+    session: Session, streams: Collection[tuple[str, str]], start: datetime, end: datetime
+) -> dict[tuple[str, str], set[datetime]]:
+    """The capture times of these streams' archived images in [start, end), by stream.
+
+    One query for a whole tick: what ``missing_timestamps`` and ``held_timestamps`` tell of
+    one stream, for all of them. Every stream asked has its entry, empty if it holds none.
+    """
+    held: dict[tuple[str, str], set[datetime]] = {stream: set() for stream in streams}
+    if not held:
+        return held
+    # On the connection: the ORM's row loading cost more than the query for 100,000 rows.
+    rows = session.connection().execute(
+        select(Image.terminal, Image.camera_id, Image.timestamp).where(
+            Image.timestamp >= start,
+            Image.timestamp < end,
+            Image.terminal.in_(sorted({t for t, _ in held})),
+            Image.camera_id.in_(sorted({c for _, c in held})),
+            Image.missing_since.is_(None),
+        )
+    )
+    for terminal, camera_id, ts in rows.all():  # one fetchall, not a fetchone per row
+        times = held.get((terminal, camera_id))
+        if times is not None and ts is not None:
+            times.add(ts)
+    return held

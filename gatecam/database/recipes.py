@@ -90,3 +90,33 @@ class RecipeStore:
         with self.db.session_scope() as session:
             rows = session.scalars(select(DiscoveryRecipe).order_by(DiscoveryRecipe.terminal))
             return [_recipe(row) for row in rows]
+
+
+class PassRecipes(RecipeStore):
+    """A RecipeStore that reads each terminal's recipe once per pass (one tick, say).
+
+    Every stream of a terminal shares its recipe, so a tick over 1,000 streams need not ask
+    the database 1,000 times. Writes go through at once and forget what was read, so the
+    pass's next listing reads what it (or another instance meanwhile) made of the recipe.
+    """
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._read: dict[str, Recipe | None] = {}
+
+    def load(self, terminal: str) -> Recipe | None:
+        if terminal not in self._read:
+            self._read[terminal] = super().load(terminal)
+        return self._read[terminal]
+
+    def save(self, recipe: Recipe) -> None:
+        self._read.pop(recipe.terminal, None)
+        super().save(recipe)
+
+    def drop(self, recipe: Recipe) -> bool:
+        self._read.pop(recipe.terminal, None)
+        return super().drop(recipe)
+
+    def checked(self, recipe: Recipe, when: datetime) -> None:
+        self._read.pop(recipe.terminal, None)
+        super().checked(recipe, when)
