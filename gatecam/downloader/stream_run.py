@@ -32,7 +32,8 @@ from gatecam.model import Clock, ImageRef, Target
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Source
 from gatecam.storage import ImageStore
-from gatecam.upkeep.reconcile import day_prefix, expire, index_files
+from gatecam.storage.base import day_prefix
+from gatecam.upkeep.reconcile import expire, index_files
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gatecam.database import images, queries, runs
+from gatecam.database import images, queries, tick_runs
 from gatecam.database.engine import reason
 from gatecam.database.locks import claim_many
 from gatecam.downloader import metrics
@@ -147,21 +147,21 @@ def _start(runner: StreamRunner, todo: list[Target], tick: datetime | None) -> _
                 runner.record_cut_off(session, *left)
         if tick is not None:
             # Each stream runs once a tick across instances: one another has run is done.
-            done = runs.finished_since_many(session, todo, tick)
+            done = tick_runs.finished_since_many(session, todo, tick)
             todo = [target for target in todo if target not in done]
-        for stream in runs.running_streams(session, todo):
+        for stream in tick_runs.running_streams(session, todo):
             # Rare: a run left "running" by a process that died, or by this one when the
             # database failed to record its end.
             stale = queries.interrupt_stale_runs(session, *stream, host=HOST, pid=os.getpid())
             logger.info(
                 "%s/%s: marked %d run(s) left by a stopped process as interrupted", *stream, stale
             )
-        fresh = runs.covered_today(session, todo, today)
+        fresh = tick_runs.covered_today(session, todo, today)
         for target in todo:
             covered = today if target in fresh else queries.last_covered_day(session, *target)
             started.covered[target] = covered
             started.days[target] = runner.days_to_list(covered, None)
-        started.runs = runs.start_runs(
+        started.runs = tick_runs.start_runs(
             session,
             todo,
             {t: [d.isoformat() for d in started.days[t]] for t in todo},
@@ -181,10 +181,10 @@ def _finish(
         return
     try:
         with runner.db.session_scope() as session:
-            runs.finish_runs(
+            tick_runs.finish_runs(
                 session,
                 [
-                    runs.RunEnd(
+                    tick_runs.RunEnd(
                         run_id=started.runs[target][0],
                         terminal=target.terminal,
                         camera_id=target.stream,

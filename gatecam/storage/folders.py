@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gatecam.errors import InputError
-from gatecam.storage.local import refuse_shared_folder
+from gatecam.storage.ownership import refuse_shared_folder
 
 _WHERE = "--download-dir / GATECAM_DOWNLOAD_DIR"
 

@@ -2,16 +2,16 @@
 
 A file is written under a ``.<name>.<hex>.part`` name and renamed into place, so a reader sees
 nothing or the whole image. Every gatecam process writing into the folder holds a shared
-``WriterLock``; leftover temporary files are removed only by a process that is alone, since
-another writer's are in flight, and only gatecam's own: other files in the folder are never
-deleted. ``/``, system folders and the home folder are refused as the archive folder.
+``WriterLock`` (storage/ownership.py); leftover temporary files are removed only by a process
+that is alone, since another writer's are in flight, and only gatecam's own: other files in
+the folder are never deleted. ``/``, system folders and the home folder are refused as the
+archive folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import io
 import logging
@@ -25,7 +25,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Literal
 
-from gatecam.errors import InvalidSetting, StorageError
+from gatecam.errors import StorageError
 from gatecam.storage.base import (
     IMAGE_SUFFIX,
     Fingerprint,
@@ -33,10 +33,9 @@ from gatecam.storage.base import (
     is_complete_jpeg,
     parse_image_key,
 )
+from gatecam.storage.ownership import WriterLock, mark, refuse_shared_folder
 from gatecam.storage.quarantine import (
-    LOCK_NAME,
     LOG_NAME,
-    MARKER_NAME,
     Quarantine,
     own_parts,
     part_name,
@@ -84,109 +83,6 @@ def _fsync_dir(directory: Path) -> None:
     finally:
         os.close(fd)
 
-
-def remove_partials(download_dir: Path) -> int:
-    """Delete gatecam's temporary image files a crash left in the day folders; return how many.
-
-    Only names ``write_atomic`` gives, in the key layout: any other file (another program's
-    ``.part`` download, a person's notes) is not gatecam's to delete.
-    """
-    removed = 0
-    for part in own_parts(Path(download_dir)):
-        # Another process may have cleaned up the same file meanwhile.
-        with contextlib.suppress(FileNotFoundError):
-            part.unlink()
-            removed += 1
-    return removed
-
-
-# Folders that hold far more than an archive. As the archive folder gatecam would lock, scan
-# and list the whole of one: refused unless empty or already a gatecam archive.
-_SYSTEM_FOLDERS = frozenset(
-    "/bin /boot /dev /etc /home /lib /opt /root /sbin /srv /usr /var".split()  # noqa: SIM905
-)
-
-
-def refuse_shared_folder(root: Path) -> None:
-    """Raise InvalidSetting if ``root`` is ``/``, a system folder or the home folder and holds
-    files but no gatecam archive (its marker or writers' lock). Nothing is written."""
-    where = os.path.realpath(root)
-    home = None
-    with contextlib.suppress(RuntimeError, KeyError):  # no HOME and no passwd entry
-        home = os.path.realpath(Path.home())
-    if where == "/":
-        what = "the root folder"
-    elif where == home:
-        what = "your home folder"
-    elif where in {os.path.realpath(folder) for folder in _SYSTEM_FOLDERS}:
-        what = "a system folder"
-    else:
-        return
-    folder = Path(where)
-    if is_archive(folder) or not folder.is_dir() or next(folder.iterdir(), None) is None:
-        return
-    raise InvalidSetting(
-        "--download-dir / GATECAM_DOWNLOAD_DIR",
-        f"{root} is {what} and holds other files; give gatecam a folder of its own, "
-        f"e.g. {folder / 'gatecam-images'}",
-    )
-
-
-def _mark(root: Path) -> None:
-    # Says what the folder is to people and to ``refuse_shared_folder``; the lock file says
-    # the same if it cannot be written.
-    with contextlib.suppress(OSError), (root / MARKER_NAME).open("x", encoding="utf-8") as f:
-        f.write(_MARKER_TEXT)
-
-
-def is_archive(folder: Path) -> bool:
-    """True if gatecam keeps an archive in ``folder`` (its marker, or a writer's lock)."""
-    return any((folder / name).is_file() for name in (MARKER_NAME, LOCK_NAME))
-
-
-class WriterLock:
-    """Held, shared, by every gatecam process that writes into one archive folder.
-
-    A ``.part`` file is only stale when no other writer is alive, so partial files are
-    removed only by a process that manages to take the lock exclusively; the kernel drops
-    the lock of a killed process.
-    """
-
-    def __init__(self, download_dir: Path) -> None:
-        self.download_dir = Path(download_dir)
-        self._fd: int | None = None
-
-    def acquire(self) -> int:
-        """Join the writers; first remove stale partial files if alone. Return how many."""
-        if self._fd is not None:
-            return 0
-        self.download_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.download_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        removed = 0
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass  # another writer is alive: its .part files are in flight
-        else:
-            removed = remove_partials(self.download_dir)
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        self._fd = fd
-        return removed
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-_MARKER_TEXT = (
-    "This folder is a gatecam image archive. gatecam deletes nothing here but its own\n"
-    "temporary image files (<terminal>/<stream>/<day>/.<HHMMSS>.jpg.<hex>.part).\n"
-)
 
 # Opening a directory level by level with O_NOFOLLOW means no symlink below the root (to a
 # file, or a day folder pointing elsewhere) is ever followed, whatever a row or a key names.
@@ -322,7 +218,7 @@ class LocalStore:
             return
         refuse_shared_folder(self.root)
         self.check()
-        _mark(self.root)
+        mark(self.root)
         removed = self._lock.acquire()
         if removed:
             logger.info("removed %d partial files left by an interrupted run", removed)

@@ -10,7 +10,8 @@ import pytest
 
 from gatecam.model import ImageRef
 from gatecam.storage.base import is_complete_jpeg
-from gatecam.storage.local import remove_partials, write_atomic
+from gatecam.storage.local import write_atomic
+from gatecam.storage.ownership import remove_partials
 from tests.helpers import image_path, iter_archive, mount_tmpfs, parse_image_path
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"

@@ -16,7 +16,8 @@ import pytest
 
 from gatecam.errors import InvalidSetting
 from gatecam.sources.draydog.standin import Catalogue, StandIn
-from gatecam.storage.local import LocalStore, refuse_shared_folder, write_atomic
+from gatecam.storage.local import LocalStore, write_atomic
+from gatecam.storage.ownership import refuse_shared_folder
 from tests.fixtures_db import sqlite_only
 from tests.helpers import run_main
 
