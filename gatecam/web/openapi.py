@@ -68,6 +68,25 @@ _IMAGE = {
         "thumb_url": {"type": "string"},
     },
 }
+# An image the site listed and the archive never stored, with the last reason it failed.
+_MISSED = {
+    "type": "object",
+    "required": ["timestamp", "url", "reason", "attempts"],
+    "properties": {
+        "timestamp": _TIME,
+        "url": {"type": "string"},
+        "reason": {"type": "string"},
+        "attempts": {"type": "integer", "minimum": 1},
+        "first_attempt": _TIME,
+        "last_attempt": _TIME,
+        "unlisted": {"type": "boolean", "description": "the site no longer lists it"},
+    },
+}
+_MISSED_COUNT = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "images the site listed that were not stored (not a gap: it published them)",
+}
 _SLOT = {
     "type": "object",
     "required": ["held", "expected", "completeness"],
@@ -77,6 +96,9 @@ _SLOT = {
         "held": {"type": "integer", "minimum": 0},
         "expected": {"type": "number", "minimum": 0},
         "completeness": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+        # Days carry these; hours do not.
+        "missed": _MISSED_COUNT,
+        "missed_images": {"type": "array", "items": _MISSED},
     },
 }
 _STATS = {
@@ -235,6 +257,11 @@ SPEC: dict[str, Any] = {
                                         "properties": {
                                             "completeness": {"type": ["number", "null"]},
                                             "gaps": {"type": "array"},
+                                            "missed": _MISSED_COUNT,
+                                            "missed_images": {
+                                                "type": "array",
+                                                "items": _MISSED,
+                                            },
                                             "days": {"type": "array", "items": _SLOT},
                                             "hours": {"type": "array", "items": _SLOT},
                                         },
