@@ -149,10 +149,13 @@ def compare_downloads(
             for name, download in sides.items():
                 seconds[name].append(in_fresh_folder(download, site))
     ours = median(seconds["gatecam"])
-    label = f"downloads {images} x {latency * 1000:g} ms, 8 at a time"
+    out.append(
+        f"  ({images} images, {latency * 1000:g} ms an answer, 8 at a time, {rounds} rounds)"
+    )
     if "curl" in seconds:
-        out.append(Line(f"{label} vs curl", ours, median(seconds["curl"]), "s", TARGET_VS_CURL))
+        out.append(Line("downloads vs curl", ours, median(seconds["curl"]), "s", TARGET_VS_CURL))
     if "aria2" in seconds:
-        out.append(Line(f"{label} vs aria2", ours, median(seconds["aria2"]), "s"))
-    out.append(Line(f"{label} vs the limit", ours, images * latency / CONCURRENCY, "s"))
+        out.append(Line("downloads vs aria2", ours, median(seconds["aria2"]), "s"))
+    limit = images * latency / CONCURRENCY
+    out.append(Line(f"downloads vs the limit {images} x {latency:g} s / 8", ours, limit, "s"))
     return out
