@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 from dataclasses import dataclass
@@ -90,3 +91,13 @@ def median(values: list[float]) -> float:
 def missing(tool: str) -> str | None:
     """None if ``tool`` is on PATH, else the line the bench prints instead of measuring it."""
     return None if shutil.which(tool) else f"skipped: {tool} not installed"
+
+
+def spread(values: list[float]) -> str:
+    """The range of the rounds, so a reader sees how far the machine's moments moved them."""
+    return f"{min(values):.0f}-{max(values):.0f}" if values else "-"
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average: others' work on the shared 2 cores."""
+    return os.getloadavg()[0]

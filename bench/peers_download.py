@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from peers_common import Line, median, missing
+from peers_common import Line, load_average, median, missing
 
 from gatecam.downloader import DrayDogDownloader
 from gatecam.sources.draydog import DrayDogSource
@@ -142,6 +142,7 @@ def compare_downloads(
         else:
             sides[name] = download
     seconds: dict[str, list[float]] = {name: [] for name in sides}
+    started_load = load_average()
     with remote_standin(latency, images) as site:
         for download in sides.values():
             in_fresh_folder(download, site)  # warm-up: connections, imports, page cache
@@ -150,7 +151,8 @@ def compare_downloads(
                 seconds[name].append(in_fresh_folder(download, site))
     ours = median(seconds["gatecam"])
     out.append(
-        f"  ({images} images, {latency * 1000:g} ms an answer, 8 at a time, {rounds} rounds)"
+        f"  ({images} images, {latency * 1000:g} ms an answer, 8 at a time, {rounds} rounds; "
+        f"load average {started_load:.1f} -> {load_average():.1f})"
     )
     if "curl" in seconds:
         out.append(Line("downloads vs curl", ours, median(seconds["curl"]), "s", TARGET_VS_CURL))

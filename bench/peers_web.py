@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from peers_common import Figure, Line, median, missing
+from peers_common import Figure, Line, load_average, median, missing, spread
 from web import TOKEN, build, free_port, process, serving, wait_for_port
 
 from gatecam.database.engine import Database
@@ -39,7 +39,7 @@ from gatecam.database.migrate import upgrade
 IMAGES = 200_000
 CLIENTS = 50
 PAGE_SECONDS = 5.0
-PAGE_ROUNDS = 3
+PAGE_ROUNDS = 5
 MIXED_SECONDS = 20.0
 FACTOR_SECONDS = 8.0
 FACTOR_ROUNDS = 2
@@ -173,6 +173,7 @@ def compare_pages(images: int = IMAGES, rounds: int = PAGE_ROUNDS) -> list[Line 
         ("/api/images?limit=100", "/gatecam/images.json?_size=100", TARGET_PAGES, "images"),
         ("/api/stats", "/gatecam/stream_counters.json", TARGET_STATS, "stats"),
     )
+    started_load = load_average()
     with servers(images, with_datasette=True) as served:
         assert served.datasette is not None
         rates: dict[str, list[Rate]] = {}
@@ -185,9 +186,16 @@ def compare_pages(images: int = IMAGES, rounds: int = PAGE_ROUNDS) -> list[Line 
             for ours, theirs, _, name in pairs:
                 rates[f"ours {name}"].append(measure(served.gatecam, ours, PAGE_SECONDS))
                 rates[f"peer {name}"].append(measure(served.datasette, theirs, PAGE_SECONDS))
-    out.append(f"  (load: {tool}, {CLIENTS} connections, {PAGE_SECONDS:g} s a round)")
+    out.append(
+        f"  (load: {tool}, {CLIENTS} connections, {PAGE_SECONDS:g} s a round, {rounds} rounds; "
+        f"load average {started_load:.1f} -> {load_average():.1f})"
+    )
     for ours, _, target, name in pairs:
         mine, peer = rates[f"ours {name}"], rates[f"peer {name}"]
+        out.append(
+            f"  ({ours}: gatecam {spread([r.rps for r in mine])}, "
+            f"datasette {spread([r.rps for r in peer])} req/s)"
+        )
         out.append(
             Line(
                 f"{ours} vs datasette",
@@ -289,7 +297,7 @@ def factor_line(label: str, a: list[dict[str, Any]], b: list[dict[str, Any]]) ->
 def compare_mixed(
     images: int = IMAGES, seconds: float = MIXED_SECONDS, rounds: int = FACTOR_ROUNDS
 ) -> list[Line | Figure | str]:
-    out: list[Line | Figure | str] = []
+    out: list[Line | Figure | str] = [f"  (load average {load_average():.1f} at the start)"]
     with servers(images, with_datasette=False) as served:
         run_load(served.gatecam, 1.0)  # warm-up
         with writer(served.url):
@@ -326,4 +334,5 @@ def compare_mixed(
                 f"  {'route alone (' + measure.__name__ + '): ' + route:<44} "
                 f"{rate.rps:>7.0f} req/s, p99 {rate.p99:4.0f} ms, {rate.errors} errors"
             )
+    out.append(f"  (load average {load_average():.1f} at the end)")
     return out
