@@ -21,6 +21,9 @@ from typing import Any
 import httpx
 
 REQUEST_TIMEOUT = 10.0
+# gatecam web closes a connection idle for 5 s; httpx's default expiry is the same 5 s, so a
+# connection could be picked just as the server closes it (a ReadError, not the server's).
+KEEPALIVE_EXPIRY = 4.0
 DEFAULT_ROUTES = "/api/stats,/api/images?limit=100,/healthz,/metrics,/"
 
 
@@ -57,7 +60,9 @@ async def httpx_load(
     times: dict[str, list[float]] = {name: [] for name in routes}
     errors: dict[str, dict[str, int]] = {name: {} for name in routes}
     limits = httpx.Limits(
-        max_connections=clients, max_keepalive_connections=0 if close else clients
+        max_connections=clients,
+        max_keepalive_connections=0 if close else clients,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
     )
     headers = {"Authorization": f"Bearer {token}"}
     if close:
