@@ -1,15 +1,28 @@
-"""gatecam's persist and statistics beside the database's own limits, measured side by side.
+"""gatecam beside its peers and the limits of what it drives, measured side by side.
 
-Targets, each the median of interleaved rounds (gatecam, then its peer, then again):
+Every comparison runs interleaved (gatecam, then its peer, then again, round after round) so
+that whatever else the shared machine is doing weighs on both alike, and prints
+``gatecam | peer or limit | ratio | target | met/MISSED`` from the medians of the rounds:
 
 - persist 10,000 rows: ``queries.insert_images(session, records, batch_size=100)`` (the
   scheduler's call, without its validation) at most 1.2x the time of the plain driver's
   ``executemany`` on SQLite, and at most 1.3x psycopg's ``COPY`` on PostgreSQL, into the same
   schema and indexes, one transaction each;
 - ``get_stats`` as the scheduler reads it at most 2x one hand-written statement on the plain
-  driver's connection that gives the same numbers (checked equal), at 1,000,000 images.
+  driver's connection that gives the same numbers (checked equal), at 1,000,000 images;
+- downloads (bench/peers_download.py): 300 images from the stand-in CDN at 50 ms an answer,
+  8 at a time: ``DrayDogDownloader`` at most 1.1x ``curl --parallel``; aria2 and the limit
+  300 x 50 ms / 8 beside it;
+- pages (bench/peers_web.py): at 200,000 images, 50 connections of ``wrk``: ``gatecam web``'s
+  ``/api/images?limit=100`` at least 2x datasette's ``images.json?_size=100`` on the same
+  file, p99 at most 250 ms; ``/api/stats`` at least 5x datasette's ``stream_counters.json``;
+- mixed (bench/peers_web.py): 50 httpx clients in their own process for 20 s over the five
+  routes of bench/web.py while a writer stores 60 images every 0.5 s: at least 400 req/s,
+  p99 at most 300 ms; then each factor that sets it apart from bench/web.py's figures.
 
-Run from the repository root: ``.venv/bin/python bench/peers.py [--skip-postgres]``.
+A peer that is not installed is printed as ``skipped: X not installed``.
+
+Run from the repository root: ``.venv/bin/python bench/peers.py [--only NAME] [--skip-postgres]``.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ import logging
 import shutil
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +44,11 @@ from typing import Any
 
 import psycopg
 from databases import postgres_database
+from peers_common import HEADER, Figure, Line, median
+from peers_download import IMAGES as DL_IMAGES
+from peers_download import compare_downloads
+from peers_web import IMAGES as WEB_IMAGES
+from peers_web import compare_mixed, compare_pages
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from stats import fill_range, fill_small, settle
@@ -106,15 +125,6 @@ def peer_rows(records: list[ImageRecord], sqlite_text: bool) -> list[tuple[Any, 
         )
         for r in records
     ]
-
-
-def ratio_line(label: str, ours: float, peer: float, unit: str, target: float) -> str:
-    ratio = ours / peer
-    verdict = "target met" if ratio <= target else "TARGET MISSED"
-    return (
-        f"{label:<34} {ours:>10.3f} {peer:>10.3f} {unit:<4} {ratio:>6.2f}x"
-        f"  <= {target:g}x  {verdict}"
-    )
 
 
 # -- persist ---------------------------------------------------------------------------------
@@ -363,6 +373,74 @@ def stats_postgres(url: str) -> tuple[list[float], list[float]]:
 
 # -- report ----------------------------------------------------------------------------------
 
+Printed = Line | Figure | str
+Comparison = Callable[[argparse.Namespace], list[Printed]]
+
+
+def persist_line(label: str, measured: tuple[list[float], list[float]], dialect: str) -> Line:
+    ours, peer = measured
+    return Line(label, median(ours), median(peer), "s", PERSIST_TARGET[dialect])
+
+
+def stats_line(label: str, measured: tuple[list[float], list[float]]) -> Line:
+    ours, peer = measured
+    return Line(label, median(ours), median(peer), "ms", STATS_TARGET)
+
+
+@contextmanager
+def bench_postgres(args: argparse.Namespace) -> Iterator[str]:
+    with postgres_database(args.postgres_url, args.bench_database) as url:
+        yield url
+
+
+def postgres_persist(args: argparse.Namespace) -> list[Printed]:
+    with bench_postgres(args) as url:
+        measured = persist_postgres(url, make_records(ROWS))
+    return [persist_line("postgresql persist vs COPY", measured, "postgresql")]
+
+
+def postgres_stats(args: argparse.Namespace) -> list[Printed]:
+    with bench_postgres(args) as url:
+        return [stats_line("postgresql get_stats vs one stmt", stats_postgres(url))]
+
+
+COMPARISONS: dict[str, tuple[str, Comparison]] = {
+    "persist-sqlite": (
+        "sqlite",
+        lambda a: [
+            persist_line(
+                "sqlite persist vs executemany", persist_sqlite(make_records(ROWS)), "sqlite"
+            )
+        ],
+    ),
+    "stats-sqlite": (
+        "sqlite",
+        lambda a: [stats_line("sqlite get_stats vs one statement", stats_sqlite())],
+    ),
+    "persist-postgresql": ("postgresql", postgres_persist),
+    "stats-postgresql": ("postgresql", postgres_stats),
+    "downloads": ("", lambda a: list(compare_downloads())),
+    "pages": ("sqlite", lambda a: list(compare_pages())),
+    "mixed": ("sqlite", lambda a: list(compare_mixed())),
+}
+
+
+def chosen(args: argparse.Namespace) -> list[str]:
+    if args.only:
+        return [args.only]
+    names = []
+    for name, (backend, _) in COMPARISONS.items():
+        if (backend == "sqlite" and args.skip_sqlite) or (
+            backend == "postgresql" and args.skip_postgres
+        ):
+            continue
+        if name.startswith("persist") and args.skip_persist:
+            continue
+        if name.startswith("stats") and args.skip_stats:
+            continue
+        names.append(name)
+    return names
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -376,73 +454,36 @@ def main() -> int:
         default=BENCH_DATABASE,
         help=f"the database the bench creates and drops (default {BENCH_DATABASE})",
     )
+    parser.add_argument("--only", choices=sorted(COMPARISONS), help="run this comparison alone")
     parser.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL")
     parser.add_argument("--skip-sqlite", action="store_true", help="no SQLite")
-    parser.add_argument("--skip-stats", action="store_true", help="persist only")
-    parser.add_argument("--skip-persist", action="store_true", help="statistics only")
+    parser.add_argument("--skip-stats", action="store_true", help="no get_stats lines")
+    parser.add_argument("--skip-persist", action="store_true", help="no persist lines")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
-    records = make_records(ROWS)
+    # Each line as it comes, in order with what the servers and tools it starts print.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(
-        f"gatecam beside its peers: median of {ROUNDS} interleaved rounds "
-        f"(persist: {ROWS:,} rows, batch_size {BATCH}; get_stats: {STATS_CALLS} calls a round "
-        f"at {ARCHIVE:,} images)"
+        "gatecam beside its peers, each comparison interleaved (gatecam, peer, gatecam, "
+        "peer...) so the shared machine's load weighs on both; medians of the rounds"
+    )
+    print(
+        f"(persist: {ROWS:,} rows, batch_size {BATCH}, {ROUNDS} rounds; get_stats: "
+        f"{STATS_CALLS} calls a round at {ARCHIVE:,} images; downloads: {DL_IMAGES} images; "
+        f"web: {WEB_IMAGES:,} images)"
     )
     print()
-    print(f"{'':<34} {'gatecam':>10} {'peer':>10} {'':<4} {'ratio':>7}  target")
-    lines: list[tuple[str, Callable[[], tuple[list[float], list[float]]], str, float, str]] = []
-    if not args.skip_sqlite:
-        if not args.skip_persist:
-            lines.append(
-                (
-                    "sqlite persist vs executemany",
-                    lambda: persist_sqlite(records),
-                    "s",
-                    PERSIST_TARGET["sqlite"],
-                    "sqlite",
-                )
-            )
-        if not args.skip_stats:
-            lines.append(
-                ("sqlite get_stats vs one statement", stats_sqlite, "ms", STATS_TARGET, "sqlite")
-            )
+    print(HEADER)
     status = 0
-    for label, measure, unit, target, _ in lines:
-        ours, peer = measure()
-        print(ratio_line(label, statistics.median(ours), statistics.median(peer), unit, target))
-    if args.skip_postgres:
-        return status
-    try:
-        with postgres_database(args.postgres_url, args.bench_database) as url:
-            if not args.skip_persist:
-                ours, peer = persist_postgres(url, records)
-                print(
-                    ratio_line(
-                        "postgresql persist vs COPY",
-                        statistics.median(ours),
-                        statistics.median(peer),
-                        "s",
-                        PERSIST_TARGET["postgresql"],
-                    )
-                )
-            if not args.skip_stats:
-                if not args.skip_persist:
-                    empty_tables(make_url(url).set(drivername="postgresql").render_as_string(False))
-                ours, peer = stats_postgres(url)
-                print(
-                    ratio_line(
-                        "postgresql get_stats vs one stmt",
-                        statistics.median(ours),
-                        statistics.median(peer),
-                        "ms",
-                        STATS_TARGET,
-                    )
-                )
-    except (SQLAlchemyError, psycopg.OperationalError) as exc:
-        # Not a missed target: the database went away (or was never there).
-        print(f"postgresql could not be measured: {reason(exc)}")
-        status = 1
+    for name in chosen(args):
+        _, comparison = COMPARISONS[name]
+        try:
+            for line in comparison(args):
+                print(line, flush=True)
+        except (SQLAlchemyError, psycopg.OperationalError) as exc:
+            # Not a missed target: the database went away (or was never there).
+            print(f"{name}: could not be measured: {reason(exc)}", flush=True)
+            status = 1
     return status
 
 
