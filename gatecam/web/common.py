@@ -36,6 +36,8 @@ class Archive:
     # /healthz, /api/stats and the archive's gauges, drawn once per state of the counters
     # and minute (second for /api/stats).
     answers: PageCache[Any] = field(default_factory=PageCache)
+    # /api/images pages, once per state of the counters: few, as a page can be a megabyte.
+    image_pages: PageCache[str] = field(default_factory=lambda: PageCache(capacity=32))
     cadence_minutes: int = 10
     # Longer than this without a new image, a stream's camera is silent (gatecam.health).
     silent_after: timedelta = timedelta(minutes=SILENT_MINUTES)
