@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 # The longest the watch thread sleeps: a stop request is noticed within this.
@@ -38,14 +38,14 @@ def _shut(sock: socket.socket) -> None:
 class Watch:
     """One request's deadline and the sockets it has used; ``cut`` says why it was cut."""
 
-    def __init__(self, deadline: float, sockets: weakref.WeakSet[socket.socket]) -> None:
+    def __init__(self, deadline: float, remember: Callable[[socket.socket], None]) -> None:
         self.deadline = deadline
         self.cut: str | None = None
         # Set once the answer's headers are in: what a cut request says depends on it.
         self.answered = False
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._known = sockets
+        self._remember = remember
 
     def add_stream(self, stream: Any) -> None:
         """Watch the socket under an httpcore network stream (None or no socket: nothing)."""
@@ -53,9 +53,9 @@ class Watch:
         sock = get_extra_info("socket") if get_extra_info is not None else None
         if not isinstance(sock, socket.socket):
             return
+        self._remember(sock)
         with self._lock:
             self._sockets.append(sock)
-            self._known.add(sock)
             late = self.cut is not None
         if late:
             _shut(sock)
@@ -86,8 +86,10 @@ class Watchdog:
         # connection may be waiting on one of them before its answer names it.
         self._known: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._calls = 0
-        self._ended = threading.Event()
+        # The running thread and what ends it: each thread has its own, so a thread that is
+        # ending never sees the event of the one started after it.
         self._thread: threading.Thread | None = None
+        self._ended = threading.Event()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
@@ -95,9 +97,9 @@ class Watchdog:
         with self._lock:
             self._calls += 1
             if self._thread is None:
-                self._ended.clear()
+                self._ended = threading.Event()
                 self._thread = threading.Thread(
-                    target=self._run, name="gatecam-watchdog", daemon=True
+                    target=self._run, args=(self._ended,), name="gatecam-watchdog", daemon=True
                 )
                 self._thread.start()
         try:
@@ -115,7 +117,7 @@ class Watchdog:
     @contextlib.contextmanager
     def watch(self, seconds: float) -> Iterator[Watch]:
         """Watch a request that must be over within ``seconds`` from now."""
-        watch = Watch(time.monotonic() + seconds, self._known)
+        watch = Watch(time.monotonic() + seconds, self._remember)
         with self._lock:
             self._watches.add(watch)
         try:
@@ -124,9 +126,13 @@ class Watchdog:
             with self._lock:
                 self._watches.discard(watch)
 
-    def _run(self) -> None:
+    def _remember(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._known.add(sock)
+
+    def _run(self, ended: threading.Event) -> None:
         shut_known = False
-        while not self._ended.is_set():
+        while not ended.is_set():
             now = time.monotonic()
             stopping = self._stop.is_set()
             with self._lock:
@@ -141,4 +147,4 @@ class Watchdog:
             for sock in known:
                 _shut(sock)
             waiting = [w.deadline - now for w in watches if w.cut is None]
-            self._ended.wait(max(0.0, min([TICK, *waiting])))
+            ended.wait(max(0.0, min([TICK, *waiting])))
