@@ -35,6 +35,8 @@ class Shot:
     id: int
     timestamp: datetime
     missing: bool = False
+    # Names the bytes: image URLs carry it, as an id may name another image after a restore.
+    sha256: str | None = None
 
 
 def streams(session: Session, terminal: str | None = None) -> list[Stream]:
@@ -140,7 +142,7 @@ def shots_between(
 ) -> list[Shot]:
     """The stream's images captured in [start, end), oldest first."""
     rows = session.execute(
-        select(Image.id, Image.timestamp, Image.missing_since)
+        select(Image.id, Image.timestamp, Image.missing_since, Image.sha256)
         .where(
             Image.terminal == terminal,
             Image.camera_id == stream,
@@ -149,7 +151,7 @@ def shots_between(
         )
         .order_by(Image.timestamp)
     )
-    return [Shot(row.id, row.timestamp, row.missing_since is not None) for row in rows]
+    return [Shot(row.id, row.timestamp, row.missing_since is not None, row.sha256) for row in rows]
 
 
 def held_times(
@@ -176,7 +178,7 @@ def _neighbour(
 ) -> Shot | None:
     order = Image.timestamp.desc() if older else Image.timestamp.asc()
     row = session.execute(
-        select(Image.id, Image.timestamp)
+        select(Image.id, Image.timestamp, Image.sha256)
         .where(
             Image.terminal == terminal,
             Image.camera_id == stream,
@@ -186,7 +188,7 @@ def _neighbour(
         .order_by(order)
         .limit(1)
     ).first()
-    return None if row is None else Shot(row.id, row.timestamp)
+    return None if row is None else Shot(row.id, row.timestamp, sha256=row.sha256)
 
 
 def shot_before(

@@ -29,6 +29,7 @@ import httpx
 
 from gatecam import camerahealth
 from gatecam.downloader import metrics
+from gatecam.downloader.watchdog import STOP, Watch, Watchdog
 from gatecam.errors import InputError
 from gatecam.model import ImageRef, check_name
 from gatecam.sources.base import Source
@@ -81,14 +82,6 @@ class DownloadResult:
 
 class _BodyLost(Exception):
     """The connection dropped while the body was being read."""
-
-
-class _TooLong(Exception):
-    """The request's deadline passed while its body was still coming."""
-
-
-class _Stopped(Exception):
-    """A stop was asked while the body was still coming."""
 
 
 @dataclass
@@ -154,6 +147,7 @@ class CdnDownloader:
         self.timeout = timeout
         # Set by a stop request (SIGTERM, Ctrl-C): downloads in flight give up at once.
         self._stop = stop or threading.Event()
+        self._watchdog = Watchdog(self._stop)
         self.publish_grace = publish_grace
         self._clock = clock or (lambda: datetime.now(UTC))
         self._random = random.Random()
@@ -205,7 +199,10 @@ class CdnDownloader:
         result = DownloadResult()
         if refs:
             workers = min(self.concurrency, len(refs))
-            with ThreadPoolExecutor(workers, thread_name_prefix="gatecam-download") as pool:
+            with (
+                self._watchdog.running(),
+                ThreadPoolExecutor(workers, thread_name_prefix="gatecam-download") as pool,
+            ):
                 outcomes = list(pool.map(self._download_one, sorted(refs)))
             for outcome in outcomes:
                 if isinstance(outcome, DownloadedImage):
@@ -283,41 +280,41 @@ class CdnDownloader:
         """GET ``url``, retrying transient failures; return the valid body or why not."""
         attempts = 0
         problem = ""
-        too_long = f"took longer than {self.timeout:g} s"
         for attempt in range(self.retries + 1):
             if self._stop.is_set():
                 return _Fetched(url, reason=STOPPED)
-            # One deadline for the whole request, headers and body: httpx's own timeout is
-            # per read, which a body trickling in byte by byte never trips.
+            # One deadline for headers and body, kept by the watchdog (httpx's timeouts are
+            # per read); those start at what is left of it, so no connect outlasts it.
             allowed = min(self.timeout, budget.requests)
             if allowed <= 0:
                 break  # the image's time is spent: asking again would only hold the run
             attempts = attempt + 1
             started = time.monotonic()
             retry_after: float | None = None
-            try:
-                with self._client.stream("GET", url, timeout=allowed) as response:
-                    try:
-                        if response.status_code not in RETRY_STATUSES:
-                            return self._accept(url, response, started + allowed)
-                        _drain_small(response)
-                    finally:
-                        metrics.cdn_response(response.num_bytes_downloaded)
-                    problem = f"HTTP {response.status_code}"
-                    if response.status_code == 429:
-                        retry_after = _retry_after(response, self._clock())
-            except _Stopped:
-                return _Fetched(url, reason=STOPPED)
-            except _BodyLost as exc:
-                problem = str(exc)
-            except (_TooLong, httpx.TimeoutException):
-                problem = too_long
-            except httpx.TransportError as exc:
-                problem = f"connection error ({_one_line(exc)})"
-            except httpx.HTTPError as exc:
-                return _Fetched(url, reason=_one_line(exc))
-            finally:
-                budget.requests -= time.monotonic() - started
+            with self._watchdog.watch(allowed) as watch:
+                try:
+                    with self._client.stream(
+                        "GET", url, timeout=allowed, extensions={"trace": watch.trace}
+                    ) as response:
+                        watch.answered = True
+                        watch.add_stream(response.extensions.get("network_stream"))
+                        try:
+                            if response.status_code not in RETRY_STATUSES:
+                                return self._accept(url, response)
+                            _drain_small(response)
+                        finally:
+                            metrics.cdn_response(response.num_bytes_downloaded)
+                        problem = f"HTTP {response.status_code}"
+                        if response.status_code == 429:
+                            retry_after = _retry_after(response, self._clock())
+                except (_BodyLost, httpx.HTTPError) as exc:
+                    if watch.cut == STOP or self._stop.is_set():
+                        return _Fetched(url, reason=STOPPED)
+                    problem = self._problem(exc, watch)
+                    if not problem:
+                        return _Fetched(url, reason=_one_line(exc))
+                finally:
+                    budget.requests -= time.monotonic() - started
             if attempt == self.retries:
                 break
             wait = self._retry_wait(attempt, retry_after)
@@ -332,13 +329,24 @@ class CdnDownloader:
         plural = "attempt" if attempts == 1 else "attempts"
         return _Fetched(url, reason=f"{problem} after {attempts} {plural}")
 
+    def _problem(self, exc: Exception, watch: Watch) -> str:
+        """Why an attempt failed, worth retrying; "" for an error asking again cannot mend."""
+        if watch.cut is not None or isinstance(exc, httpx.TimeoutException):
+            late = "took longer than" if watch.answered else "no answer within"
+            return f"{late} {self.timeout:g} s"
+        if isinstance(exc, _BodyLost):
+            return str(exc)
+        if isinstance(exc, httpx.TransportError):
+            return f"connection error ({_one_line(exc)})"
+        return ""
+
     def _retry_wait(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_retry_wait)
         # Jitter keeps parallel workers from retrying in lock step.
         return float(self.backoff * 2**attempt + self._random.uniform(0, self.backoff))
 
-    def _accept(self, url: str, response: httpx.Response, deadline: float) -> _Fetched:
+    def _accept(self, url: str, response: httpx.Response) -> _Fetched:
         """Read and check a non-retryable response; only a complete JPEG is accepted."""
         status = response.status_code
         if status != 200:
@@ -362,10 +370,6 @@ class CdnDownloader:
                 size += len(chunk)
                 if size > MAX_IMAGE_BYTES:
                     return invalid(f"too large (over {MAX_IMAGE_BYTES} bytes)")
-                if self._stop.is_set():
-                    raise _Stopped
-                if time.monotonic() > deadline:
-                    raise _TooLong
         except httpx.TimeoutException:
             raise
         except httpx.TransportError as exc:

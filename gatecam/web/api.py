@@ -18,6 +18,7 @@ from gatecam.days import local_time
 from gatecam.errors import InputError
 from gatecam.health import coverage
 from gatecam.model import NAME_RULE, is_name
+from gatecam.web import imageurls
 from gatecam.web.common import Archive, json_response, json_text, json_text_response
 
 MAX_LIMIT = 1000
@@ -42,8 +43,8 @@ def image_json(row: Any) -> dict[str, Any]:
         "thumbnail": row.thumbnail,
         "created_at": row.created_at,
         "missing": row.missing_since is not None,
-        "url": f"/image/{row.id}",
-        "thumb_url": f"/image/{row.id}/thumb",
+        "url": imageurls.image_url(row.id, row.sha256),
+        "thumb_url": imageurls.image_url(row.id, row.sha256, thumb=True),
     }
 
 

@@ -12,11 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gatecam.database import browse
-from gatecam.web import conditional, render
+from gatecam.web import conditional, imageurls, render
 from gatecam.web.common import Archive
 from gatecam.web.thumbs import is_sha256, make_thumbnail
 
 log = logging.getLogger(__name__)
+
+# Served from a cache only once the server says the bytes are still those (ETag).
+NO_CACHE = "public, no-cache"
 
 
 @dataclass(frozen=True)
@@ -55,12 +58,35 @@ def _read(archive: Archive, key: str) -> bytes:
         raise HTTPException(503, f"cannot read the image: {exc.strerror or exc}") from None
 
 
+def _cache_policy(request: Request, stored: _Stored) -> str:
+    """Kept for good only at the URL that names the bytes: an id alone may name others later.
+
+    After a database restore an id can name another image; a browser that kept the id's old
+    answer for a year would show the old picture. Without the right ``v`` it asks again
+    every time, and the ETag (from the sha256) makes that a 304 while the bytes are the same.
+    """
+    v = imageurls.version(stored.sha256)
+    # Both "public": a guarded server's middleware makes them "private".
+    return (
+        conditional.IMMUTABLE if v is not None and request.query_params.get("v") == v else NO_CACHE
+    )
+
+
+def _answer(request: Request, stored: _Stored, etag: str) -> tuple[Response | None, dict[str, str]]:
+    """A 304 if the client holds the bytes under ``etag``, and the headers to send either way."""
+    headers = conditional.validators(etag, stored.modified)
+    headers["Cache-Control"] = _cache_policy(request, stored)
+    cached = conditional.not_modified(request, etag, stored.modified)
+    if cached is not None:
+        cached.headers.update(headers)
+    return cached, headers
+
+
 def image(archive: Archive, request: Request) -> Response:
     stored = _stored(archive, request.path_params["id"])
-    cached = conditional.not_modified(request, stored.etag, stored.modified)
+    cached, headers = _answer(request, stored, stored.etag)
     if cached is not None:
         return cached  # the client holds these bytes: no read from the store at all
-    headers = conditional.validators(stored.etag, stored.modified)
     return Response(_read(archive, stored.key), media_type="image/jpeg", headers=headers)
 
 
@@ -68,8 +94,7 @@ def thumbnail(archive: Archive, request: Request) -> Response:
     image_id: int = request.path_params["id"]
     stored = _stored(archive, image_id)
     # Its own tag: a thumbnail's bytes are not the image's.
-    etag = f'"thumb-{stored.etag.strip(chr(34))}"'
-    cached = conditional.not_modified(request, etag, stored.modified)
+    cached, headers = _answer(request, stored, f'"thumb-{stored.etag.strip(chr(34))}"')
     if cached is not None:
         return cached
 
@@ -87,7 +112,6 @@ def thumbnail(archive: Archive, request: Request) -> Response:
             raise HTTPException(404, f"no thumbnail: {exc}") from None
 
     data = archive.thumbs.get(sha256, make)
-    headers = conditional.validators(etag, stored.modified)
     return Response(data, media_type="image/jpeg", headers=headers)
 
 

@@ -47,6 +47,20 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _COMMON = {"401": _UNAUTHORIZED, "503": _UNAVAILABLE}
+# An id may name another image after a database restore; the hash in the URL does not.
+_VERSION = {
+    "name": "v",
+    "in": "query",
+    "required": False,
+    "description": "the first 16 hex digits of the image's sha256, as in the url and thumb_url "
+    "the API gives",
+    "schema": {"type": "string"},
+}
+_IMAGE_CACHING = (
+    "Cached for good (immutable) only when v matches the image's sha256; otherwise answered "
+    "with Cache-Control: no-cache and an ETag, and 304 to a matching If-None-Match."
+)
+_NOT_MODIFIED = {"description": "the client's copy (If-None-Match) is still these bytes"}
 
 _IMAGE = {
     "type": "object",
@@ -64,7 +78,7 @@ _IMAGE = {
         },
         "created_at": _TIME,
         "missing": {"type": "boolean", "description": "gatecam verify found the file gone"},
-        "url": {"type": "string"},
+        "url": {"type": "string", "description": "/image/{id}, with ?v= when the sha256 is known"},
         "thumb_url": {"type": "string"},
     },
 }
@@ -202,16 +216,18 @@ SPEC: dict[str, Any] = {
         },
         "/image/{id}": {
             "get": {
-                "summary": "The archived JPEG, byte for byte (cached for ever: it never changes)",
-                "parameters": [_ID],
-                "responses": {"200": _JPEG, "404": _NOT_FOUND, **_COMMON},
+                "summary": "The archived JPEG, byte for byte",
+                "description": _IMAGE_CACHING,
+                "parameters": [_ID, _VERSION],
+                "responses": {"200": _JPEG, "304": _NOT_MODIFIED, "404": _NOT_FOUND, **_COMMON},
             }
         },
         "/image/{id}/thumb": {
             "get": {
                 "summary": "A small JPEG of the image, at most 320x180",
-                "parameters": [_ID],
-                "responses": {"200": _JPEG, "404": _NOT_FOUND, **_COMMON},
+                "description": _IMAGE_CACHING,
+                "parameters": [_ID, _VERSION],
+                "responses": {"200": _JPEG, "304": _NOT_MODIFIED, "404": _NOT_FOUND, **_COMMON},
             }
         },
         "/api/coverage": {

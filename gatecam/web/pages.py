@@ -19,7 +19,7 @@ from gatecam.database.models import DownloadRun
 from gatecam.database.stats import StreamError
 from gatecam.health import Verdict
 from gatecam.health.coverage import StreamCoverage
-from gatecam.web import scrub, timeline
+from gatecam.web import imageurls, scrub, timeline
 from gatecam.web.chart import chart as coverage_chart
 from gatecam.web.common import Archive
 from gatecam.web.render import duration, offset, render
@@ -189,6 +189,7 @@ def _frames(
     return [
         {
             "id": s.id,
+            "url": imageurls.image_url(s.id, s.sha256),
             "t": int((s.timestamp - start).total_seconds()),
             "utc": f"{s.timestamp.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
             "label": f"{s.timestamp.astimezone(view.zone):%H:%M:%S} "

@@ -12,6 +12,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from gatecam.web import imageurls
+
 # Static files by name, with their media type. A file's URL carries a hash of its bytes,
 # so it can be cached for a year: a new release names new URLs.
 MEDIA = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -77,6 +79,7 @@ def environment() -> Environment:
         keep_trailing_newline=False,
     )
     env.globals["static"] = static_url
+    env.globals["image_url"] = imageurls.image_url
     env.filters["duration"] = duration
     env.filters["shown"] = shown
     env.filters["offset_in"] = lambda moment, zone: offset(moment.astimezone(zone))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,11 +14,12 @@ import httpx
 import pytest
 
 from gatecam.downloader import DrayDogDownloader
+from gatecam.downloader.fetch import STOPPED
 from gatecam.model import ImageRef
 from gatecam.sources.draydog import DrayDogSource
 from gatecam.sources.draydog.standin import StandIn
 from gatecam.sources.draydog.standin.faults import GARBAGE_RETRY_AFTER
-from tests.helpers import image_path
+from tests.helpers import image_path, wait_for
 
 
 def _downloader(standin: StandIn, tmp_path: Path, **options: float) -> DrayDogDownloader:
@@ -97,3 +100,84 @@ def test_a_retry_after_that_is_no_delay_falls_back_to_backoff_and_the_image_is_s
     # waited as long as we ever wait.
     expected = [5.0 if value.endswith("GMT") else 0.1 for value in values]
     assert [w <= 0.1 for w in waits] == [e == 0.1 for e in expected]
+
+
+def test_an_answer_held_silent_fails_at_its_deadline_and_the_rest_are_stored(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    timestamps = _published(standin, 5)
+    silent = timestamps[1]
+    # Nothing at all for 30 s, full image and thumbnail alike.
+    standin.inject("timeout", match=_stamp(silent), times=None, delay=30.0)
+    before = standin.cdn_requests
+    started = time.monotonic()
+    with _downloader(standin, tmp_path, timeout=1.0) as downloader:
+        downloader.retries = 2
+        result = downloader.download_images_direct("in_gate", timestamps)
+    took = time.monotonic() - started
+
+    [failure] = result.failed
+    assert failure.ref.timestamp == silent
+    assert failure.reason.startswith("no answer within 1 s after ")
+    assert "\n" not in failure.reason
+    attempts = standin.cdn_requests - before - (len(timestamps) - 1)
+    assert attempts >= 1
+    # Each attempt is cut at its deadline, whatever the server does not send.
+    assert took < attempts * 1.6
+    stored = sorted(image.ref.timestamp for image in result.downloaded)
+    assert stored == [ts for ts in timestamps if ts != silent]
+
+
+def test_a_read_blocked_past_the_deadline_is_cut_at_the_deadline(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    timestamps = _published(standin, 3)
+    slow = timestamps[0]
+    # Half the body 0.7 s after the headers, then 30 s of silence: httpx's read timeout, set
+    # once when the request starts, would hold the read to at least 1.7 s.
+    standin.inject("stall", match=_stamp(slow), times=None, delay=0.7)
+    started = time.monotonic()
+    with _downloader(standin, tmp_path, timeout=1.0) as downloader:
+        downloader.retries = 0
+        result = downloader.download_images_direct("in_gate", timestamps)
+        took = time.monotonic() - started
+        standin.clear_faults()
+        # The cut connection is gone from the pool; the pool serves the next call.
+        again = downloader.download_images_direct("in_gate", [slow])
+
+    [failure] = result.failed
+    assert failure.reason == "took longer than 1 s after 1 attempt"
+    assert took < 1.6
+    assert sorted(image.ref.timestamp for image in result.downloaded) == timestamps[1:]
+    assert [image.ref.timestamp for image in again.downloaded] == [slow]
+
+
+def test_a_stop_while_every_answer_is_held_silent_ends_the_download_at_once(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    timestamps = _published(standin, 4)
+    standin.inject("timeout", times=None, delay=30.0)
+    stop = threading.Event()
+    downloader = DrayDogDownloader(
+        tmp_path / "archive",
+        source=DrayDogSource(app_url=standin.url, cdn_url=standin.cdn_url),
+        concurrency=4,
+        timeout=20.0,
+        stop=stop,
+    )
+    with downloader, ThreadPoolExecutor(1) as pool:
+        before = standin.cdn_requests
+        running = pool.submit(downloader.download_images_direct, "in_gate", timestamps)
+        wait_for(lambda: standin.cdn_requests - before == len(timestamps), "every request held")
+        stop.set()
+        stopped = time.monotonic()
+        try:
+            result = running.result(timeout=1.0)
+        finally:
+            standin.clear_faults()
+            standin.stopping.set()  # lets a held answer go if the stop was not noticed
+        took = time.monotonic() - stopped
+
+    assert took < 1.0
+    assert result.downloaded == []
+    assert [failure.reason for failure in result.failed] == [STOPPED] * len(timestamps)

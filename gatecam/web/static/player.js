@@ -20,7 +20,7 @@
     img.hidden = false;
     const video = document.getElementById("play-video-el");
     if (video !== null) video.pause();
-    img.src = "/image/" + frames[n].id;
+    img.src = frames[n].url;
     img.title = frames[n].utc;
     shown.textContent = frames[n].label + " (" + (n + 1) + "/" + frames.length + ")";
     shown.dataset.utc = frames[n].utc;

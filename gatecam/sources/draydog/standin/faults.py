@@ -21,12 +21,15 @@ if TYPE_CHECKING:
 # up from retry_after); "timeout" holds the answer ``delay`` seconds; "reset" drops the
 # connection; "html", "zero", "truncated", "no_eoi" and "wrong_type" send a bad 200 body.
 # Hostile ones: "trickle" sends a valid JPEG (Content-Length set) one byte every ``delay``
-# seconds; "retry_nan" is a 429 with ``Retry-After: nan``; "retry_garbage" is a 429 whose
-# Retry-After cycles through 1e308, -5, inf and an HTTP date in the year 9999.
+# seconds; "stall" sends the headers at once, half the JPEG ``delay`` seconds later, then
+# nothing for STALL_SECONDS; "retry_nan" is a 429 with ``Retry-After: nan``; "retry_garbage"
+# is a 429 whose Retry-After cycles through 1e308, -5, inf and an HTTP date in the year 9999.
 CDN_FAULTS = frozenset(
     {"500", "502", "503", "404", "429", "timeout", "reset", "html", "truncated", "zero"}
-    | {"no_eoi", "wrong_type", "trickle", "retry_nan", "retry_garbage"}
+    | {"no_eoi", "wrong_type", "trickle", "stall", "retry_nan", "retry_garbage"}
 )
+# How long a "stall" holds the rest of its body: far longer than any client's deadline.
+STALL_SECONDS = 30.0
 # The Retry-After values "retry_garbage" sends, in turn.
 GARBAGE_RETRY_AFTER = ("1e308", "-5", "inf", "Fri, 31 Dec 9999 23:59:59 GMT")
 PAGE_FAULTS = frozenset({"page_500", "no_history", "foreign_url"})
@@ -119,6 +122,8 @@ def send_cdn_fault(
             handler.close_connection = True
         elif kind == "trickle":
             _trickle(handler, jpeg, fault.delay, head=head)
+        elif kind == "stall":
+            _stall(handler, jpeg, fault.delay, head=head)
         elif kind == "no_eoi":
             handler.answer(HTTPStatus.OK, jpeg[:-2], "image/jpeg", head=head)
         else:  # wrong_type
@@ -138,3 +143,17 @@ def _trickle(handler: SiteHandler, jpeg: bytes, delay: float, *, head: bool) -> 
         handler.wfile.write(jpeg[n : n + 1])
         if handler.standin.stopping.wait(delay):
             return
+
+
+def _stall(handler: SiteHandler, jpeg: bytes, delay: float, *, head: bool) -> None:
+    handler.send_response(HTTPStatus.OK)
+    handler.send_header("Content-Type", "image/jpeg")
+    handler.send_header("Content-Length", str(len(jpeg)))
+    handler.end_headers()
+    handler.close_connection = True
+    if head or handler.standin.stopping.wait(delay):
+        return
+    # Data late in the request, then silence: a read timeout set when the request began
+    # counts from this write, not from the start.
+    handler.wfile.write(jpeg[: len(jpeg) // 2])
+    handler.standin.stopping.wait(STALL_SECONDS)
