@@ -16,6 +16,9 @@ from gatecam.errors import InputError
 
 # The Dray Dog site's own zone: its ports are in Los Angeles and Long Beach.
 DEFAULT_TIMEZONE = "America/Los_Angeles"
+# The years a day or time may name: far from both ends of what datetime and the zone
+# database can convert.
+YEARS = range(1970, 3000)
 
 
 def zone(name: str) -> ZoneInfo:

@@ -28,7 +28,6 @@ MAX_COVERAGE_DAYS = 92
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _CURSOR = re.compile(r"(\d{1,17})\.(\d{1,19})")
-_YEARS = range(1970, 3000)
 
 
 def image_json(row: Any) -> dict[str, Any]:
@@ -58,7 +57,7 @@ def decode_cursor(text: str) -> tuple[datetime, int]:
     if match is None or int(match[2]) > browse.MAX_ID:
         raise InputError(f"cursor {text!r} is not one this API gave out")
     moment = _EPOCH + int(match[1]) * _MICROSECOND
-    if moment.year not in _YEARS:
+    if moment.year not in local_days.YEARS:
         raise InputError(f"cursor {text!r} is not one this API gave out")
     return moment, int(match[2])
 
@@ -77,8 +76,9 @@ def parse_query_time(name: str, text: str, where: tzinfo) -> datetime:
     except ValueError:
         raise InputError(f"{name} {text!r} is not an ISO 8601 date or date-time") from None
     # A well-formed time can still be outside what the API serves (and what the spec allows).
-    years = f"{name} {text!r} is out of range: years {_YEARS.start} to {_YEARS.stop - 1} only"
-    if moment.year not in _YEARS:
+    first, last = local_days.YEARS.start, local_days.YEARS.stop - 1
+    years = f"{name} {text!r} is out of range: years {first} to {last} only"
+    if moment.year not in local_days.YEARS:
         raise InputError(years)
     try:
         return moment.astimezone(UTC)
@@ -166,7 +166,7 @@ def coverage_json(archive: Archive, request: Request) -> Response:
         # Today, or the day asked for when that is later: a future day alone is valid.
         end = today if start is None else max(today, start)
     if start is None:
-        start = max(end - timedelta(days=6), date(_YEARS.start, 1, 1))
+        start = max(end - timedelta(days=6), date(local_days.YEARS.start, 1, 1))
     if start > end:
         raise InputError(f"from {start} is after to {end}")
     if (end - start).days >= MAX_COVERAGE_DAYS:
@@ -191,7 +191,7 @@ def _day(params: Mapping[str, str], key: str) -> date | None:
         day = date.fromisoformat(params[key])
     except ValueError:
         raise InputError("from and to must be dates like 2025-09-02") from None
-    if day.year not in _YEARS:
+    if day.year not in local_days.YEARS:
         raise InputError("from and to must be dates between 1970 and 2999")
     return day
 

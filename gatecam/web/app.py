@@ -26,6 +26,7 @@ from gatecam.database import browse, frames
 from gatecam.database.engine import reason
 from gatecam.database.missed import missed_images
 from gatecam.database.stats import stream_errors
+from gatecam.days import DEFAULT_TIMEZONE
 from gatecam.errors import InputError
 from gatecam.export import daily
 from gatecam.health import coverage
@@ -291,7 +292,7 @@ def docs_page(archive: Archive, request: Request) -> Response:
 def create_app(
     opened: OpenArchive,
     *,
-    tz: str = "America/Los_Angeles",
+    tz: str = DEFAULT_TIMEZONE,
     token: str | None = None,
     interval_minutes: float = 10,
     streams: Sequence[tuple[str, str]] | None = None,

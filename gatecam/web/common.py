@@ -67,9 +67,6 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-_JSON_PATHS = frozenset({"/openapi.json", "/healthz", "/metrics"})
-
-
 def wants_json(path: str) -> bool:
     """Everything but the HTML pages answers errors in JSON, as /openapi.json documents."""
     return (

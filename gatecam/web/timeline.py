@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gatecam.database.browse import Shot, Stream
-from gatecam.days import day_bounds, local_time, zone
+from gatecam.days import YEARS, day_bounds, local_time, zone
 from gatecam.errors import InputError
 from gatecam.health.coverage import GAP
 
@@ -22,8 +22,6 @@ _TIME = re.compile(
     r"(?P<day>\d{4}-\d{2}-\d{2})[T ](?P<clock>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)"
     r"(?P<offset>Z|[+ -]\d{2}:?\d{2})?"
 )
-# Far from both ends of what datetime and the zone database can convert.
-_YEARS = range(1970, 3000)
 TIME_HELP = "e.g. 2025-09-02T14:30, or 2025-09-02T14:30:00-07:00 with an offset"
 
 
@@ -33,7 +31,7 @@ def parse_day(text: str) -> date | None:
         day = date.fromisoformat(text)
     except ValueError:
         return None
-    return day if day.year in _YEARS else None
+    return day if day.year in YEARS else None
 
 
 _PATH_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
