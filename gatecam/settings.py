@@ -271,6 +271,14 @@ def env_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
 
 
+def setting_label(field: str) -> str:
+    """How a person gives the setting ``field``: ``--download-dir / GATECAM_DOWNLOAD_DIR``."""
+    if field not in DownloadConfig.model_fields:
+        return field
+    flag = flag_name(field)
+    return f"{flag} / {env_name(field)}" if flag else env_name(field)
+
+
 def flag_name(field: str) -> str | None:
     if field in ENV_ONLY:
         return None

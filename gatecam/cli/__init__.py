@@ -17,7 +17,8 @@ from gatecam import __version__
 from gatecam.cli import archiving, db, deploy, reading, upkeep
 from gatecam.cli.console import Stopped, say
 from gatecam.database.engine import reason
-from gatecam.errors import GatecamError, Interrupted, Unavailable
+from gatecam.errors import GatecamError, Interrupted, InvalidSetting, Unavailable
+from gatecam.settings import setting_label
 
 __all__ = ["app", "main"]
 
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> Any:
         what = str(exc) if isinstance(exc, Stopped) else "stopped by Ctrl-C"
         sys.stderr.write(f"gatecam: {what}\n")
         sys.exit(Interrupted.code)
+    except InvalidSetting as exc:
+        # Raised below the CLI, which alone knows a setting's flag and variable.
+        _fail(f"{setting_label(exc.field)}: {exc.message}", exc.code)
     except GatecamError as exc:
         _fail(str(exc), exc.code)
     except SQLAlchemyError as exc:

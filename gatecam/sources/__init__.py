@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pkgutil import resolve_name
 
-from gatecam.errors import InputError
+from gatecam.errors import InvalidSetting
 from gatecam.settings import DownloadConfig
 from gatecam.sources.base import Source
 
@@ -38,8 +38,7 @@ def build_source(settings: DownloadConfig) -> Source:
     """The Source of the site the settings name; InputError (exit 2) for an unknown one."""
     entry = SITES.get(settings.site)
     if entry is None:
-        raise InputError(
-            f"GATECAM_SITE: unknown site {settings.site!r} (known: {', '.join(known_sites())})"
-        )
+        known = ", ".join(known_sites())
+        raise InvalidSetting("site", f"unknown site {settings.site!r} (known: {known})")
     factory: SourceFactory = resolve_name(entry) if isinstance(entry, str) else entry
     return factory(settings)

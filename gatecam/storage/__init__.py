@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gatecam.errors import InputError
+from gatecam.errors import InvalidSetting
 from gatecam.storage.base import ImageStore, UpkeepStore, image_key, parse_image_key
 from gatecam.storage.local import LocalStore
 
@@ -31,14 +31,15 @@ def open_store(
         return LocalStore(download_dir)
     parts = urlsplit(storage_url)
     if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
-        raise InputError(
-            "GATECAM_STORAGE_URL must be empty (the download folder) or s3://bucket/prefix, "
-            f"not {storage_url!r}"
+        raise InvalidSetting(
+            "storage_url",
+            f"must be empty (the download folder) or s3://bucket/prefix, not {storage_url!r}",
         )
     if "@" in parts.netloc or ":" in parts.netloc:
-        raise InputError(
-            "GATECAM_STORAGE_URL holds only the bucket name: put the endpoint in "
-            "GATECAM_S3_ENDPOINT_URL and credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        raise InvalidSetting(
+            "storage_url",
+            "holds only the bucket name: the endpoint goes in the S3 endpoint URL setting and "
+            "credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
         )
     from gatecam.storage.s3 import S3Store
 

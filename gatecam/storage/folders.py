@@ -6,10 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from gatecam.errors import InputError
+from gatecam.errors import InvalidSetting
 from gatecam.storage.ownership import refuse_shared_folder
-
-_WHERE = "--download-dir / GATECAM_DOWNLOAD_DIR"
 
 
 @contextlib.contextmanager
@@ -27,7 +25,7 @@ def download_dir(path: Path) -> Iterator[None]:
         folder = folder.parent
     if not folder.is_dir():
         # mkdir would say "File exists" or "Not a directory": name the file in the way.
-        raise InputError(f"{_WHERE}: {folder} is a file, not a folder")
+        raise InvalidSetting("download_dir", f"{folder} is a file, not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".gatecam-write-test"
@@ -36,7 +34,7 @@ def download_dir(path: Path) -> Iterator[None]:
     except OSError as exc:
         remove_folders(missing)
         reason = exc.strerror or type(exc).__name__
-        raise InputError(f"{_WHERE}: {path}: {reason}") from None
+        raise InvalidSetting("download_dir", f"{path}: {reason}") from None
     try:
         yield
     except BaseException:

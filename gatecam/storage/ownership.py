@@ -54,7 +54,7 @@ def refuse_shared_folder(root: Path) -> None:
     if is_archive(folder) or not folder.is_dir() or next(folder.iterdir(), None) is None:
         return
     raise InvalidSetting(
-        "--download-dir / GATECAM_DOWNLOAD_DIR",
+        "download_dir",
         f"{root} is {what} and holds other files; give gatecam a folder of its own, "
         f"e.g. {folder / 'gatecam-images'}",
     )

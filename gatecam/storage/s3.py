@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gatecam.errors import InputError, StorageError, Unavailable, first_line
+from gatecam.errors import InputError, InvalidSetting, StorageError, Unavailable, first_line
 from gatecam.storage.base import Fingerprint, Leftover, is_complete_jpeg, parse_image_key
 
 # Few, short retries: a job runs again at the next tick, and a user waiting on `check()` should
@@ -67,7 +67,7 @@ class S3Store:
         client: Any = None,
     ) -> None:
         if not bucket:
-            raise InputError("GATECAM_STORAGE_URL names no bucket: use s3://bucket/optional/prefix")
+            raise InvalidSetting("storage_url", "names no bucket: use s3://bucket/optional/prefix")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._root = f"{self.prefix}/" if self.prefix else ""
@@ -94,7 +94,7 @@ class S3Store:
         try:
             return session.client("s3", endpoint_url=endpoint_url, config=config)
         except ValueError as exc:  # e.g. a malformed endpoint URL
-            raise InputError(f"GATECAM_S3_ENDPOINT_URL is not usable: {exc}") from None
+            raise InvalidSetting("s3_endpoint_url", f"is not usable: {exc}") from None
 
     # -- keys ---------------------------------------------------------------------------
 

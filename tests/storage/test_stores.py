@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from gatecam.errors import InputError, StorageError, Unavailable
+from gatecam.errors import InvalidSetting, StorageError, Unavailable
 from gatecam.model import ImageRef
+from gatecam.settings import setting_label
 from gatecam.storage import LocalStore, image_key, open_store
 from gatecam.storage.base import ImageStore
 from gatecam.storage.s3 import S3Store
@@ -172,8 +173,11 @@ def test_open_store(tmp_path: Path, aws_environ: None) -> None:
         "http://127.0.0.1:9",
     )
     for bad in ("/srv/images", "http://minio:9000/bucket", "s3://", "s3://key:secret@bucket"):
-        with pytest.raises(InputError, match="GATECAM_STORAGE_URL"):
+        # The setting is named by its field: the CLI words it as its flag and variable.
+        with pytest.raises(InvalidSetting) as refused:
             open_store(bad, tmp_path)
+        assert refused.value.field == "storage_url"
+    assert setting_label("storage_url") == "--storage-url / GATECAM_STORAGE_URL"
 
 
 def test_a_local_folder_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
