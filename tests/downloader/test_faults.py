@@ -133,7 +133,7 @@ def record_covered_run(database: Database, started_at: datetime) -> None:
         )
 
 
-# -- item 3: missed time ---------------------------------------------------------------------
+# -- missed time -----------------------------------------------------------------------------------
 
 
 @sqlite_only
@@ -183,7 +183,7 @@ def test_catching_up_never_reaches_past_the_retention_window(
     assert catch_up.days == [(today - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
 
 
-# -- item 4: bad answers from the CDN --------------------------------------------------------
+# -- bad answers from the CDN ----------------------------------------------------------------------
 
 # Each fault on its own image. These hit the full image once; a retry stores it.
 # "timeout" is not here: the scheduler's downloader waits its default 30 s per attempt, so
@@ -293,7 +293,7 @@ def test_a_404_for_a_fresh_image_is_pending_and_stored_later(
     assert scheduler.stats.failed_downloads == 0
 
 
-# -- item 5: discovery failures --------------------------------------------------------------
+# -- discovery failures ----------------------------------------------------------------------------
 
 
 def run_rows(database: Database) -> list[DownloadRun]:
@@ -406,7 +406,7 @@ def test_a_started_scheduler_keeps_running_after_its_first_tick_fails(
     assert jobs["upkeep"].trigger.interval == timedelta(hours=1)
 
 
-# -- item 6: disk full -----------------------------------------------------------------------
+# -- disk full -------------------------------------------------------------------------------------
 
 
 def test_a_full_disk_fails_the_rest_and_leaves_files_and_rows_in_step(
@@ -434,7 +434,7 @@ def test_a_full_disk_fails_the_rest_and_leaves_files_and_rows_in_step(
     assert stats.total_downloaded == len(rows)
 
 
-# -- item 9: retention -----------------------------------------------------------------------
+# -- retention -------------------------------------------------------------------------------------
 
 
 @sqlite_only

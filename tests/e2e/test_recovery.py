@@ -159,7 +159,7 @@ def standin() -> Iterator[StandIn]:
         yield site
 
 
-# -- item 1: killed mid-job -------------------------------------------------------------------
+# -- killed mid-job --------------------------------------------------------------------------------
 
 
 def test_run_killed_mid_job_is_completed_by_the_next_job_without_duplicates(
@@ -212,7 +212,7 @@ def test_run_killed_mid_job_is_completed_by_the_next_job_without_duplicates(
     assert json.loads(stats.stdout)["total_downloaded"] == len(rows) == len(archived)
 
 
-# -- item 2a: PostgreSQL stopped during a job -------------------------------------------------
+# -- PostgreSQL stopped during a job ---------------------------------------------------------------
 
 
 def test_postgres_outage_mid_job_loses_nothing_and_downloads_nothing_twice(
@@ -272,7 +272,7 @@ def test_postgres_outage_mid_job_loses_nothing_and_downloads_nothing_twice(
     assert json.loads(stats.stdout)["total_downloaded"] == len(rows) == len(archived)
 
 
-# -- item 2b: SQLite locked past its busy timeout ---------------------------------------------
+# -- SQLite locked past its busy timeout -----------------------------------------------------------
 
 
 def test_sqlite_locked_past_the_busy_timeout_fails_the_job_and_the_next_job_recovers(
