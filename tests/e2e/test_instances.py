@@ -32,7 +32,7 @@ from tests.helpers import wait_for
 pytestmark = pytest.mark.browser
 
 TARGETS = [f"{t}/{s}" for t in ("apm", "fms") for s in ("in_gate", "out_gate", "rail")]
-INTERVAL_SECONDS = 20  # an idle pass over 6 streams takes about a second; 20 leaves room
+INTERVAL_SECONDS = 12  # an idle pass over 6 streams takes well under a second; 12 leaves room
 # Whole ticks after the first pass in which every stream must run exactly once.
 CHECKED_TICKS = 2
 IMAGES = 12
