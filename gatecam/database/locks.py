@@ -58,48 +58,17 @@ def claim(db: Database, terminal: str, stream: str) -> Iterator[bool]:
     check_name(terminal, "terminal")
     check_name(stream, "stream")
     if db.dialect == "postgresql":
-        with _claim_postgres(db, lock_key(terminal, stream)) as held:
-            yield held
+        with _claim_postgres(db, [(terminal, stream)]) as held:
+            yield bool(held)
     elif db.dialect == "sqlite":
-        with _claim_file(lock_dir(db), f"{terminal}__{stream}.lock") as held:
+        with _claim_file(lock_dir(db), _lock_name(terminal, stream)) as held:
             yield held
     else:  # no shared primitive known: one instance per database
         yield True
 
 
-@contextlib.contextmanager
-def _claim_postgres(db: Database, key: int) -> Iterator[bool]:
-    try:
-        conn = db.engine.connect()
-    except SQLAlchemyError as exc:
-        raise Unavailable(f"cannot connect to {redact(db.url)}: {reason(exc)}") from None
-    try:
-        # Autocommit: no transaction stays open for the job's length (that would hold back
-        # vacuum and trip idle_in_transaction_session_timeout).
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        # Out of the pool: when this connection closes it is really closed, so a lock that a
-        # failed unlock left behind can never ride along into someone else's session.
-        conn.detach()
-        # A process killed with kill -9 closes its socket at once; a host that loses power
-        # does not, so the server probes this session's client and ends it (and the lock)
-        # within about a minute instead of the kernel's default two hours.
-        conn.execute(text(KEEPALIVES))
-        held = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
-    except SQLAlchemyError as exc:
-        conn.close()
-        raise Unavailable(f"cannot claim a job in {redact(db.url)}: {reason(exc)}") from None
-    except BaseException:
-        conn.close()
-        raise
-    try:
-        yield held
-    finally:
-        if held:
-            # Closing the connection ends the session and frees its locks anyway; unlocking
-            # first just says so explicitly, and a dead connection makes it moot.
-            with contextlib.suppress(SQLAlchemyError):
-                conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-        conn.close()
+def _lock_name(terminal: str, stream: str) -> str:
+    return f"{terminal}__{stream}.lock"
 
 
 @contextlib.contextmanager
@@ -155,7 +124,7 @@ def claim_many(db: Database, streams: Sequence[tuple[str, str]]) -> Iterator[set
         check_name(terminal, "terminal")
         check_name(stream, "stream")
     if db.dialect == "postgresql":
-        with _claim_postgres_many(db, streams) as held:
+        with _claim_postgres(db, streams) as held:
             yield held
     elif db.dialect == "sqlite":
         folder = lock_dir(db)
@@ -163,7 +132,7 @@ def claim_many(db: Database, streams: Sequence[tuple[str, str]]) -> Iterator[set
             held = {
                 (terminal, stream)
                 for terminal, stream in streams
-                if stack.enter_context(_claim_file(folder, f"{terminal}__{stream}.lock"))
+                if stack.enter_context(_claim_file(folder, _lock_name(terminal, stream)))
             }
             yield held
     else:
@@ -171,18 +140,25 @@ def claim_many(db: Database, streams: Sequence[tuple[str, str]]) -> Iterator[set
 
 
 @contextlib.contextmanager
-def _claim_postgres_many(
+def _claim_postgres(
     db: Database, streams: Sequence[tuple[str, str]]
 ) -> Iterator[set[tuple[str, str]]]:
+    """The streams' advisory locks, tried in one round trip on one connection of their own."""
     keys = {lock_key(*stream): stream for stream in streams}
     try:
         conn = db.engine.connect()
     except SQLAlchemyError as exc:
         raise Unavailable(f"cannot connect to {redact(db.url)}: {reason(exc)}") from None
     try:
-        # As in _claim_postgres: autocommit, out of the pool, keepalives.
+        # Autocommit: no transaction stays open for the job's length (that would hold back
+        # vacuum and trip idle_in_transaction_session_timeout).
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        # Out of the pool: when this connection closes it is really closed, so a lock that a
+        # failed unlock left behind can never ride along into someone else's session.
         conn.detach()
+        # A process killed with kill -9 closes its socket at once; a host that loses power
+        # does not, so the server probes this session's client and ends it (and the lock)
+        # within about a minute instead of the kernel's default two hours.
         conn.execute(text(KEEPALIVES))
         got = conn.scalars(
             text(
@@ -200,6 +176,8 @@ def _claim_postgres_many(
         yield {keys[key] for key in got}
     finally:
         if got:
+            # Closing the connection ends the session and frees its locks anyway; unlocking
+            # first just says so explicitly, and a dead connection makes it moot.
             with contextlib.suppress(SQLAlchemyError):
                 conn.execute(
                     text("SELECT pg_advisory_unlock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
