@@ -15,25 +15,12 @@ import argparse
 import functools
 import json
 import sys
-from datetime import datetime, timedelta
+
+from download import STREAM, TERMINAL, published_timestamps
 
 from gatecam.model import ImageRef
 from gatecam.sources.draydog.standin import server
 from gatecam.sources.draydog.standin.server import StandIn
-
-TERMINAL = "apm"
-STREAM = "in_gate"
-
-
-def published_timestamps(standin: StandIn, count: int) -> list[datetime]:
-    """The newest ``count`` images of whole past days, so none is too young to be served."""
-    catalogue = standin.catalogue
-    day = catalogue.today()
-    found: list[datetime] = []
-    while len(found) < count:
-        day -= timedelta(days=1)
-        found.extend(catalogue.list(TERMINAL, STREAM, day))
-    return found[:count]
 
 
 def main() -> int:
